@@ -1,0 +1,54 @@
+# tlearn — see README.md. Every target works on a fresh clone: the ones that
+# need libtensorflow depend on `deps`, which installs it (idempotently).
+include third_party/libtensorflow/versions.env
+
+ROOT      := $(abspath .)
+TF_DIST   ?= $(ROOT)/third_party/libtensorflow/dist
+TF_LIB    := $(TF_DIST)/lib
+TF_STAMP  := $(TF_DIST)/INSTALLED
+PYENV     := $(ROOT)/.cache/pyenv
+PYTHON    := $(PYENV)/bin/python
+GO        ?= go
+
+# cgo finds the headers and library here; the rpath lets bin/tlearn and test
+# binaries find libtensorflow without LD_LIBRARY_PATH ($ORIGIN/../lib first, for
+# an installed layout bin/ + lib/ as in the Docker image).
+export CGO_ENABLED := 1
+export CGO_CFLAGS  := -I$(TF_DIST)/include
+export CGO_LDFLAGS := -L$(TF_LIB) -Wl,-rpath,$$ORIGIN/../lib -Wl,-rpath,$(TF_LIB)
+export TLEARN_PYTHON := $(PYTHON)
+# TensorFlow's C++ logging: warnings and errors only.
+export TF_CPP_MIN_LOG_LEVEL ?= 1
+
+TEST_TIMEOUT ?= 20m
+GOTESTFLAGS  ?=
+
+.PHONY: help deps pydeps build test test-go test-pipeline demo bench stress food101 clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | column -t -s "$$(printf '\t')"
+
+deps: $(TF_STAMP) ## install libtensorflow $(TF_VERSION) (C library + headers) into third_party/libtensorflow/dist
+
+$(TF_STAMP): third_party/libtensorflow/versions.env third_party/libtensorflow/install.sh
+	bash third_party/libtensorflow/install.sh
+
+pydeps: $(PYENV)/.done ## Python reference environment for tests and benchmarks (TensorFlow $(TF_VERSION) from PyPI)
+
+$(PYENV)/.done: third_party/libtensorflow/versions.env scripts/requirements-test.txt
+	python3 -m venv $(PYENV)
+	$(PYENV)/bin/pip install --quiet $(TF_PY_REQUIREMENT) -r scripts/requirements-test.txt
+	touch $@
+
+build: deps ## build bin/tlearn
+	$(GO) build -o bin/tlearn ./cmd/tlearn
+
+test: deps build pydeps ## the whole test suite (the README's test command)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+
+test-pipeline: ## pipeline tests only (no libtensorflow needed)
+	CGO_ENABLED=0 $(GO) test -count=1 ./pipeline/...
+
+clean: ## remove build outputs (keeps the installed library and caches)
+	rm -rf bin

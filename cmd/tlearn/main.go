@@ -1,0 +1,95 @@
+// Command tlearn fine-tunes pretrained image classifiers (VGG16/VGG19) on a
+// folder of labelled images, with TensorFlow's C library doing the math.
+//
+// The commands are thin: flags are parsed here and handed to the library
+// packages (pipeline, tfgraph, export, train). See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit statuses, as ARCHITECTURE.md promises them.
+const (
+	exitOK         = 0
+	exitFailure    = 1
+	exitUsage      = 2
+	exitSomeFailed = 3 // predict/eval finished but some inputs failed
+)
+
+// version is set at link time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	// TensorFlow's C++ INFO lines (oneDNN, CPU features) are noise for users;
+	// warnings and errors still show. TF_CPP_MIN_LOG_LEVEL=0 brings them back.
+	if _, set := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !set {
+		os.Setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args))
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:    "tlearn",
+		Usage:   "transfer learning of image classifiers (VGG16/VGG19) with libtensorflow",
+		Version: version,
+		Description: "tlearn fine-tunes a pretrained VGG on your own labelled images:\n" +
+			"  tlearn train --data photos/ --out runs/dishes --weights vgg_19.ckpt\n" +
+			"  tlearn predict --model runs/dishes new-photos/\n" +
+			"Run 'tlearn COMMAND --help' for the flags of each command.",
+		Commands: []*cli.Command{
+			infoCommand(),
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
+		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
+			return usageError{err}
+		},
+	}
+}
+
+// usageError marks a command-line mistake (exit status 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// exitCodeError carries a specific exit status with its message.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e exitCodeError) Error() string { return e.err.Error() }
+func (e exitCodeError) Unwrap() error { return e.err }
+
+func run(ctx context.Context, args []string) int {
+	err := newApp().RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	var ec exitCodeError
+	switch {
+	case errors.As(err, &ec):
+		if ec.err != nil {
+			fmt.Fprintln(os.Stderr, "tlearn:", ec.err)
+		}
+		return ec.code
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, "tlearn: usage:", ue.err)
+		return exitUsage
+	default:
+		fmt.Fprintln(os.Stderr, "tlearn:", err)
+		return exitFailure
+	}
+}
