@@ -1,0 +1,188 @@
+// Package rundir owns the layout of a tlearn run directory (RUN_DIR): the
+// config.json that makes a run self-describing, classes.txt, bad_files.txt, and
+// the LOCK that keeps two trainings from writing into one run. predict, eval
+// and export need nothing but a RUN_DIR, so everything they need is written
+// here (see ARCHITECTURE.md, "Run directory").
+package rundir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tlearn/tlearn/internal/atomicfile"
+)
+
+// File names inside a RUN_DIR.
+const (
+	ConfigFile   = "config.json"
+	ClassesFile  = "classes.txt"
+	BadFilesFile = "bad_files.txt"
+	LockFile     = "LOCK"
+	BestDir      = "best"
+	BestFile     = "best.json"
+)
+
+// Config is config.json: everything needed to rebuild the model and its
+// preprocessing without the training data.
+type Config struct {
+	Format     int      `json:"format"` // 1
+	Arch       string   `json:"arch"`
+	InputSize  int      `json:"input_size"`
+	Classes    []string `json:"classes"`
+	Preprocess struct {
+		Style  string     `json:"style"`  // crop | vgg
+		Margin int        `json:"margin"` // random-crop margin for training
+		Means  [3]float32 `json:"means"`  // subtracted from 0..255 RGB
+		Resize string     `json:"resize"` // interpolation used by the pipeline
+	} `json:"preprocess"`
+	Train struct {
+		Data          string  `json:"data"`
+		Layout        string  `json:"layout"`
+		ValSplit      float64 `json:"val_split"`
+		Seed          int64   `json:"seed"`
+		Weights       string  `json:"weights"`
+		Trainable     string  `json:"trainable"`
+		Epochs        int     `json:"epochs"`
+		Batch         int     `json:"batch"`
+		ValBatch      int     `json:"val_batch"`
+		LR            float64 `json:"lr"`
+		LREnd         float64 `json:"lr_end"`
+		Momentum      float64 `json:"momentum"`
+		WeightDecay   float64 `json:"weight_decay"`
+		ClassWeights  string  `json:"class_weights,omitempty"`
+		TrainImages   int     `json:"train_images"`
+		ValImages     int     `json:"val_images"`
+		StepsPerEpoch int     `json:"steps_per_epoch"`
+		TotalSteps    int64   `json:"total_steps"`
+	} `json:"train"`
+	Versions struct {
+		Tlearn     string `json:"tlearn"`
+		TensorFlow string `json:"tensorflow"`
+		Go         string `json:"go"`
+	} `json:"versions"`
+	Created time.Time `json:"created"`
+}
+
+// Exists reports whether dir looks like a RUN_DIR (has config.json).
+func Exists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ConfigFile))
+	return err == nil
+}
+
+// ReadConfig reads RUN_DIR/config.json and checks it is complete.
+func ReadConfig(dir string) (*Config, error) {
+	path := filepath.Join(dir, ConfigFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s is not a tlearn run directory: no %s (train one with `tlearn train --out %s`)", dir, ConfigFile, dir)
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	switch {
+	case c.Arch == "":
+		return nil, fmt.Errorf("%s: no arch", path)
+	case c.InputSize <= 0:
+		return nil, fmt.Errorf("%s: bad input_size %d", path, c.InputSize)
+	case len(c.Classes) == 0:
+		return nil, fmt.Errorf("%s: empty class list", path)
+	}
+	return &c, nil
+}
+
+// WriteConfig writes RUN_DIR/config.json atomically.
+func WriteConfig(dir string, c *Config) error {
+	if c.Format == 0 {
+		c.Format = 1
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, ConfigFile), append(b, '\n'), 0o644)
+}
+
+// Best is best.json inside RUN_DIR/best: which checkpoint scored best.
+type Best struct {
+	Step int64   `json:"step"`
+	Top1 float64 `json:"top1"`
+	Top5 float64 `json:"top5"`
+}
+
+// ReadBest reads RUN_DIR/best/best.json; ok is false when there is none yet.
+func ReadBest(dir string) (b Best, ok bool, err error) {
+	data, err := os.ReadFile(filepath.Join(dir, BestDir, BestFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Best{}, false, nil
+	}
+	if err != nil {
+		return Best{}, false, err
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		return Best{}, false, fmt.Errorf("parse %s: %w", filepath.Join(dir, BestDir, BestFile), err)
+	}
+	return b, true, nil
+}
+
+// WriteBest writes RUN_DIR/best/best.json atomically.
+func WriteBest(dir string, b Best) error {
+	data, _ := json.MarshalIndent(b, "", "  ")
+	return atomicfile.Write(filepath.Join(dir, BestDir, BestFile), append(data, '\n'), 0o644)
+}
+
+// Lock is an exclusive hold on a RUN_DIR for one training process. It is an
+// flock(2) on RUN_DIR/LOCK, so the kernel releases it when the process dies,
+// even by kill -9: a crashed run never leaves the directory stuck.
+type Lock struct{ f *os.File }
+
+// ErrLocked is returned (wrapped) when another process trains into the RUN_DIR.
+var ErrLocked = errors.New("run directory is in use")
+
+// Acquire takes the lock on dir (created if needed) without waiting.
+func Acquire(dir string) (*Lock, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	path := filepath.Join(dir, LockFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		who := strings.TrimSpace(string(holder))
+		if who == "" {
+			who = "another process"
+		}
+		return nil, fmt.Errorf("%w: %s is being written by %s; wait for it to finish or stop it, or choose another --out", ErrLocked, dir, who)
+	}
+	host, _ := os.Hostname()
+	f.Truncate(0)
+	f.WriteAt([]byte("pid "+strconv.Itoa(os.Getpid())+" on "+host+" since "+time.Now().Format(time.RFC3339)+"\n"), 0)
+	return &Lock{f: f}, nil
+}
+
+// Release empties the LOCK file and drops the lock. The file itself stays:
+// removing it would let two later processes lock two different inodes.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	l.f.Truncate(0)
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
