@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 1
 TEST_TIMEOUT ?= 20m
 GOTESTFLAGS  ?=
 
-.PHONY: help deps pydeps build test test-go test-pipeline demo bench stress food101 clean
+.PHONY: docker help deps pydeps build test test-go test-pipeline demo bench stress food101 clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | column -t -s "$$(printf '\t')"
@@ -49,6 +49,12 @@ test: deps build pydeps ## the whole test suite (the README's test command)
 
 test-pipeline: ## pipeline tests only (no libtensorflow needed)
 	CGO_ENABLED=0 $(GO) test -count=1 ./pipeline/...
+
+VARIANT ?= gpu
+docker: ## build the Docker image (VARIANT=gpu|cpu); needs a Docker engine, CI does not run it
+	docker build --build-arg VARIANT=$(VARIANT) --build-arg TF_GPU_IMAGE=$(TF_GPU_IMAGE) \
+	  --build-arg GO_IMAGE=$(GO_IMAGE) --build-arg TLEARN_VERSION=$(shell git describe --always --dirty 2>/dev/null || echo dev) \
+	  -t tlearn:$(VARIANT) .
 
 clean: ## remove build outputs (keeps the installed library and caches)
 	rm -rf bin

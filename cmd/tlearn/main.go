@@ -49,6 +49,7 @@ func newApp() *cli.App {
 			"Run 'tlearn COMMAND --help' for the flags of each command.",
 		Commands: []*cli.Command{
 			infoCommand(),
+			trainCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 		OnUsageError: func(c *cli.Context, err error, isSub bool) error {

@@ -1,0 +1,211 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tlearn/tlearn/pipeline"
+	"github.com/tlearn/tlearn/rundir"
+	"github.com/tlearn/tlearn/tfevents"
+	"github.com/tlearn/tlearn/tfgraph"
+)
+
+// Loop is the state of a training run that hooks see.
+type Loop struct {
+	Opts          *Options
+	Model         *tfgraph.Model
+	Data          *pipeline.Dataset
+	Events        *tfevents.Writer
+	Log           *slog.Logger
+	StepsPerEpoch int
+	TotalSteps    int64
+	Step          int64 // global step: updates applied so far
+	Resumed       bool
+	Best          *rundir.Best
+	LastVal       *ValResult
+	LastLoss      float64
+	Checkpoint    string // latest checkpoint prefix
+
+	trainLoader, valLoader *pipeline.Loader
+	bad                    map[string]bool // bad files already reported
+}
+
+// StepInfo describes one finished training step.
+type StepInfo struct {
+	Step      int64
+	Epoch     int     // 1-based
+	Loss      float64 // cross-entropy of the batch
+	TotalLoss float64 // plus weight decay
+	LR        float64
+	Images    int
+	StepTime  time.Duration // wall time since the previous step ended (includes waiting for data)
+}
+
+// EndReason says why the loop ended.
+type EndReason int
+
+const (
+	Finished EndReason = iota
+	Interrupted
+	Failed
+)
+
+// Hook reacts to the loop's events. Hooks run in order; an error from one
+// stops the run. OnEnd runs for every hook even if an earlier one failed.
+type Hook interface {
+	Name() string
+	OnStart(l *Loop) error
+	OnStep(l *Loop, s StepInfo) error
+	OnEnd(l *Loop, why EndReason) error
+}
+
+func (l *Loop) hooks() []Hook {
+	return []Hook{
+		newProgressHook(l),
+		&tensorboardHook{},
+		&validationHook{},
+		&checkpointHook{},
+	}
+}
+
+func (l *Loop) close() {
+	if l.Events != nil {
+		l.Events.Close()
+	}
+	l.Model.Close()
+}
+
+func (l *Loop) run(ctx context.Context) (*Result, error) {
+	hooks := l.hooks()
+	for _, h := range hooks {
+		if err := h.OnStart(l); err != nil {
+			return nil, fmt.Errorf("%s: %w", h.Name(), err)
+		}
+	}
+	why, err := l.steps(ctx, hooks)
+	for _, h := range hooks {
+		if herr := h.OnEnd(l, why); herr != nil && err == nil {
+			err = fmt.Errorf("%s: %w", h.Name(), herr)
+		}
+	}
+	res := &Result{RunDir: l.Opts.Out, Step: l.Step, TotalSteps: l.TotalSteps, Resumed: l.Resumed,
+		FinalLoss: l.LastLoss, Val: l.LastVal, Best: l.Best, BadFiles: len(l.bad), Checkpoint: l.Checkpoint}
+	if err == nil && why == Interrupted {
+		err = ErrInterrupted
+	}
+	return res, err
+}
+
+// steps runs training steps until TotalSteps, cancellation or failure.
+func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
+	spe := int64(l.StepsPerEpoch)
+	last := time.Now()
+	for l.Step < l.TotalSteps {
+		epoch := int(l.Step / spe)
+		start := int(l.Step % spe)
+		for b, err := range l.trainLoader.Epoch(ctx, l.Data.Train, epoch, start) {
+			if err != nil {
+				if ctx.Err() != nil {
+					return Interrupted, nil
+				}
+				return Failed, fmt.Errorf("input pipeline: %w", err)
+			}
+			if err := l.reportBad(b.Failed); err != nil {
+				return Failed, err
+			}
+			r, err := l.Model.TrainStep(b.Images, b.Labels, b.N)
+			n := b.N
+			l.trainLoader.Release(b)
+			if err != nil {
+				return Failed, fmt.Errorf("train step %d: %w", l.Step+1, err)
+			}
+			if !finite(float64(r.TotalLoss)) {
+				return Failed, &NonFiniteLossError{Step: r.Step, Loss: float64(r.TotalLoss), LR: float64(r.LearningRate)}
+			}
+			now := time.Now()
+			l.Step = r.Step
+			l.LastLoss = float64(r.Loss)
+			info := StepInfo{Step: r.Step, Epoch: epoch + 1, Loss: float64(r.Loss), TotalLoss: float64(r.TotalLoss),
+				LR: float64(r.LearningRate), Images: n, StepTime: now.Sub(last)}
+			last = now
+			for _, h := range hooks {
+				if err := h.OnStep(l, info); err != nil {
+					return Failed, fmt.Errorf("%s: %w", h.Name(), err)
+				}
+			}
+			if ctx.Err() != nil {
+				return Interrupted, nil
+			}
+			if l.Step >= l.TotalSteps {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			return Interrupted, nil
+		}
+	}
+	return Finished, nil
+}
+
+// reportBad appends newly seen bad files to RUN_DIR/bad_files.txt at once, so
+// a crash loses none, and logs each once.
+func (l *Loop) reportBad(failed []pipeline.BadFile) error {
+	var fresh []pipeline.BadFile
+	for _, f := range failed {
+		if !l.bad[f.Path] {
+			l.bad[f.Path] = true
+			fresh = append(fresh, f)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	for _, f := range fresh {
+		l.Log.Warn("skipping unreadable image", "path", f.Path, "reason", f.Reason)
+	}
+	return appendBadFiles(l.Opts.Out, fresh)
+}
+
+// Validate runs the model over the whole validation split.
+func (l *Loop) Validate(ctx context.Context) (*ValResult, error) {
+	if len(l.Data.Val) == 0 {
+		return nil, nil
+	}
+	res := &ValResult{Step: l.Step}
+	var lossSum float64
+	var top1, top5 int
+	for b, err := range l.valLoader.Epoch(ctx, l.Data.Val, 0, 0) {
+		if err != nil {
+			return nil, err
+		}
+		if err := l.reportBad(b.Failed); err != nil {
+			return nil, err
+		}
+		res.Failed += len(b.Failed)
+		if b.N > 0 {
+			r, err := l.Model.Evaluate(b.Images, b.Labels, b.N)
+			if err != nil {
+				l.valLoader.Release(b)
+				return nil, fmt.Errorf("validation: %w", err)
+			}
+			lossSum += float64(r.Loss) * float64(b.N)
+			top1 += r.Top1
+			top5 += r.Top5
+			res.N += b.N
+		}
+		l.valLoader.Release(b)
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if res.N == 0 {
+		return nil, errors.New("validation: no readable image in the validation split")
+	}
+	res.Loss = lossSum / float64(res.N)
+	res.Top1 = float64(top1) / float64(res.N)
+	res.Top5 = float64(top5) / float64(res.N)
+	return res, nil
+}

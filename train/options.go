@@ -1,0 +1,167 @@
+// Package train runs the fine-tuning recipe end to end: it loads a dataset
+// with pipeline, builds the model with tfgraph, restores pretrained weights or
+// resumes a run, and drives the training loop whose logging, validation,
+// TensorBoard events, checkpoints and progress are hooks (see Hook).
+//
+// A Go program trains exactly as `tlearn train` does:
+//
+//	res, err := train.Run(ctx, train.Options{Data: "photos/", Out: "runs/a", Arch: "vgg_19", Weights: "vgg_19.ckpt"})
+package train
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tlearn/tlearn/pipeline"
+)
+
+// Options configures a training run. The zero value of a field means the
+// classic recipe's default (see Defaults).
+type Options struct {
+	Data     string // dataset: folder (Food-101 or folder-per-class) or list file
+	Out      string // RUN_DIR
+	Arch     string // vgg_19 (default), vgg_16, vgg_mini
+	Weights  string // TF-Slim checkpoint, tlearn RUN_DIR, or "none"; required unless resuming
+	Layout   string // auto|food101|folders|list
+	ValSplit float64
+	Seed     int64
+
+	Trainable string // all|head|last-N
+	Epochs    int
+	Steps     int64 // if > 0, train this many steps instead of Epochs (LR decays over them)
+	Batch     int
+	ValBatch  int
+	InputSize int
+	Margin    int    // random-crop margin; 0 means the default 10, negative means none
+	Style     string // preprocessing: crop (default) | vgg
+
+	LR, LREnd, Momentum, WeightDecay float64
+	ClassWeights                     string // "" or "balanced"
+
+	LogEvery        int           // steps between loss logs / TensorBoard scalars
+	EvalEvery       int           // steps between validations (and one at the end)
+	SaveEvery       time.Duration // wall time between checkpoints
+	SaveEverySteps  int           // steps between checkpoints (0: time only)
+	KeepCheckpoints int
+
+	Device  string // cpu|gpu:N
+	Threads int    // TensorFlow intra-op threads (0: all cores)
+	Workers int    // pipeline decode workers (0: all cores)
+
+	// Where logs and progress go. Log defaults to a text logger on Progress's
+	// writer; Progress (default os.Stderr) shows a bar when it is a terminal.
+	Log      *slog.Logger
+	Progress io.Writer
+	// Versions recorded in config.json.
+	TlearnVersion string
+}
+
+// Defaults fills unset fields with the classic recipe's values.
+func (o *Options) Defaults() {
+	def := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	deff := func(p *float64, v float64) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	if o.Arch == "" {
+		o.Arch = "vgg_19"
+	}
+	if o.Layout == "" {
+		o.Layout = "auto"
+	}
+	if o.Trainable == "" {
+		o.Trainable = "all"
+	}
+	if o.Style == "" {
+		o.Style = "crop"
+	}
+	def(&o.Epochs, 20)
+	def(&o.Batch, 64)
+	def(&o.ValBatch, 128)
+	def(&o.InputSize, 224)
+	def(&o.LogEvery, 10)
+	def(&o.EvalEvery, 500)
+	def(&o.KeepCheckpoints, 5)
+	deff(&o.ValSplit, 0.2)
+	deff(&o.LR, 1e-3)
+	deff(&o.LREnd, 1e-7)
+	deff(&o.Momentum, 0.9)
+	deff(&o.WeightDecay, 5e-4)
+	if o.SaveEvery == 0 {
+		o.SaveEvery = 600 * time.Second
+	}
+	switch {
+	case o.Margin == 0 && o.Style == "crop":
+		o.Margin = 10
+	case o.Margin < 0:
+		o.Margin = 0
+	}
+}
+
+// Validate reports the first option that cannot work, as a usage error.
+func (o *Options) Validate() error {
+	switch {
+	case o.Data == "":
+		return usage("--data is required: a Food-101 folder, a folder with one sub-folder per class, or a list file")
+	case o.Out == "":
+		return usage("--out is required: the run directory to write (checkpoints, config.json, TensorBoard events)")
+	case o.Batch < 1 || o.ValBatch < 1:
+		return usage("--batch and --val-batch must be at least 1")
+	case o.Epochs < 1 && o.Steps <= 0:
+		return usage("--epochs must be at least 1")
+	case o.LR <= 0 || o.LREnd < 0 || o.LREnd > o.LR:
+		return usage(fmt.Sprintf("learning rates must satisfy 0 <= --lr-end <= --lr and --lr > 0 (got %g → %g)", o.LR, o.LREnd))
+	case o.Momentum < 0 || o.Momentum >= 1:
+		return usage(fmt.Sprintf("--momentum must be in [0, 1) (got %g)", o.Momentum))
+	case o.WeightDecay < 0:
+		return usage("--weight-decay must be >= 0")
+	case o.ValSplit < 0 || o.ValSplit >= 1:
+		return usage(fmt.Sprintf("--val-split must be in [0, 1) (got %g)", o.ValSplit))
+	case o.LogEvery < 1 || o.EvalEvery < 1:
+		return usage("--log-every and --eval-every must be at least 1")
+	case o.ClassWeights != "" && o.ClassWeights != "balanced" && o.ClassWeights != "none":
+		return usage(fmt.Sprintf("--class-weights must be 'balanced' or 'none' (got %q)", o.ClassWeights))
+	}
+	if _, err := ParseTrainable(o.Trainable); err != nil {
+		return err
+	}
+	p := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style)}
+	if err := p.Validate(); err != nil {
+		return usage(err.Error())
+	}
+	return nil
+}
+
+// ParseTrainable checks an --trainable value: all, head, or last-N with N >= 1.
+func ParseTrainable(s string) (string, error) {
+	switch {
+	case s == "all" || s == "head":
+		return s, nil
+	case strings.HasPrefix(s, "last-"):
+		if n, err := strconv.Atoi(strings.TrimPrefix(s, "last-")); err == nil && n >= 1 {
+			return s, nil
+		}
+	}
+	return "", usage(fmt.Sprintf("--trainable must be all, head or last-N with N >= 1 (got %q)", s))
+}
+
+// UsageError is an error in the options themselves (the CLI exits 2).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usage(msg string) error { return &UsageError{Msg: msg} }
+
+// ErrInterrupted is returned when the context was cancelled (Ctrl-C): the run
+// saved a checkpoint and can be resumed with the same command.
+var ErrInterrupted = errors.New("training interrupted")

@@ -1,0 +1,253 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/tlearn/tlearn/pipeline"
+	"github.com/tlearn/tlearn/rundir"
+	"github.com/tlearn/tlearn/tfevents"
+	"github.com/tlearn/tlearn/tfgraph"
+)
+
+// Result summarises a finished (or interrupted) run.
+type Result struct {
+	RunDir     string
+	Step       int64 // global step reached
+	TotalSteps int64
+	Resumed    bool
+	FinalLoss  float64
+	Val        *ValResult // last validation, nil if none ran
+	Best       *rundir.Best
+	BadFiles   int
+	Checkpoint string // latest checkpoint prefix
+}
+
+// ValResult is one pass over the validation split.
+type ValResult struct {
+	Step       int64
+	N, Failed  int
+	Loss       float64
+	Top1, Top5 float64 // fractions in 0..1
+}
+
+// Run trains as configured and returns when the run is done, failed, or ctx
+// was cancelled (then it saves a checkpoint and returns ErrInterrupted).
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o.Defaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Progress == nil {
+		o.Progress = os.Stderr
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	lock, err := rundir.Acquire(o.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+
+	l, err := setup(ctx, &o)
+	if err != nil {
+		return nil, err
+	}
+	defer l.close()
+	return l.run(ctx)
+}
+
+// setup loads the data, builds the model, and restores weights or the latest
+// checkpoint; every input error surfaces here, before the first step.
+func setup(ctx context.Context, o *Options) (*Loop, error) {
+	log := o.Log
+	ckpt, _ := tfgraph.LatestCheckpoint(o.Out)
+	var prev *rundir.Config
+	if ckpt != "" {
+		c, err := rundir.ReadConfig(o.Out)
+		if err != nil {
+			return nil, fmt.Errorf("resume %s: %w", o.Out, err)
+		}
+		prev = c
+	} else if o.Weights == "" {
+		return nil, usage("--weights is required: a TF-Slim checkpoint (e.g. vgg_19.ckpt), a tlearn RUN_DIR, or 'none' to train from scratch")
+	}
+
+	var forceClasses []string
+	if prev != nil {
+		forceClasses = prev.Classes
+	}
+	ds, err := pipeline.Load(o.Data, pipeline.LoadOptions{Layout: o.Layout, ValSplit: o.ValSplit, Seed: o.Seed, Classes: forceClasses})
+	if err != nil {
+		return nil, fmt.Errorf("load dataset %s: %w", o.Data, err)
+	}
+	if len(ds.Train) < o.Batch {
+		return nil, usage(fmt.Sprintf("the training split has %d images, fewer than one batch of %d: lower --batch or add images", len(ds.Train), o.Batch))
+	}
+	if prev != nil {
+		if err := compatible(prev, o, ds); err != nil {
+			return nil, fmt.Errorf("cannot resume %s: %w", o.Out, err)
+		}
+	}
+
+	stepsPerEpoch := pipeline.StepsPerEpoch(len(ds.Train), o.Batch, true)
+	total := int64(o.Epochs) * int64(stepsPerEpoch)
+	if o.Steps > 0 {
+		total = o.Steps
+	}
+	var classWeights []float32
+	if o.ClassWeights == "balanced" {
+		classWeights = balancedWeights(ds)
+	}
+	threads := o.Threads
+	model, err := tfgraph.NewModel(tfgraph.Config{
+		Arch: o.Arch, NumClasses: len(ds.Classes), InputSize: o.InputSize, Trainable: o.Trainable,
+		LearningRate: o.LR, LearningRateEnd: o.LREnd, LRPower: 1, DecaySteps: total,
+		Momentum: o.Momentum, WeightDecay: o.WeightDecay, DropoutKeep: 0.5, ClassWeights: classWeights,
+		Seed: o.Seed, Device: o.Device, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", o.Arch, err)
+	}
+	l := &Loop{Opts: o, Model: model, Data: ds, StepsPerEpoch: stepsPerEpoch, TotalSteps: total, Log: log, bad: map[string]bool{}}
+	ok := false
+	defer func() {
+		if !ok {
+			model.Close()
+		}
+	}()
+
+	if ckpt != "" {
+		if err := model.RestoreCheckpoint(ckpt); err != nil {
+			return nil, fmt.Errorf("resume from %s: %w", ckpt, err)
+		}
+		if l.Step, err = model.GlobalStep(); err != nil {
+			return nil, err
+		}
+		l.Resumed = true
+		msg := fmt.Sprintf("resuming from %s at step %d (epoch %d, batch %d of %d)", filepath.Base(ckpt), l.Step, l.Step/int64(stepsPerEpoch)+1, l.Step%int64(stepsPerEpoch), stepsPerEpoch)
+		if o.Weights != "" && o.Weights != "none" {
+			msg += fmt.Sprintf("; --weights %s is ignored", o.Weights)
+		}
+		log.Info(msg)
+	} else if o.Weights != "none" {
+		if err := model.LoadPretrained(o.Weights); err != nil {
+			return nil, fmt.Errorf("pretrained weights: %w", err)
+		}
+		log.Info("restored pretrained weights (all but the head)", "from", o.Weights, "head", fmt.Sprintf("fc8 → %d classes, fresh", len(ds.Classes)))
+	} else {
+		log.Info("training from scratch (--weights none)")
+	}
+
+	if err := writeRunFiles(o, ds, stepsPerEpoch, total); err != nil {
+		return nil, err
+	}
+	if best, found, err := rundir.ReadBest(o.Out); err != nil {
+		return nil, err
+	} else if found {
+		l.Best = &best
+	}
+
+	pre := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style)}
+	if l.trainLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.Batch, Workers: o.Workers, Mode: pipeline.Train, Shuffle: true, DropRemainder: true, Seed: o.Seed}); err != nil {
+		return nil, err
+	}
+	if l.valLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.ValBatch, Workers: o.Workers, Mode: pipeline.Eval}); err != nil {
+		return nil, err
+	}
+	if l.Events, err = tfevents.NewWriter(o.Out); err != nil {
+		return nil, err
+	}
+	if l.Resumed {
+		l.Events.SessionStart(l.Step)
+	}
+	log.Info("dataset", "layout", ds.Layout, "classes", len(ds.Classes), "train", len(ds.Train), "val", len(ds.Val),
+		"steps_per_epoch", stepsPerEpoch, "total_steps", total, "arch", o.Arch, "input", o.InputSize, "trainable", o.Trainable,
+		"workers", workersOrCPUs(o.Workers))
+	_ = ctx
+	ok = true
+	return l, nil
+}
+
+func workersOrCPUs(n int) int {
+	if n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
+}
+
+// compatible checks that a resumed run trains the same model on the same classes.
+func compatible(prev *rundir.Config, o *Options, ds *pipeline.Dataset) error {
+	switch {
+	case prev.Arch != o.Arch:
+		return fmt.Errorf("it was trained as %s, not --arch %s", prev.Arch, o.Arch)
+	case prev.InputSize != o.InputSize:
+		return fmt.Errorf("it was trained at --input-size %d, not %d", prev.InputSize, o.InputSize)
+	case len(prev.Classes) != len(ds.Classes):
+		return fmt.Errorf("it has %d classes, the data has %d", len(prev.Classes), len(ds.Classes))
+	}
+	return nil
+}
+
+func balancedWeights(ds *pipeline.Dataset) []float32 {
+	counts := make([]int, len(ds.Classes))
+	for _, s := range ds.Train {
+		counts[s.Label]++
+	}
+	w := make([]float32, len(counts))
+	for c, n := range counts {
+		if n > 0 {
+			// sklearn's "balanced": n_samples / (n_classes * count_c)
+			w[c] = float32(float64(len(ds.Train)) / float64(len(counts)*n))
+		}
+	}
+	return w
+}
+
+func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total int64) error {
+	c := &rundir.Config{Arch: o.Arch, InputSize: o.InputSize, Classes: ds.Classes, Created: time.Now().UTC()}
+	c.Preprocess.Style = o.Style
+	c.Preprocess.Margin = o.Margin
+	c.Preprocess.Means = pipeline.VGGMeans
+	c.Preprocess.Resize = pipeline.ResizeMethod
+	t := &c.Train
+	abs, _ := filepath.Abs(o.Data)
+	t.Data, t.Layout, t.ValSplit, t.Seed, t.Weights = abs, ds.Layout, o.ValSplit, o.Seed, o.Weights
+	t.Trainable, t.Epochs, t.Batch, t.ValBatch = o.Trainable, o.Epochs, o.Batch, o.ValBatch
+	t.LR, t.LREnd, t.Momentum, t.WeightDecay, t.ClassWeights = o.LR, o.LREnd, o.Momentum, o.WeightDecay, o.ClassWeights
+	t.TrainImages, t.ValImages, t.StepsPerEpoch, t.TotalSteps = len(ds.Train), len(ds.Val), stepsPerEpoch, total
+	c.Versions.Tlearn, c.Versions.TensorFlow, c.Versions.Go = o.TlearnVersion, tfgraph.Version(), runtime.Version()
+	if prev, err := rundir.ReadConfig(o.Out); err == nil {
+		c.Created = prev.Created // a resumed run keeps its birth date
+	}
+	if err := rundir.WriteConfig(o.Out, c); err != nil {
+		return err
+	}
+	return pipeline.WriteClasses(filepath.Join(o.Out, rundir.ClassesFile), ds.Classes)
+}
+
+// finite reports whether the loss can be trusted.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// NonFiniteLossError stops a run whose loss became NaN or Inf; nothing is
+// checkpointed after it, so the last checkpoint stays good.
+type NonFiniteLossError struct {
+	Step int64
+	Loss float64
+	LR   float64
+}
+
+func (e *NonFiniteLossError) Error() string {
+	return fmt.Sprintf("loss became %v at step %d (learning rate %.3g): the run stopped without saving this state; "+
+		"lower --lr, check the data, and run the same command to resume from the last checkpoint", e.Loss, e.Step, e.LR)
+}
+
+var _ = errors.New
