@@ -1,0 +1,390 @@
+package tfgraph
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// CheckpointError says why a checkpoint cannot be restored into the model.
+type CheckpointError struct {
+	File     string  // checkpoint path (V1 file or V2 prefix)
+	Variable string  // variable concerned, "" for file-level problems
+	Expected []int64 // the model's shape (nil if not a shape problem)
+	Found    []int64 // the checkpoint's shape (nil if missing)
+	Reason   string
+	Err      error // underlying TensorFlow error, if any
+}
+
+func (e *CheckpointError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "checkpoint %s", e.File)
+	if e.Variable != "" {
+		fmt.Fprintf(&b, ": variable %s", e.Variable)
+	}
+	fmt.Fprintf(&b, ": %s", e.Reason)
+	if e.Expected != nil {
+		fmt.Fprintf(&b, " (model expects shape %s", fmtShape(e.Expected))
+		if e.Found != nil {
+			fmt.Fprintf(&b, ", checkpoint has %s", fmtShape(e.Found))
+		}
+		b.WriteString(")")
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+func (e *CheckpointError) Unwrap() error { return e.Err }
+
+func fmtShape(s []int64) string {
+	p := make([]string, len(s))
+	for i, d := range s {
+		p[i] = strconv.FormatInt(d, 10)
+	}
+	return "[" + strings.Join(p, ",") + "]"
+}
+
+// LoadPretrained restores every model variable except the head (fc8) from
+// path: a V1 single-file checkpoint (TF-Slim's vgg_19.ckpt), a V2 prefix
+// (PREFIX.index exists; "PREFIX.index" itself is accepted), or a tlearn run
+// directory (its LatestCheckpoint). Variables must be stored under the
+// model's names (scope = arch name, e.g. "vgg_19/..."). Everything is
+// validated before anything is assigned: on error the model is unchanged and
+// the *CheckpointError names the file, the variable and the shapes.
+func (m *Model) LoadPretrained(path string) error {
+	return m.loadModelVars(path, false)
+}
+
+// LoadAll is LoadPretrained including the head: for predicting with a
+// checkpoint's own classes (its fc8 must have NumClasses outputs).
+func (m *Model) LoadAll(path string) error {
+	return m.loadModelVars(path, true)
+}
+
+func (m *Model) loadModelVars(path string, head bool) error {
+	prefix, err := ResolveCheckpoint(path)
+	if err != nil {
+		return err
+	}
+	var vs []*variable
+	for _, v := range m.vars {
+		if v.kind == kindModel && (head || !v.IsHead) {
+			vs = append(vs, v)
+		}
+	}
+	return m.restore(prefix, vs)
+}
+
+// RestoreCheckpoint restores everything SaveCheckpoint wrote — variables,
+// momentum slots, global step — so training resumes exactly. prefix may also
+// be a run directory (its latest checkpoint).
+func (m *Model) RestoreCheckpoint(prefix string) error {
+	prefix, err := ResolveCheckpoint(prefix)
+	if err != nil {
+		return err
+	}
+	return m.restore(prefix, m.vars)
+}
+
+// restore validates that every variable of vs is in the checkpoint with the
+// right shape (one read into TF tensors), then assigns them all in one run
+// from those same tensors.
+func (m *Model) restore(prefix string, vs []*variable) error {
+	if m.sess == nil {
+		return fmt.Errorf("restore: model is closed")
+	}
+	pt, err := tf.NewTensor(prefix)
+	if err != nil {
+		return err
+	}
+	feeds := map[tf.Output]*tf.Tensor{m.prefix: pt}
+	fetches := make([]tf.Output, len(vs))
+	for i, v := range vs {
+		fetches[i] = v.restored
+	}
+	out, err := m.sess.Run(feeds, fetches, nil)
+	if err != nil {
+		// Find the variable that failed, for the message.
+		for _, v := range vs {
+			if _, err1 := m.sess.Run(feeds, []tf.Output{v.restored}, nil); err1 != nil {
+				te := tfErr("restore", err1).(*TFError)
+				ce := &CheckpointError{File: prefix, Variable: v.Name, Reason: "cannot be read", Err: te}
+				if te.Code == "NotFound" {
+					ce.Reason, ce.Expected, ce.Err = "missing", v.Shape, nil
+				}
+				return ce
+			}
+		}
+		return &CheckpointError{File: prefix, Reason: "cannot be read", Err: tfErr("restore", err)}
+	}
+	assignFeeds := make(map[tf.Output]*tf.Tensor, len(vs))
+	targets := make([]*tf.Operation, len(vs))
+	for i, v := range vs {
+		if got := out[i].Shape(); !slices.Equal(got, v.Shape) {
+			return &CheckpointError{File: prefix, Variable: v.Name, Reason: "wrong shape", Expected: v.Shape, Found: got}
+		}
+		assignFeeds[v.restored] = out[i]
+		targets[i] = v.assign
+	}
+	if _, err := m.sess.Run(assignFeeds, nil, targets); err != nil {
+		return tfErr("restore "+prefix, err)
+	}
+	return nil
+}
+
+// sstableMagic ends every LevelDB-style table: V1 checkpoint files and V2
+// .index files are both such tables.
+const sstableMagic = 0xdb4775248b80fb57
+
+func isSSTable(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if !st.Mode().IsRegular() || st.Size() < 48 {
+		return false, nil
+	}
+	var tail [8]byte
+	if _, err := f.ReadAt(tail[:], st.Size()-8); err != nil {
+		return false, err
+	}
+	return binary.LittleEndian.Uint64(tail[:]) == sstableMagic, nil
+}
+
+// ResolveCheckpoint turns a user's checkpoint argument into the path
+// TensorFlow's restore op takes: a V2 prefix or a V1 file. It accepts a run
+// directory (→ LatestCheckpoint), "PREFIX", "PREFIX.index" and
+// "PREFIX.data-00000-of-00001", and fails with a *CheckpointError when the
+// path is not a TensorFlow checkpoint.
+func ResolveCheckpoint(path string) (string, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		p, err := LatestCheckpoint(path)
+		if err != nil {
+			return "", &CheckpointError{File: path, Reason: "directory holds no checkpoint", Err: err}
+		}
+		return p, nil
+	}
+	prefix := path
+	if p, ok := strings.CutSuffix(path, ".index"); ok {
+		prefix = p
+	} else if i := strings.LastIndex(path, ".data-"); i >= 0 {
+		prefix = path[:i]
+	}
+	if ok, err := isSSTable(prefix + ".index"); err == nil {
+		if !ok {
+			return "", &CheckpointError{File: prefix, Reason: "not a TensorFlow checkpoint (" + prefix + ".index is not a checkpoint index)"}
+		}
+		return prefix, nil
+	}
+	ok, err := isSSTable(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", &CheckpointError{File: path, Reason: "no such checkpoint (neither a V1 file nor a V2 prefix with .index)", Err: fs.ErrNotExist}
+	case err != nil:
+		return "", &CheckpointError{File: path, Reason: "cannot read", Err: err}
+	case !ok:
+		return "", &CheckpointError{File: path, Reason: "not a TensorFlow checkpoint (no V1 table footer and no .index next to it)"}
+	}
+	return path, nil
+}
+
+var ckptRE = regexp.MustCompile(`^model\.ckpt-(\d+)\.index$`)
+
+// checkpointState is TensorFlow's CheckpointState text proto (dir/checkpoint).
+type checkpointState struct {
+	latest string
+	all    []string
+}
+
+func readCheckpointState(dir string) (checkpointState, error) {
+	var st checkpointState
+	f, err := os.Open(filepath.Join(dir, "checkpoint"))
+	if err != nil {
+		return st, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, val, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
+		if !ok {
+			continue
+		}
+		s, err := strconv.Unquote(strings.TrimSpace(val))
+		if err != nil {
+			continue
+		}
+		switch strings.TrimSpace(key) {
+		case "model_checkpoint_path":
+			st.latest = s
+		case "all_model_checkpoint_paths":
+			st.all = append(st.all, s)
+		}
+	}
+	return st, sc.Err()
+}
+
+func abs(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// LatestCheckpoint returns the prefix of the newest checkpoint in dir: the
+// one named by dir/checkpoint (TensorFlow's CheckpointState) if its files
+// exist, else the highest model.ckpt-N.index present. With no checkpoint the
+// error wraps fs.ErrNotExist.
+func LatestCheckpoint(dir string) (string, error) {
+	if st, err := readCheckpointState(dir); err == nil && st.latest != "" {
+		p := abs(dir, st.latest)
+		if ok, _ := isSSTable(p + ".index"); ok {
+			return p, nil
+		}
+		if ok, _ := isSSTable(p); ok { // V1
+			return p, nil
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("latest checkpoint in %s: %w", dir, err)
+	}
+	best, bestStep := "", int64(-1)
+	for _, e := range entries {
+		if mm := ckptRE.FindStringSubmatch(e.Name()); mm != nil {
+			if n, err := strconv.ParseInt(mm[1], 10, 64); err == nil && n > bestStep {
+				best, bestStep = filepath.Join(dir, strings.TrimSuffix(e.Name(), ".index")), n
+			}
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("latest checkpoint in %s: %w", dir, fs.ErrNotExist)
+	}
+	return best, nil
+}
+
+// SaveCheckpoint writes every variable, momentum slot and the global step as
+// a V2 checkpoint dir/model.ckpt-STEP (TensorFlow's SaveV2 op), fsyncs it,
+// then atomically replaces dir/checkpoint (temp file + fsync + rename) so a
+// crash never leaves a broken latest. Only the newest KeepCheckpoints
+// checkpoints listed there are kept; older ones' files are deleted.
+func (m *Model) SaveCheckpoint(dir string) (string, error) {
+	step, err := m.GlobalStep()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("save checkpoint: %w", err)
+	}
+	name := fmt.Sprintf("model.ckpt-%d", step)
+	prefix := filepath.Join(dir, name)
+	pt, err := tf.NewTensor(prefix)
+	if err != nil {
+		return "", err
+	}
+	if _, err := m.sess.Run(map[tf.Output]*tf.Tensor{m.prefix: pt}, nil, []*tf.Operation{m.save}); err != nil {
+		return "", tfErr("save checkpoint "+prefix, err)
+	}
+	files, _ := filepath.Glob(prefix + ".data-*")
+	for _, f := range append(files, prefix+".index") {
+		if err := syncFile(f); err != nil {
+			return "", fmt.Errorf("save checkpoint: %w", err)
+		}
+	}
+
+	st, _ := readCheckpointState(dir)
+	var keep []string
+	for _, p := range st.all {
+		if p != name && p != prefix {
+			keep = append(keep, p)
+		}
+	}
+	keep = append(keep, name)
+	k := m.KeepCheckpoints
+	if k <= 0 {
+		k = 5
+	}
+	var drop []string
+	if len(keep) > k {
+		drop, keep = keep[:len(keep)-k], keep[len(keep)-k:]
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "model_checkpoint_path: %s\n", strconv.Quote(name))
+	for _, p := range keep {
+		fmt.Fprintf(&b, "all_model_checkpoint_paths: %s\n", strconv.Quote(p))
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, "checkpoint"), []byte(b.String()), 0o644); err != nil {
+		return "", fmt.Errorf("save checkpoint: %w", err)
+	}
+	for _, p := range drop {
+		removeCheckpoint(abs(dir, p))
+	}
+	return prefix, nil
+}
+
+func removeCheckpoint(prefix string) {
+	files, _ := filepath.Glob(prefix + ".data-*")
+	for _, f := range append(files, prefix+".index", prefix+".meta") {
+		_ = os.Remove(f) // best effort: a leftover old file is harmless
+	}
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// WriteFileAtomic writes data to path through a temp file in the same
+// directory, fsyncs it, renames it over path and fsyncs the directory: a
+// reader sees the old or the new content, never a partial file.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // not supported everywhere; the rename itself is atomic
+		d.Close()
+	}
+	return nil
+}
+

@@ -1,0 +1,133 @@
+package tfgraph
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Config describes the graph NewModel builds. DefaultConfig holds the classic
+// recipe's values; NewModel replaces only zero values that are never valid
+// (InputSize, Trainable, DropoutKeep) and uses everything else as given.
+type Config struct {
+	Arch       string // vgg_16, vgg_19 or vgg_mini
+	NumClasses int    // width of the new head fc8
+	InputSize  int    // square input side; 0 means 224
+
+	// Trainable selects the layers that get updates, as TF-Slim's
+	// --trainable_scopes: "all" (default), "head" (fc8 only) or "last-N"
+	// (the last N of the conv+fc layers; last-1 == head).
+	Trainable string
+
+	// Learning rate: tf.compat.v1.train.polynomial_decay(LearningRate,
+	// global_step, DecaySteps, LearningRateEnd, LRPower, cycle=False).
+	// DecaySteps <= 0 keeps LearningRate constant.
+	LearningRate, LearningRateEnd, LRPower float64
+	DecaySteps                             int64
+
+	Momentum    float64 // tf.compat.v1.train.MomentumOptimizer, use_nesterov=false
+	WeightDecay float64 // slim.l2_regularizer: WeightDecay*sum(w²)/2 per conv/fc weight (not biases)
+	DropoutKeep float64 // keep probability after fc6 and fc7 in training; 0 means 0.5, 1 disables dropout
+
+	// ClassWeights, when set (len NumClasses), weights each example's
+	// cross-entropy by its label's weight: loss = mean_i(w[y_i]·xent_i).
+	ClassWeights []float32
+
+	Seed int64 // graph-level seed for the initialisers and dropout
+
+	Device          string // "cpu", "gpu:N", or "" to let TensorFlow choose
+	IntraOpThreads  int    // 0 = TensorFlow's default
+	InterOpThreads  int    // 0 = TensorFlow's default
+	GPUMemoryGrowth bool
+	SoftPlacement   bool // fall back to CPU for ops without a GPU kernel (DefaultConfig sets it)
+
+	// ForInference builds only the forward graph (no gradients, no momentum
+	// slots): for predict and export.
+	ForInference bool
+}
+
+// DefaultConfig returns the classic recipe's settings for arch with
+// numClasses outputs: 224 px, all layers trainable, LR 1e-3 → 1e-7 (power 1;
+// DecaySteps must still be set to the run's total steps), momentum 0.9,
+// weight decay 5e-4, dropout keep 0.5, soft placement on.
+func DefaultConfig(arch string, numClasses int) Config {
+	return Config{
+		Arch: arch, NumClasses: numClasses, InputSize: 224, Trainable: "all",
+		LearningRate: 1e-3, LearningRateEnd: 1e-7, LRPower: 1,
+		Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5,
+		SoftPlacement: true,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	if c.InputSize == 0 {
+		c.InputSize = 224
+	}
+	if c.Trainable == "" {
+		c.Trainable = "all"
+	}
+	if c.DropoutKeep == 0 {
+		c.DropoutKeep = 0.5
+	}
+	if c.LRPower == 0 {
+		c.LRPower = 1
+	}
+	return c
+}
+
+func (c Config) validate(a Arch) error {
+	switch {
+	case c.NumClasses < 1:
+		return fmt.Errorf("NumClasses %d: need at least 1", c.NumClasses)
+	case c.DropoutKeep <= 0 || c.DropoutKeep > 1:
+		return fmt.Errorf("DropoutKeep %v: want 0 < keep <= 1", c.DropoutKeep)
+	case c.ClassWeights != nil && len(c.ClassWeights) != c.NumClasses:
+		return fmt.Errorf("ClassWeights has %d entries for %d classes", len(c.ClassWeights), c.NumClasses)
+	case c.LearningRate < 0 || c.LearningRateEnd < 0:
+		return fmt.Errorf("negative learning rate %v → %v", c.LearningRate, c.LearningRateEnd)
+	}
+	if _, err := a.fc6Kernel(c.InputSize); err != nil {
+		return err
+	}
+	if _, err := parseDevice(c.Device); err != nil {
+		return err
+	}
+	return nil
+}
+
+// trainableFrom returns the index of the first trainable layer among n.
+func trainableFrom(spec string, n int) (int, error) {
+	switch spec {
+	case "all":
+		return 0, nil
+	case "head":
+		return n - 1, nil
+	}
+	if rest, ok := strings.CutPrefix(spec, "last-"); ok {
+		k, err := strconv.Atoi(rest)
+		if err == nil && k >= 1 && k <= n {
+			return n - k, nil
+		}
+		return 0, fmt.Errorf("trainable %q: N must be 1..%d (the number of conv+fc layers)", spec, n)
+	}
+	return 0, fmt.Errorf("trainable %q: want all, head or last-N", spec)
+}
+
+// parseDevice turns "cpu"/"gpu:N" into a TensorFlow device string.
+func parseDevice(d string) (string, error) {
+	switch {
+	case d == "":
+		return "", nil
+	case strings.EqualFold(d, "cpu"):
+		return "/device:CPU:0", nil
+	}
+	if rest, ok := strings.CutPrefix(strings.ToLower(d), "gpu:"); ok {
+		if n, err := strconv.Atoi(rest); err == nil && n >= 0 {
+			return "/device:GPU:" + rest, nil
+		}
+	}
+	if strings.EqualFold(d, "gpu") {
+		return "/device:GPU:0", nil
+	}
+	return "", fmt.Errorf("device %q: want cpu or gpu:N", d)
+}

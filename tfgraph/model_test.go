@@ -1,0 +1,175 @@
+package tfgraph
+
+import (
+	"math/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func miniConfig() Config {
+	c := DefaultConfig("vgg_mini", 5)
+	c.InputSize = 64
+	c.DecaySteps = 100
+	c.Seed = 7
+	c.IntraOpThreads = 2
+	c.InterOpThreads = 1
+	return c
+}
+
+func randomBatch(n, size int, classes int, seed int64) ([]float32, []int32) {
+	r := rand.New(rand.NewSource(seed))
+	img := make([]float32, n*size*size*3)
+	for i := range img {
+		img[i] = float32(r.NormFloat64())
+	}
+	lab := make([]int32, n)
+	for i := range lab {
+		lab[i] = int32(r.Intn(classes))
+	}
+	return img, lab
+}
+
+func newModel(t testing.TB, cfg Config) *Model {
+	t.Helper()
+	m, err := NewModel(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestVariablesNamesAndShapes(t *testing.T) {
+	for _, tc := range []struct {
+		arch  string
+		n     int
+		first string
+		fc6   []int64
+	}{
+		{"vgg_19", 38, "vgg_19/conv1/conv1_1/weights", []int64{7, 7, 512, 4096}},
+		{"vgg_16", 32, "vgg_16/conv1/conv1_1/weights", []int64{7, 7, 512, 4096}},
+	} {
+		a, _ := LookupArch(tc.arch)
+		ls, err := a.layers(224, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if 2*len(ls) != tc.n {
+			t.Errorf("%s: %d variables, want %d", tc.arch, 2*len(ls), tc.n)
+		}
+		if got := ls[len(ls)-3]; got.scope != "fc6" || got.kernel != 7 || got.in != 512 || got.out != 4096 {
+			t.Errorf("%s fc6 = %+v", tc.arch, got)
+		}
+	}
+	m := newModel(t, miniConfig())
+	vs := m.Variables()
+	if len(vs) != 38 || vs[0].Name != "vgg_mini/conv1/conv1_1/weights" || !slices.Equal(vs[0].Shape, []int64{3, 3, 3, 8}) {
+		t.Fatalf("variables: %d, first %+v", len(vs), vs[0])
+	}
+	last := vs[len(vs)-2]
+	if last.Name != "vgg_mini/fc8/weights" || !last.IsHead || !slices.Equal(last.Shape, []int64{1, 1, 128, 5}) {
+		t.Errorf("head = %+v", last)
+	}
+	if fc6 := vs[32]; fc6.Name != "vgg_mini/fc6/weights" || !slices.Equal(fc6.Shape, []int64{2, 2, 64, 128}) {
+		t.Errorf("fc6 = %+v (64 px → 2×2 after five pools)", fc6)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	for _, c := range []Config{
+		{Arch: "vgg_20", NumClasses: 3},
+		{Arch: "vgg_19", NumClasses: 3, InputSize: 64},
+		{Arch: "vgg_mini", NumClasses: 0},
+		{Arch: "vgg_mini", NumClasses: 3, InputSize: 64, Trainable: "last-99"},
+		{Arch: "vgg_mini", NumClasses: 3, InputSize: 64, Trainable: "some"},
+		{Arch: "vgg_mini", NumClasses: 3, InputSize: 64, Device: "tpu"},
+		{Arch: "vgg_mini", NumClasses: 3, InputSize: 64, ClassWeights: []float32{1}},
+	} {
+		if m, err := NewModel(c); err == nil {
+			m.Close()
+			t.Errorf("NewModel(%+v) succeeded", c)
+		} else {
+			t.Logf("%v", err)
+		}
+	}
+}
+
+func TestMiniTrainPredictSaveRestore(t *testing.T) {
+	cfg := miniConfig()
+	cfg.DropoutKeep = 1
+	m := newModel(t, cfg)
+	img, lab := randomBatch(4, 64, 5, 1)
+	probs, err := m.Predict(img, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(probs) != 4 || len(probs[0]) != 5 {
+		t.Fatalf("probs shape %d×%d", len(probs), len(probs[0]))
+	}
+	var prev float32
+	for i := 0; i < 3; i++ {
+		r, err := m.TrainStep(img, lab, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("step %+v", r)
+		if r.Step != int64(i+1) || r.TotalLoss <= r.Loss {
+			t.Errorf("step result %+v", r)
+		}
+		if i == 0 && r.LearningRate != 1e-3 {
+			t.Errorf("lr at step 0 = %v", r.LearningRate)
+		}
+		prev = r.Loss
+	}
+	_ = prev
+	ev, err := m.Evaluate(img, lab, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Top1 > ev.Top5 || ev.Top5 > 4 || len(ev.Predictions) != 4 {
+		t.Errorf("eval %+v", ev)
+	}
+
+	dir := t.TempDir()
+	prefix, err := m.SaveCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prefix != filepath.Join(dir, "model.ckpt-3") {
+		t.Errorf("prefix %s", prefix)
+	}
+	if got, err := LatestCheckpoint(dir); err != nil || got != prefix {
+		t.Errorf("LatestCheckpoint = %q, %v", got, err)
+	}
+	state, _ := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	t.Logf("checkpoint state:\n%s", state)
+
+	// Resume: a fresh model restored from the checkpoint continues exactly.
+	// (Dropout masks come from a per-session RNG that checkpoints do not
+	// hold, so compare with dropout off on both sides.)
+	m2 := newModel(t, cfg)
+	if err := m2.RestoreCheckpoint(dir); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := m2.GlobalStep(); s != 3 {
+		t.Errorf("restored step %d", s)
+	}
+	r1, err := m.TrainStep(img, lab, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := m2.TrainStep(img, lab, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1 != r2 {
+		t.Errorf("resumed step %+v, original %+v", r2, r1)
+	}
+	l1, _ := m.Logits(img, 4)
+	l2, _ := m2.Logits(img, 4)
+	if !slices.Equal(l1[0], l2[0]) {
+		t.Errorf("logits after resumed step %v, original %v", l2[0], l1[0])
+	}
+}

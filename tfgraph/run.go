@@ -1,0 +1,186 @@
+package tfgraph
+
+import (
+	"bytes"
+	"fmt"
+	"unsafe"
+
+	tf "github.com/wamuir/graft/tensorflow"
+	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
+	"google.golang.org/protobuf/proto"
+)
+
+// StepResult is what one training step reports.
+type StepResult struct {
+	Step         int64   // global step after the update
+	Loss         float32 // mean cross-entropy of the batch (before the update)
+	TotalLoss    float32 // Loss + the L2 weight decay terms
+	LearningRate float32 // learning rate used by this update
+}
+
+// EvalResult is the evaluation of one batch (eval path: no dropout).
+type EvalResult struct {
+	Loss        float32     // mean cross-entropy (no L2)
+	Top1, Top5  int         // number of images whose label is the top-1 / among the top-5
+	Predictions []int32     // top-1 class per image
+	Probs       [][]float32 // softmax probabilities [n][NumClasses]
+}
+
+func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
+	cp := &pb.ConfigProto{
+		IntraOpParallelismThreads: int32(cfg.IntraOpThreads),
+		InterOpParallelismThreads: int32(cfg.InterOpThreads),
+		AllowSoftPlacement:        cfg.SoftPlacement,
+		GpuOptions:                &pb.GPUOptions{AllowGrowth: cfg.GPUMemoryGrowth},
+	}
+	if dev, _ := parseDevice(cfg.Device); dev == "/device:CPU:0" {
+		// Hide GPUs so that every op, gradients included, runs on the CPU.
+		cp.DeviceCount = map[string]int32{"GPU": 0}
+	}
+	b, err := proto.Marshal(cp)
+	if err != nil {
+		return nil, fmt.Errorf("session config: %w", err)
+	}
+	return &tf.SessionOptions{Config: b}, nil
+}
+
+// imageTensor copies the first n images of the caller's NHWC buffer into one
+// TF tensor with a single memcpy (graft tensors are freed by finalizers).
+func (m *Model) imageTensor(images []float32, n int) (*tf.Tensor, error) {
+	S := m.cfg.InputSize
+	need := n * S * S * 3
+	if n < 1 {
+		return nil, fmt.Errorf("batch of %d images: need at least 1", n)
+	}
+	if len(images) < need {
+		return nil, fmt.Errorf("image buffer has %d floats, %d images of %d×%d×3 need %d", len(images), n, S, S, need)
+	}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&images[0])), need*4)
+	return tf.ReadTensor(tf.Float, []int64{int64(n), int64(S), int64(S), 3}, bytes.NewReader(raw))
+}
+
+func (m *Model) labelTensor(labels []int32, n int) (*tf.Tensor, error) {
+	if len(labels) < n {
+		return nil, fmt.Errorf("%d labels for %d images", len(labels), n)
+	}
+	for i, l := range labels[:n] {
+		if l < 0 || int(l) >= m.cfg.NumClasses {
+			return nil, fmt.Errorf("label %d of image %d is outside 0..%d", l, i, m.cfg.NumClasses-1)
+		}
+	}
+	return tf.NewTensor(labels[:n])
+}
+
+func (m *Model) feeds(images []float32, labels []int32, n int) (map[tf.Output]*tf.Tensor, error) {
+	if m.sess == nil {
+		return nil, fmt.Errorf("model is closed")
+	}
+	it, err := m.imageTensor(images, n)
+	if err != nil {
+		return nil, err
+	}
+	f := map[tf.Output]*tf.Tensor{m.images: it}
+	if labels != nil {
+		lt, err := m.labelTensor(labels, n)
+		if err != nil {
+			return nil, err
+		}
+		f[m.labels] = lt
+	}
+	return f, nil
+}
+
+// TrainStep runs one momentum update on the first n images (NHWC float32,
+// n*S*S*3 values) and labels in one Session.Run and returns the batch loss
+// (computed before the update) and the new global step.
+func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, error) {
+	if m.stepAfter == (tf.Output{}) {
+		return StepResult{}, fmt.Errorf("train step: model was built ForInference")
+	}
+	f, err := m.feeds(images, labels, n)
+	if err != nil {
+		return StepResult{}, fmt.Errorf("train step: %w", err)
+	}
+	out, err := m.sess.Run(f, []tf.Output{m.trainLoss, m.totalLoss, m.lr, m.stepAfter}, nil)
+	if err != nil {
+		return StepResult{}, tfErr("train step", err)
+	}
+	return StepResult{
+		Loss: out[0].Value().(float32), TotalLoss: out[1].Value().(float32),
+		LearningRate: out[2].Value().(float32), Step: out[3].Value().(int64),
+	}, nil
+}
+
+// Evaluate runs the eval path (no dropout) on the first n images and labels.
+func (m *Model) Evaluate(images []float32, labels []int32, n int) (EvalResult, error) {
+	f, err := m.feeds(images, labels, n)
+	if err != nil {
+		return EvalResult{}, fmt.Errorf("evaluate: %w", err)
+	}
+	out, err := m.sess.Run(f, []tf.Output{m.evalLoss, m.top1, m.top5, m.preds, m.probs}, nil)
+	if err != nil {
+		return EvalResult{}, tfErr("evaluate", err)
+	}
+	return EvalResult{
+		Loss: out[0].Value().(float32), Top1: int(out[1].Value().(int32)), Top5: int(out[2].Value().(int32)),
+		Predictions: out[3].Value().([]int32), Probs: out[4].Value().([][]float32),
+	}, nil
+}
+
+// Predict returns softmax probabilities [n][NumClasses] for the first n images.
+func (m *Model) Predict(images []float32, n int) ([][]float32, error) {
+	return m.run1("predict", images, n, m.probs)
+}
+
+// Logits returns the logits [n][NumClasses] for the first n images (eval path).
+func (m *Model) Logits(images []float32, n int) ([][]float32, error) {
+	return m.run1("logits", images, n, m.logits)
+}
+
+func (m *Model) run1(what string, images []float32, n int, fetch tf.Output) ([][]float32, error) {
+	f, err := m.feeds(images, nil, n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out, err := m.sess.Run(f, []tf.Output{fetch}, nil)
+	if err != nil {
+		return nil, tfErr(what, err)
+	}
+	return out[0].Value().([][]float32), nil
+}
+
+// GlobalStep returns the number of training steps taken (restored with checkpoints).
+func (m *Model) GlobalStep() (int64, error) {
+	if m.sess == nil {
+		return 0, fmt.Errorf("global step: model is closed")
+	}
+	out, err := m.sess.Run(nil, []tf.Output{m.step.read}, nil)
+	if err != nil {
+		return 0, tfErr("global step", err)
+	}
+	return out[0].Value().(int64), nil
+}
+
+// ReadVariable returns the current value of the variable called name
+// (model variable, "<var>/Momentum" slot or "global_step") flattened in
+// row-major order, with its shape. global_step is returned as float32.
+func (m *Model) ReadVariable(name string) ([]float32, []int64, error) {
+	v, ok := m.byName[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("read variable: no variable %q", name)
+	}
+	out, err := m.sess.Run(nil, []tf.Output{v.read}, nil)
+	if err != nil {
+		return nil, nil, tfErr("read variable "+name, err)
+	}
+	if v.dtype == tf.Int64 {
+		return []float32{float32(out[0].Value().(int64))}, nil, nil
+	}
+	var buf bytes.Buffer
+	if _, err := out[0].WriteContentsTo(&buf); err != nil {
+		return nil, nil, err
+	}
+	vals := make([]float32, buf.Len()/4)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals)*4), buf.Bytes())
+	return vals, out[0].Shape(), nil
+}
