@@ -387,4 +387,3 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	}
 	return nil
 }
-

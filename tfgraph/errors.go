@@ -63,4 +63,3 @@ func statusCode(err error) string {
 	}
 	return fmt.Sprintf("Code(%d)", code)
 }
-

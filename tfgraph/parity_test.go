@@ -1,0 +1,277 @@
+package tfgraph
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+)
+
+// Parity with real TensorFlow: scripts/tf_reference.py builds the same nets
+// with TensorFlow's Python ops and writes checkpoints and reference numbers.
+// Relative error of a tensor: max|got−want| / max(max|want|, 1e-30).
+const parityTol = 1e-4
+
+var (
+	pythonOnce sync.Once
+	pythonPath string
+	pythonWhy  string
+)
+
+// referencePython returns a Python with TensorFlow (TLEARN_PYTHON, else
+// .cache/pyenv/bin/python under the module root) or skips the test.
+func referencePython(t testing.TB) string {
+	t.Helper()
+	pythonOnce.Do(func() {
+		py := os.Getenv("TLEARN_PYTHON")
+		if py == "" {
+			py = filepath.Join("..", ".cache", "pyenv", "bin", "python")
+		}
+		if abs, err := filepath.Abs(py); err == nil && strings.ContainsRune(py, filepath.Separator) {
+			py = abs
+		}
+		out, err := exec.Command(py, "-c", "import tensorflow").CombinedOutput()
+		if err != nil {
+			pythonWhy = fmt.Sprintf("no Python TensorFlow reference at %s (set TLEARN_PYTHON or run make pydeps): %v %s", py, err, out)
+			return
+		}
+		pythonPath = py
+	})
+	if pythonPath == "" {
+		t.Skip(pythonWhy)
+	}
+	return pythonPath
+}
+
+type refStep struct {
+	Step       int64   `json:"step"`
+	Loss       float64 `json:"loss"`
+	TotalLoss  float64 `json:"total_loss"`
+	LR         float64 `json:"lr"`
+	Dir        string  `json:"dir"`
+	GlobalStep int64   `json:"global_step"`
+}
+
+type reference struct {
+	dir       string
+	Arch      string             `json:"arch"`
+	InputSize int                `json:"input_size"`
+	Batch     int                `json:"batch"`
+	Classes   int                `json:"classes"`
+	Labels    []int32            `json:"labels"`
+	Trainable string             `json:"trainable"`
+	LR        float64            `json:"lr"`
+	LREnd     float64            `json:"lr_end"`
+	LRPower   float64            `json:"lr_power"`
+	Decay     int64              `json:"decay_steps"`
+	Momentum  float64            `json:"momentum"`
+	WD        float64            `json:"weight_decay"`
+	Variables map[string][]int64 `json:"variables"`
+	Trained   []string           `json:"trained"`
+	Steps     []refStep          `json:"steps"`
+	TFVersion string             `json:"tf_version"`
+}
+
+// runReference runs scripts/tf_reference.py with args into a temp dir.
+func runReference(t testing.TB, args ...string) *reference {
+	t.Helper()
+	py := referencePython(t)
+	dir := t.TempDir()
+	cmd := exec.Command(py, append([]string{filepath.Join("..", "scripts", "tf_reference.py"), "--out", dir}, args...)...)
+	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tf_reference.py %v: %v\n%s", args, err, out)
+	}
+	var ref reference
+	b, err := os.ReadFile(filepath.Join(dir, "reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	ref.dir = dir
+	return &ref
+}
+
+func (r *reference) f32(t testing.TB, rel string) []float32 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.dir, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(b)/4)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(out))), len(b)), b)
+	return out
+}
+
+func (r *reference) config() Config {
+	return Config{
+		Arch: r.Arch, NumClasses: r.Classes, InputSize: r.InputSize, Trainable: r.Trainable,
+		LearningRate: r.LR, LearningRateEnd: r.LREnd, LRPower: r.LRPower, DecaySteps: r.Decay,
+		Momentum: r.Momentum, WeightDecay: r.WD, DropoutKeep: 1, Seed: 3, SoftPlacement: true,
+	}
+}
+
+func relErr(got, want []float32) float64 {
+	if len(got) != len(want) {
+		return math.Inf(1)
+	}
+	var maxDiff, maxRef float64
+	for i := range want {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(got[i])-float64(want[i])))
+		maxRef = math.Max(maxRef, math.Abs(float64(want[i])))
+	}
+	return maxDiff / math.Max(maxRef, 1e-30)
+}
+
+func flatten(x [][]float32) []float32 {
+	var out []float32
+	for _, r := range x {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func checkLogits(t *testing.T, m *Model, ref *reference, what string) {
+	t.Helper()
+	got, err := m.Logits(ref.f32(t, "input.f32"), ref.Batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := relErr(flatten(got), ref.f32(t, "logits.f32"))
+	t.Logf("%s %s logits: relative error %.3g", ref.Arch, what, e)
+	if e > parityTol {
+		t.Errorf("%s %s logits: relative error %.3g > %g", ref.Arch, what, e, parityTol)
+	}
+}
+
+// TestParityMini: logits from V1 and V2 checkpoints, then loss, learning rate
+// and every variable after 1 and 3 momentum steps (dropout off).
+func TestParityMini(t *testing.T) {
+	ref := runReference(t, "--arch", "vgg_mini", "--input-size", "64", "--batch", "4", "--classes", "5", "--steps", "3")
+	for _, f := range []string{"ckpt_v1", "ckpt_v2"} {
+		m := newModel(t, ref.config())
+		if err := m.LoadAll(filepath.Join(ref.dir, f)); err != nil {
+			t.Fatal(err)
+		}
+		checkLogits(t, m, ref, f)
+		if f == "ckpt_v1" {
+			m.Close()
+			continue
+		}
+		checkTraining(t, m, ref)
+	}
+}
+
+func checkTraining(t *testing.T, m *Model, ref *reference) {
+	t.Helper()
+	input := ref.f32(t, "input.f32")
+	initial := map[string][]float32{}
+	for name := range ref.Variables {
+		v, _, err := m.ReadVariable(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		initial[name] = v
+	}
+	trained := map[string]bool{}
+	for _, n := range ref.Trained {
+		trained[n] = true
+	}
+	step := int64(0)
+	for _, rs := range ref.Steps {
+		var res StepResult
+		for step < rs.Step {
+			var err error
+			if res, err = m.TrainStep(input, ref.Labels, ref.Batch); err != nil {
+				t.Fatal(err)
+			}
+			step++
+		}
+		if res.Step != rs.GlobalStep {
+			t.Errorf("step %d: global step %d, want %d", rs.Step, res.Step, rs.GlobalStep)
+		}
+		for _, c := range []struct {
+			name      string
+			got, want float64
+		}{{"loss", float64(res.Loss), rs.Loss}, {"total loss", float64(res.TotalLoss), rs.TotalLoss}, {"learning rate", float64(res.LearningRate), rs.LR}} {
+			e := math.Abs(c.got-c.want) / math.Abs(c.want)
+			t.Logf("step %d %s: %v vs TF %v (rel %.3g)", rs.Step, c.name, c.got, c.want, e)
+			if e > parityTol {
+				t.Errorf("step %d %s = %v, TF %v: relative error %.3g", rs.Step, c.name, c.got, c.want, e)
+			}
+		}
+		var worst, worstDelta float64
+		var worstName, worstDeltaName string
+		for name := range ref.Variables {
+			got, _, err := m.ReadVariable(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := ref.f32(t, filepath.Join(rs.Dir, strings.ReplaceAll(name, "/", "__")+".f32"))
+			if !trained[name] {
+				if e := relErr(got, initial[name]); e != 0 {
+					t.Errorf("step %d: frozen %s changed (rel %.3g)", rs.Step, name, e)
+				}
+			}
+			if e := relErr(got, want); e > worst {
+				worst, worstName = e, name
+			}
+			if e := relErr(got, want); e > parityTol {
+				t.Errorf("step %d %s: relative error %.3g", rs.Step, name, e)
+			}
+			// The update itself (w_k − w_0), a stricter check than the weights.
+			dg, dw := make([]float32, len(got)), make([]float32, len(got))
+			for i := range got {
+				dg[i], dw[i] = got[i]-initial[name][i], want[i]-initial[name][i]
+			}
+			if e := relErr(dg, dw); trained[name] && e > worstDelta {
+				worstDelta, worstDeltaName = e, name
+			}
+		}
+		t.Logf("step %d: worst variable %s rel %.3g; worst update (w−w0) %s rel %.3g", rs.Step, worstName, worst, worstDeltaName, worstDelta)
+		if worstDelta > 1e-2 {
+			t.Errorf("step %d: update of %s differs from TF's by %.3g relative", rs.Step, worstDeltaName, worstDelta)
+		}
+	}
+}
+
+// TestParityMiniLastN: only the last 3 layers train; the rest stay bit-identical.
+func TestParityMiniLastN(t *testing.T) {
+	ref := runReference(t, "--arch", "vgg_mini", "--input-size", "32", "--batch", "2", "--classes", "3",
+		"--steps", "2", "--record-steps", "2", "--trainable", "last-3", "--formats", "v2", "--seed", "5")
+	m := newModel(t, ref.config())
+	if err := m.LoadAll(filepath.Join(ref.dir, "ckpt_v2.index")); err != nil {
+		t.Fatal(err)
+	}
+	checkLogits(t, m, ref, "last-3")
+	checkTraining(t, m, ref)
+}
+
+// TestParityVGG: VGG19 from a V1 checkpoint (as the published vgg_19.ckpt)
+// and VGG16 from V2, 1000 classes at 224, batch 1.
+func TestParityVGG(t *testing.T) {
+	if testing.Short() {
+		t.Skip("VGG16/19 at 224 px: skipped with -short")
+	}
+	for _, tc := range []struct{ arch, format string }{{"vgg_19", "v1"}, {"vgg_16", "v2"}} {
+		t.Run(tc.arch, func(t *testing.T) {
+			ref := runReference(t, "--arch", tc.arch, "--input-size", "224", "--batch", "1", "--classes", "1000",
+				"--steps", "0", "--formats", tc.format)
+			cfg := ref.config()
+			cfg.ForInference = true
+			m := newModel(t, cfg)
+			if err := m.LoadAll(filepath.Join(ref.dir, "ckpt_"+tc.format)); err != nil {
+				t.Fatal(err)
+			}
+			checkLogits(t, m, ref, tc.format)
+		})
+	}
+}
