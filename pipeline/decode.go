@@ -1,0 +1,356 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif" // first frame, via image.Decode
+	"image/jpeg"
+	_ "image/png"
+	"io"
+	"os"
+
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/webp"
+)
+
+// MaxPixels is the largest image (width × height) Decode accepts. Larger
+// images are refused after reading only their header, so a small file that
+// claims a huge size (a decompression bomb) cannot exhaust memory: 100
+// megapixels decode to 300 MB of RGB, more than any photo a classifier needs.
+const MaxPixels = 100_000_000
+
+// maxFileBytes bounds how much DecodeFile reads; no sane photo is larger.
+const maxFileBytes = 256 << 20
+
+// ErrTooLarge is returned (wrapped) by Decode for images over MaxPixels.
+var ErrTooLarge = errors.New("image too large")
+
+// ErrUnsupported is returned (wrapped) by Decode for data that is not a
+// JPEG, PNG, GIF, BMP or WebP image.
+var ErrUnsupported = errors.New("unsupported image format")
+
+// RGB is an 8-bit RGB image: Pix holds 3·W·H bytes, row-major, R G B per
+// pixel, no padding.
+type RGB struct {
+	W, H int
+	Pix  []uint8
+}
+
+// DecodeFile reads and decodes the image at path; see Decode. Errors name the
+// path.
+func DecodeFile(path string) (*RGB, error) {
+	data, err := readFile(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	img, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}
+
+// readFile reads path into buf (grown as needed) and returns the bytes read.
+func readFile(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // *fs.PathError already names the path
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory, not an image", path)
+	}
+	if st.Size() > maxFileBytes {
+		return nil, fmt.Errorf("%s: file is %d bytes, more than the %d allowed for one image", path, st.Size(), maxFileBytes)
+	}
+	n := int(st.Size())
+	if cap(buf) < n+1 {
+		buf = make([]byte, 0, n+512)
+	}
+	buf = buf[:cap(buf)]
+	read := 0
+	for {
+		if read == len(buf) { // file grew since Stat
+			buf = append(buf, 0)[:read]
+			buf = buf[:cap(buf)]
+		}
+		m, err := f.Read(buf[read:])
+		read += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if read > maxFileBytes {
+			return nil, fmt.Errorf("%s: file is larger than the %d bytes allowed for one image", path, maxFileBytes)
+		}
+	}
+	return buf[:read], nil
+}
+
+// Decode decodes a JPEG (baseline, progressive, grayscale, CMYK/YCCK), PNG
+// (8/16-bit, palette, alpha), GIF (first frame), BMP or WebP image into 8-bit
+// RGB.
+//
+// JPEG EXIF orientation is applied, so the result is upright as a photo
+// viewer shows it. Transparent pixels are composited on white: the colour
+// stored under alpha 0 is arbitrary (often black), and product photos and
+// icons with transparency are drawn to be seen on a white page. (TF's
+// decode_png with channels=3 drops alpha instead; see Preprocess for the
+// in-graph equivalent.) 16-bit channels keep their high byte.
+//
+// The size is checked from the header first: images over MaxPixels fail with
+// ErrTooLarge, unknown formats with ErrUnsupported, both wrapped.
+func Decode(data []byte) (*RGB, error) {
+	return decodeInto(data, nil)
+}
+
+// decodeInto is Decode that may reuse dst's pixel buffer.
+func decodeInto(data []byte, dst *RGB) (*RGB, error) {
+	if len(data) == 0 {
+		return nil, errors.New("empty file (0 bytes)")
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		if errors.Is(err, image.ErrFormat) {
+			return nil, fmt.Errorf("%w: not a JPEG, PNG, GIF, BMP or WebP image (starts with %q)", ErrUnsupported, head(data))
+		}
+		return nil, fmt.Errorf("decode header: %w", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("decode %s: invalid size %dx%d", format, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return nil, fmt.Errorf("%w: %s of %dx%d pixels is over the %d-pixel limit (a decompression bomb or an oversized scan; downscale it first)",
+			ErrTooLarge, format, cfg.Width, cfg.Height, MaxPixels)
+	}
+	var im image.Image
+	if format == "jpeg" {
+		im, err = jpeg.Decode(bytes.NewReader(data))
+	} else {
+		im, _, err = image.Decode(bytes.NewReader(data))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", format, err)
+	}
+	b := im.Bounds()
+	if b.Dx() <= 0 || b.Dy() <= 0 || int64(b.Dx())*int64(b.Dy()) > MaxPixels {
+		return nil, fmt.Errorf("decode %s: invalid decoded size %dx%d", format, b.Dx(), b.Dy())
+	}
+	// WebP's lossy VP8 stores limited-range ("studio swing") BT.601 YCbCr,
+	// which x/image/webp returns as-is; JPEG uses the full range.
+	out := toRGB(im, dst, format == "webp")
+	if format == "jpeg" {
+		if o := jpegOrientation(data); o != 1 {
+			out = orient(out, o)
+		}
+	}
+	return out, nil
+}
+
+// head returns a printable prefix of data for error messages.
+func head(data []byte) string {
+	if len(data) > 8 {
+		data = data[:8]
+	}
+	return string(data)
+}
+
+// toRGB converts any image to packed 8-bit RGB, with fast paths for the types
+// the standard decoders return. dst's buffer is reused when large enough.
+func toRGB(im image.Image, dst *RGB, limitedRange bool) *RGB {
+	b := im.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if dst == nil {
+		dst = &RGB{}
+	}
+	n := 3 * w * h
+	if cap(dst.Pix) < n {
+		dst.Pix = make([]uint8, n)
+	}
+	dst.W, dst.H, dst.Pix = w, h, dst.Pix[:n]
+	pix := dst.Pix
+	switch m := im.(type) {
+	case *image.YCbCr:
+		ycbcrToRGB(m, pix, limitedRange)
+	case *image.NYCbCrA:
+		ycbcrToRGB(&m.YCbCr, pix, limitedRange)
+		for y := 0; y < h; y++ {
+			row := m.A[y*m.AStride : y*m.AStride+w]
+			o := pix[3*y*w : 3*(y+1)*w]
+			for x, a := range row {
+				if a == 255 {
+					continue
+				}
+				bg := 255 * (255 - uint32(a))
+				for c := 3 * x; c < 3*x+3; c++ {
+					o[c] = uint8((uint32(o[c])*uint32(a) + bg + 127) / 255)
+				}
+			}
+		}
+	case *image.Gray:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+w]
+			o := pix[3*y*w : 3*(y+1)*w]
+			for x, v := range row {
+				o[3*x], o[3*x+1], o[3*x+2] = v, v, v
+			}
+		}
+	case *image.CMYK:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			o := pix[3*y*w : 3*(y+1)*w]
+			for x := 0; x < w; x++ {
+				r, g, bb := color.CMYKToRGB(row[4*x], row[4*x+1], row[4*x+2], row[4*x+3])
+				o[3*x], o[3*x+1], o[3*x+2] = r, g, bb
+			}
+		}
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			o := pix[3*y*w : 3*(y+1)*w]
+			for x := 0; x < w; x++ {
+				a := uint32(row[4*x+3])
+				if a == 255 {
+					o[3*x], o[3*x+1], o[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
+					continue
+				}
+				bg := 255 * (255 - a)
+				o[3*x] = uint8((uint32(row[4*x])*a + bg + 127) / 255)
+				o[3*x+1] = uint8((uint32(row[4*x+1])*a + bg + 127) / 255)
+				o[3*x+2] = uint8((uint32(row[4*x+2])*a + bg + 127) / 255)
+			}
+		}
+	case *image.RGBA: // premultiplied: over white is c + (255 − a)
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			o := pix[3*y*w : 3*(y+1)*w]
+			for x := 0; x < w; x++ {
+				bg := 255 - row[4*x+3]
+				o[3*x], o[3*x+1], o[3*x+2] = sat(row[4*x], bg), sat(row[4*x+1], bg), sat(row[4*x+2], bg)
+			}
+		}
+	case *image.Paletted:
+		var lut [256][3]uint8
+		for i, c := range m.Palette {
+			lut[i] = rgbOverWhite(c)
+		}
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+w]
+			o := pix[3*y*w : 3*(y+1)*w]
+			for x, v := range row {
+				c := lut[v]
+				o[3*x], o[3*x+1], o[3*x+2] = c[0], c[1], c[2]
+			}
+		}
+	default: // 16-bit PNG and anything rarer: correct, not fast
+		i := 0
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				c := rgbOverWhite(im.At(x, y))
+				pix[i], pix[i+1], pix[i+2] = c[0], c[1], c[2]
+				i += 3
+			}
+		}
+	}
+	return dst
+}
+
+func sat(c, add uint8) uint8 {
+	s := uint16(c) + uint16(add)
+	if s > 255 {
+		return 255
+	}
+	return uint8(s)
+}
+
+// rgbOverWhite composites c on white and keeps the high byte.
+func rgbOverWhite(c color.Color) [3]uint8 {
+	r, g, b, a := c.RGBA() // premultiplied, 16-bit
+	bg := 0xffff - a
+	return [3]uint8{uint8((r + bg) >> 8), uint8((g + bg) >> 8), uint8((b + bg) >> 8)}
+}
+
+// ycbcrToRGB converts with the same integer arithmetic as
+// color.YCbCrToRGB (JFIF full-range BT.601) and nearest-neighbour chroma, as
+// image/jpeg's own At method does; limitedRange uses libwebp's VP8YUVToRGB
+// (BT.601 studio range) instead.
+func ycbcrToRGB(m *image.YCbCr, pix []uint8, limitedRange bool) {
+	b := m.Rect
+	w, h := b.Dx(), b.Dy()
+	for y := 0; y < h; y++ {
+		yrow := m.Y[(y)*m.YStride:]
+		var crow int
+		switch m.SubsampleRatio {
+		case image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440:
+			crow = (y / 2) * m.CStride
+		default:
+			crow = y * m.CStride
+		}
+		o := pix[3*y*w : 3*(y+1)*w]
+		cb, cr := m.Cb[crow:], m.Cr[crow:]
+		shift := 0
+		switch m.SubsampleRatio {
+		case image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422:
+			shift = 1
+		case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+			shift = 2
+		}
+		if m.SubsampleRatio == image.YCbCrSubsampleRatio410 {
+			crow = (y / 2) * m.CStride
+			cb, cr = m.Cb[crow:], m.Cr[crow:]
+		}
+		yrow = yrow[:w]
+		if limitedRange {
+			for x := 0; x < w; x++ {
+				ci := x >> shift
+				yy := mulHi(int32(yrow[x]), 19077)
+				u, v := int32(cb[ci]), int32(cr[ci])
+				o[3*x] = clip8(yy + mulHi(v, 26149) - 14234)
+				o[3*x+1] = clip8(yy - mulHi(u, 6419) - mulHi(v, 13320) + 8708)
+				o[3*x+2] = clip8(yy + mulHi(u, 33050) - 17685)
+			}
+			continue
+		}
+		for x := 0; x < w; x++ {
+			ci := x >> shift
+			yy1 := int32(yrow[x]) * 0x10101
+			cb1 := int32(cb[ci]) - 128
+			cr1 := int32(cr[ci]) - 128
+			r := yy1 + 91881*cr1
+			g := yy1 - 22554*cb1 - 46802*cr1
+			bl := yy1 + 116130*cb1
+			o[3*x] = clamp16(r)
+			o[3*x+1] = clamp16(g)
+			o[3*x+2] = clamp16(bl)
+		}
+	}
+}
+
+func clamp16(v int32) uint8 {
+	if uint32(v)&0xff000000 == 0 {
+		return uint8(v >> 16)
+	}
+	return uint8(^(v >> 31))
+}
+
+// libwebp's yuv.h fixed-point helpers.
+func mulHi(v, coeff int32) int32 { return (v * coeff) >> 8 }
+
+func clip8(v int32) uint8 {
+	if v&^(256<<6-1) == 0 {
+		return uint8(v >> 6)
+	}
+	if v < 0 {
+		return 0
+	}
+	return 255
+}

@@ -1,0 +1,196 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// Style selects the geometric preprocessing.
+type Style string
+
+const (
+	// StyleCrop is tlearn's preprocessing (the classic Food-101 recipe):
+	// training takes a random square crop of side min(h,w) − 2·Margin and
+	// flips it horizontally with probability 0.5; evaluation takes the
+	// central square of side min(h,w). The square is resized to InputSize.
+	StyleCrop Style = "crop"
+	// StyleVGG is TF-Slim's vgg_preprocessing: training resizes the shorter
+	// side to a random length in 256..512 (aspect kept), takes a random
+	// InputSize square and flips it; evaluation resizes the shorter side to
+	// 256 and takes the central InputSize square. Unlike Slim it uses the same
+	// antialiased bilinear resize as StyleCrop (Slim used resize_bilinear
+	// without antialiasing) so that every path shares one interpolation.
+	StyleVGG Style = "vgg"
+)
+
+// VGGMeans are the per-channel means subtracted from RGB values in 0..255
+// (TF-Slim vgg_preprocessing _R_MEAN, _G_MEAN, _B_MEAN; RGB order).
+var VGGMeans = [3]float32{123.68, 116.78, 103.94}
+
+// Slim's vgg_preprocessing resize range (_RESIZE_SIDE_MIN/_MAX).
+const (
+	vggResizeMin = 256
+	vggResizeMax = 512
+)
+
+// Mode says whether preprocessing augments (Train) or is deterministic (Eval,
+// also used for prediction and export).
+type Mode int
+
+const (
+	// Eval is deterministic: central crop, no flip.
+	Eval Mode = iota
+	// Train uses random crops and flips drawn from the caller's RNG.
+	Train
+)
+
+// String returns "eval" or "train".
+func (m Mode) String() string {
+	switch m {
+	case Eval:
+		return "eval"
+	case Train:
+		return "train"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Preprocess is the one preprocessing shared by training, evaluation,
+// prediction and export. A zero Style means StyleCrop.
+//
+// In-graph equivalent (for the SavedModel bytes signature), StyleCrop eval:
+//
+//	img = tf.io.decode_image(b, channels=3, expand_animations=False)  # uint8
+//	h, w = shape(img)[0], shape(img)[1]; s = min(h, w)
+//	crop = img[(h-s)//2 : (h-s)//2+s, (w-s)//2 : (w-s)//2+s]
+//	x = tf.image.resize(crop[None], [S, S], "bilinear", antialias=True)[0]
+//	x = x - [123.68, 116.78, 103.94]
+//
+// StyleVGG eval: scale = 256/min(h,w) in float32; nh, nw = rint(h·scale),
+// rint(w·scale); tf.image.resize(img, [nh, nw], "bilinear", antialias=True),
+// then the central S×S window at ((nh−S)//2, (nw−S)//2), minus the means.
+//
+// Known differences from that graph, all in decoding (see Decode): JPEG EXIF
+// orientation is applied here but not by decode_jpeg; alpha is composited on
+// white here but dropped by decode_png(channels=3) (to match, decode with
+// channels=4 and compute rgb·a/255 + 255·(1−a/255)); and Go's JPEG decoder
+// differs from libjpeg-turbo by a few levels (IDCT rounding, nearest vs
+// "fancy" chroma upsampling).
+type Preprocess struct {
+	// InputSize is the side of the square network input, e.g. 224.
+	InputSize int
+	// Margin is the StyleCrop training margin: the crop side is
+	// min(h,w) − 2·Margin (the classic recipe's 10).
+	Margin int
+	// Style is StyleCrop (default) or StyleVGG.
+	Style Style
+}
+
+// DefaultPreprocess returns tlearn's defaults: 224 px, margin 10, StyleCrop.
+func DefaultPreprocess() Preprocess {
+	return Preprocess{InputSize: 224, Margin: 10, Style: StyleCrop}
+}
+
+// Validate reports whether p is usable: InputSize in 1..4096, Margin ≥ 0, and a
+// known Style.
+func (p Preprocess) Validate() error {
+	if p.InputSize < 1 || p.InputSize > 4096 {
+		return fmt.Errorf("preprocess: input size %d out of range 1..4096 (VGG uses 224)", p.InputSize)
+	}
+	if p.Margin < 0 {
+		return fmt.Errorf("preprocess: crop margin %d is negative (use 0 for none; the default is 10)", p.Margin)
+	}
+	switch p.Style {
+	case "", StyleCrop, StyleVGG:
+	default:
+		return fmt.Errorf("preprocess: unknown style %q (use %q or %q)", p.Style, StyleCrop, StyleVGG)
+	}
+	return nil
+}
+
+// Size is the number of float32 values Apply writes: InputSize²·3.
+func (p Preprocess) Size() int { return p.InputSize * p.InputSize * 3 }
+
+// Apply crops, flips (Train only), resizes and normalises img, writing
+// InputSize·InputSize·3 float32 values (RGB 0..255 minus VGGMeans, HWC) into
+// dst. rng is used only in Train mode, where it must not be nil; its draws are,
+// in order: crop x, crop y (StyleCrop) or resize side, window y, window x
+// (StyleVGG), then the flip. Images smaller than the crop are resized up.
+func (p Preprocess) Apply(img *RGB, mode Mode, rng *rand.Rand, dst []float32) error {
+	var r resampler
+	return p.apply(img, mode, rng, dst, &r)
+}
+
+func (p Preprocess) apply(img *RGB, mode Mode, rng *rand.Rand, dst []float32, r *resampler) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if img == nil || img.W <= 0 || img.H <= 0 || len(img.Pix) < 3*img.W*img.H {
+		return errors.New("preprocess: empty or inconsistent image")
+	}
+	if len(dst) < p.Size() {
+		return fmt.Errorf("preprocess: dst has %d values, need %d", len(dst), p.Size())
+	}
+	if mode == Train && rng == nil {
+		return errors.New("preprocess: Train mode needs a random source")
+	}
+	g := p.geometry(img.W, img.H, mode, rng)
+	r.run(img, g, VGGMeans, dst[:p.Size()])
+	return nil
+}
+
+// geometry decides the crop, scale and flip for a w×h image.
+func (p Preprocess) geometry(w, h int, mode Mode, rng *rand.Rand) geometry {
+	S := p.InputSize
+	short := min(w, h)
+	if p.Style == StyleVGG {
+		side := max(vggResizeMin, S)
+		if mode == Train {
+			hi := max(vggResizeMax, side)
+			side += rng.IntN(hi - side + 1)
+		}
+		// Slim _smallest_size_at_least: float32 scale, rint.
+		scale := float32(side) / float32(short)
+		nh := int(math.RoundToEven(float64(float32(h) * scale)))
+		nw := int(math.RoundToEven(float64(float32(w) * scale)))
+		nh, nw = max(nh, S), max(nw, S)
+		g := geometry{x0: 0, y0: 0, rw: w, rh: h, ow: nw, oh: nh, size: S}
+		if mode == Train {
+			g.wy = rng.IntN(nh - S + 1)
+			g.wx = rng.IntN(nw - S + 1)
+			g.flip = rng.IntN(2) == 1
+		} else {
+			g.wy, g.wx = (nh-S)/2, (nw-S)/2
+		}
+		return g
+	}
+	s := short
+	if mode == Train {
+		s = TrainCropSide(w, h, p.Margin)
+	}
+	g := geometry{rw: s, rh: s, ow: S, oh: S, size: S}
+	if mode == Train {
+		g.x0 = rng.IntN(w - s + 1)
+		g.y0 = rng.IntN(h - s + 1)
+		g.flip = rng.IntN(2) == 1
+	} else {
+		// Offsets on both axes from their own dimension (the classic recipe
+		// computed the width offset from the height).
+		g.x0, g.y0 = (w-s)/2, (h-s)/2
+	}
+	return g
+}
+
+// TrainCropSide is the side of StyleCrop's random training square for a w×h
+// image: min(w,h) − 2·margin, or the whole min(w,h) when the image is tiny
+// (min(w,h) ≤ 4·margin, where the margins would drop half of it or more).
+func TrainCropSide(w, h, margin int) int {
+	short := min(w, h)
+	s := short - 2*margin
+	if s < 1 || short <= 4*margin {
+		return short
+	}
+	return s
+}

@@ -1,0 +1,212 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func readF32(t *testing.T, name string) []float32 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "golden", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(data)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return out
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	var m float64
+	for i := range a {
+		m = max(m, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return m
+}
+
+// TestGoldenTensorFlow compares preprocessing with TensorFlow's
+// tf.image.resize(bilinear, antialias=True) on the same pixels
+// (scripts/gen_pipeline_testdata.py), within float32 rounding.
+func TestGoldenTensorFlow(t *testing.T) {
+	const tol = 2e-3 // levels out of 255
+	src, err := DecodeFile(filepath.Join("testdata", "golden", "src.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiny, err := DecodeFile(filepath.Join("testdata", "golden", "tiny.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		img    *RGB
+		p      Preprocess
+		golden string
+	}{
+		{"crop eval downscale", src, Preprocess{InputSize: 32, Margin: 10}, "crop_eval_src_32.f32"},
+		{"crop eval upscale tiny", tiny, Preprocess{InputSize: 32, Margin: 10}, "crop_eval_tiny_32.f32"},
+		{"vgg eval", src, Preprocess{InputSize: 32, Style: StyleVGG}, "vgg_eval_src_32.f32"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := readF32(t, tc.golden)
+			got := make([]float32, tc.p.Size())
+			if err := tc.p.Apply(tc.img, Eval, nil, got); err != nil {
+				t.Fatal(err)
+			}
+			if len(want) != len(got) {
+				t.Fatalf("golden has %d values, want %d", len(want), len(got))
+			}
+			if d := maxAbsDiff(got, want); d > tol {
+				t.Errorf("max |Δ| vs TensorFlow = %g > %g", d, tol)
+			}
+		})
+	}
+	t.Run("train geometry with flip", func(t *testing.T) {
+		want := readF32(t, "crop_train_src_24.f32")
+		got := make([]float32, 24*24*3)
+		var r resampler
+		r.run(src, geometry{x0: 3, y0: 5, rw: 40, rh: 40, ow: 24, oh: 24, size: 24, flip: true}, VGGMeans, got)
+		if d := maxAbsDiff(got, want); d > tol {
+			t.Errorf("max |Δ| vs TensorFlow = %g > %g", d, tol)
+		}
+	})
+}
+
+func TestGeometryEval(t *testing.T) {
+	p := Preprocess{InputSize: 224, Margin: 10}
+	tests := []struct {
+		w, h         int
+		x0, y0, side int
+	}{
+		{512, 384, 64, 0, 384}, // landscape: offset on x only
+		{384, 512, 0, 64, 384}, // portrait: offset on y only (the classic recipe got this wrong)
+		{300, 300, 0, 0, 300},
+		{301, 200, 50, 0, 200},
+		{5, 9, 0, 2, 5},
+	}
+	for _, tc := range tests {
+		g := p.geometry(tc.w, tc.h, Eval, nil)
+		if g.x0 != tc.x0 || g.y0 != tc.y0 || g.rw != tc.side || g.rh != tc.side || g.flip || g.ow != 224 {
+			t.Errorf("%dx%d: got crop (%d,%d) %dx%d flip=%v, want (%d,%d) side %d", tc.w, tc.h, g.x0, g.y0, g.rw, g.rh, g.flip, tc.x0, tc.y0, tc.side)
+		}
+	}
+}
+
+func TestGeometryTrain(t *testing.T) {
+	tests := []struct {
+		w, h, margin, side int
+	}{
+		{512, 384, 10, 364},
+		{384, 512, 10, 364},
+		{30, 30, 10, 30}, // tiny: margins would drop 2/3 → whole square
+		{41, 60, 10, 21},
+		{40, 60, 10, 40},
+		{1, 1, 10, 1},
+		{100, 50, 0, 50},
+	}
+	for _, tc := range tests {
+		if got := TrainCropSide(tc.w, tc.h, tc.margin); got != tc.side {
+			t.Errorf("TrainCropSide(%d,%d,%d)=%d, want %d", tc.w, tc.h, tc.margin, got, tc.side)
+		}
+		p := Preprocess{InputSize: 224, Margin: tc.margin}
+		rng := rand.New(rand.NewPCG(7, 8))
+		flips, xs := 0, map[int]bool{}
+		for range 2000 {
+			g := p.geometry(tc.w, tc.h, Train, rng)
+			if g.rw != tc.side || g.rh != tc.side || g.x0 < 0 || g.y0 < 0 || g.x0+g.rw > tc.w || g.y0+g.rh > tc.h {
+				t.Fatalf("%dx%d: crop (%d,%d) %dx%d outside the image", tc.w, tc.h, g.x0, g.y0, g.rw, g.rh)
+			}
+			if g.flip {
+				flips++
+			}
+			xs[g.x0] = true
+		}
+		if flips < 900 || flips > 1100 {
+			t.Errorf("%dx%d: %d flips in 2000, want about half", tc.w, tc.h, flips)
+		}
+		if want := tc.w - tc.side + 1; len(xs) != want && want < 50 {
+			t.Errorf("%dx%d: %d distinct x offsets, want %d", tc.w, tc.h, len(xs), want)
+		}
+	}
+}
+
+func TestGeometryVGG(t *testing.T) {
+	p := Preprocess{InputSize: 224, Style: StyleVGG}
+	g := p.geometry(512, 384, Eval, nil)
+	if g.oh != 256 || g.ow != 341 || g.wx != (341-224)/2 || g.wy != 16 {
+		t.Errorf("eval 512x384: resized %dx%d window (%d,%d)", g.ow, g.oh, g.wx, g.wy)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	sides := map[int]bool{}
+	for range 3000 {
+		g := p.geometry(300, 600, Train, rng)
+		short := min(g.ow, g.oh)
+		if short < 256 || short > 512 || g.wx+224 > g.ow || g.wy+224 > g.oh {
+			t.Fatalf("train: resized %dx%d window (%d,%d)", g.ow, g.oh, g.wx, g.wy)
+		}
+		sides[short] = true
+	}
+	if !sides[256] || !sides[512] || len(sides) < 200 {
+		t.Errorf("train resize side covers %d values (want 256..512 inclusive)", len(sides))
+	}
+}
+
+func TestApplyErrors(t *testing.T) {
+	img := &RGB{W: 4, H: 4, Pix: make([]uint8, 48)}
+	p := Preprocess{InputSize: 8}
+	tests := []struct {
+		name string
+		p    Preprocess
+		img  *RGB
+		mode Mode
+		rng  *rand.Rand
+		dst  int
+	}{
+		{"bad size", Preprocess{InputSize: 0}, img, Eval, nil, 192},
+		{"negative margin", Preprocess{InputSize: 8, Margin: -1}, img, Eval, nil, 192},
+		{"unknown style", Preprocess{InputSize: 8, Style: "fancy"}, img, Eval, nil, 192},
+		{"nil image", p, nil, Eval, nil, 192},
+		{"short pix", p, &RGB{W: 4, H: 4, Pix: make([]uint8, 47)}, Eval, nil, 192},
+		{"short dst", p, img, Eval, nil, 191},
+		{"train without rng", p, img, Train, nil, 192},
+	}
+	for _, tc := range tests {
+		if err := tc.p.Apply(tc.img, tc.mode, tc.rng, make([]float32, tc.dst)); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+	if err := DefaultPreprocess().Validate(); err != nil {
+		t.Errorf("defaults invalid: %v", err)
+	}
+}
+
+// TestFlatImage: a flat image stays flat through every resize (weights are
+// normalised), at any size ratio.
+func TestFlatImage(t *testing.T) {
+	for _, sz := range [][2]int{{1, 1}, {3, 500}, {224, 224}, {1000, 7}, {640, 480}} {
+		img := &RGB{W: sz[0], H: sz[1], Pix: make([]uint8, 3*sz[0]*sz[1])}
+		for i := range img.Pix {
+			img.Pix[i] = []uint8{200, 100, 50}[i%3]
+		}
+		for _, style := range []Style{StyleCrop, StyleVGG} {
+			p := Preprocess{InputSize: 17, Margin: 1, Style: style}
+			dst := make([]float32, p.Size())
+			if err := p.Apply(img, Train, rand.New(rand.NewPCG(1, 2)), dst); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range dst {
+				want := []float32{200, 100, 50}[i%3] - VGGMeans[i%3]
+				if math.Abs(float64(v-want)) > 1e-3 {
+					t.Fatalf("%v %s: value %d = %v, want %v", sz, style, i, v, want)
+				}
+			}
+		}
+	}
+}
