@@ -60,7 +60,7 @@ type Model struct {
 
 	trainLoss, totalLoss, lr, stepAfter tf.Output // training path (nil for ForInference)
 
-	save *tf.Operation
+	save, restoreAll *tf.Operation
 
 	// KeepCheckpoints is how many checkpoints SaveCheckpoint keeps (default 5).
 	KeepCheckpoints int
@@ -257,6 +257,13 @@ func (m *Model) build() error {
 		tensors = append(tensors, v.read)
 	}
 	m.save = op.SaveV2(ss, m.prefix, op.Const(ss.SubScope("names"), names), op.Const(ss.SubScope("slices"), slices), tensors)
+	// One op restoring everything from m.prefix: the SaverDef's restore op
+	// in exported SavedModels.
+	var assigns []*tf.Operation
+	for _, v := range m.vars {
+		assigns = append(assigns, v.assign)
+	}
+	m.restoreAll = op.NoOp(s.SubScope("restore_all").WithControlDependencies(assigns...))
 
 	m.graph, err = s.Finalize()
 	return err
