@@ -63,12 +63,12 @@ type Hook interface {
 }
 
 func (l *Loop) hooks() []Hook {
-	return []Hook{
+	return append([]Hook{
 		newProgressHook(l),
 		&tensorboardHook{},
 		&validationHook{},
 		&checkpointHook{},
-	}
+	}, l.Opts.Hooks...)
 }
 
 func (l *Loop) close() {

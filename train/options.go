@@ -57,6 +57,9 @@ type Options struct {
 	// writer; Progress (default os.Stderr) shows a bar when it is a terminal.
 	Log      *slog.Logger
 	Progress io.Writer
+	// Hooks run after the built-in ones (progress, TensorBoard, validation,
+	// checkpoint) at every step: a library user's own logging or early stop.
+	Hooks []Hook
 	// Versions recorded in config.json.
 	TlearnVersion string
 }

@@ -217,7 +217,7 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	c.Preprocess.Style = o.Style
 	c.Preprocess.Margin = o.Margin
 	c.Preprocess.Means = pipeline.VGGMeans
-	c.Preprocess.Resize = pipeline.ResizeMethod
+	c.Preprocess.Resize = resizeMethod
 	t := &c.Train
 	abs, _ := filepath.Abs(o.Data)
 	t.Data, t.Layout, t.ValSplit, t.Seed, t.Weights = abs, ds.Layout, o.ValSplit, o.Seed, o.Weights
@@ -233,6 +233,9 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	}
 	return pipeline.WriteClasses(filepath.Join(o.Out, rundir.ClassesFile), ds.Classes)
 }
+
+// resizeMethod names pipeline's interpolation in config.json (see pipeline/resize.go).
+const resizeMethod = "bilinear, antialiased (tf.image.resize method=bilinear antialias=True)"
 
 // finite reports whether the loss can be trusted.
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

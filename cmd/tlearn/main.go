@@ -22,6 +22,8 @@ const (
 	exitFailure    = 1
 	exitUsage      = 2
 	exitSomeFailed = 3 // predict/eval finished but some inputs failed
+	// Ctrl-C/SIGTERM: work saved, the same command resumes (shell convention 128+SIGINT).
+	exitInterrupted = 130
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
@@ -50,6 +52,9 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			infoCommand(),
 			trainCommand(),
+			predictCommand(),
+			evalCommand(),
+			// exportCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 		OnUsageError: func(c *cli.Context, err error, isSub bool) error {

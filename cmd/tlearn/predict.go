@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tlearn/tlearn/infer"
+)
+
+func modelFlags() []cli.Flag {
+	return []cli.Flag{
+		strFlag("model", "", "a tlearn RUN_`DIR` or an exported SavedModel folder"),
+		strFlag("checkpoint", "best", "for a RUN_DIR: best (best/ if present, else latest) or latest"),
+		strFlag("device", "", "cpu or gpu:N (default: TensorFlow's choice)"),
+		intFlag("threads", 0, "TensorFlow intra-op threads (0: all cores)"),
+		intFlag("workers", 0, "image decoding workers (0: all cores)"),
+	}
+}
+
+func openModel(c *cli.Context) (infer.Classifier, error) {
+	clf, err := infer.Open(infer.OpenOptions{
+		Model: c.String("model"), Checkpoint: c.String("checkpoint"),
+		Arch: c.String("arch"), Weights: c.String("weights"), Labels: c.String("labels"), InputSize: c.Int("input-size"),
+		Device: c.String("device"), Threads: c.Int("threads"),
+	})
+	var ue *infer.UsageError
+	if errors.As(err, &ue) {
+		return nil, usageError{err}
+	}
+	return clf, err
+}
+
+func predictCommand() *cli.Command {
+	flags := append(modelFlags(),
+		strFlag("arch", "vgg_19", "with --weights: the network of the checkpoint"),
+		strFlag("weights", "", "predict with a pretrained TF-Slim `CKPT` and its own head (needs --labels)"),
+		strFlag("labels", "", "with --weights: class names, one per line, in the head's order"),
+		intFlag("input-size", 224, "with --weights: network input side"),
+		intFlag("top-k", 5, "how many classes to print per image"),
+		strFlag("format", "", "jsonl, csv or table (default: table on a terminal, jsonl otherwise)"),
+		intFlag("batch", 32, "images per inference batch"),
+	)
+	return withConfig(&cli.Command{
+		Name:      "predict",
+		Usage:     "classify images and folders (recursive) with a trained model",
+		ArgsUsage: "PATH...",
+		Description: `Every input file gets exactly one answer: its top-k classes, or an error (then
+the run goes on, and tlearn exits 3 at the end). Output streams as batches finish.
+
+Examples:
+  tlearn predict --model runs/dishes photos/ > predictions.jsonl
+  tlearn predict --model export/dishes --format table one.jpg two.png
+  tlearn predict --arch vgg_19 --weights vgg_19.ckpt --labels imagenet.txt cat.jpg`,
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return usageError{errors.New("predict needs at least one PATH (an image or a folder)")}
+			}
+			format := c.String("format")
+			if format == "" {
+				format = "jsonl"
+				if stdoutIsTerminal(c.App.Writer) {
+					format = "table"
+				}
+			}
+			out, err := newPredictionWriter(c.App.Writer, format)
+			if err != nil {
+				return err
+			}
+			clf, err := openModel(c)
+			if err != nil {
+				return err
+			}
+			defer clf.Close()
+			sum, err := infer.Predict(c.Context, clf, c.Args().Slice(),
+				infer.PredictOptions{TopK: c.Int("top-k"), Batch: c.Int("batch"), Workers: c.Int("workers")}, out.Write)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				if c.Context.Err() != nil {
+					return exitCodeError{code: exitInterrupted, err: fmt.Errorf("interrupted after %d images", sum.Images+sum.Failed)}
+				}
+				return err
+			}
+			if sum.Failed > 0 {
+				return exitCodeError{code: exitSomeFailed, err: fmt.Errorf("%d of %d inputs could not be read (see their error lines)", sum.Failed, sum.Images+sum.Failed)}
+			}
+			if sum.Images == 0 {
+				return fmt.Errorf("no images found under %v", c.Args().Slice())
+			}
+			return nil
+		},
+	})
+}

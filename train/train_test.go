@@ -1,0 +1,196 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tlearn/tlearn/internal/testdata"
+	"github.com/tlearn/tlearn/rundir"
+	"github.com/tlearn/tlearn/tfevents"
+	"github.com/tlearn/tlearn/tfgraph"
+)
+
+// smallOptions trains vgg_mini at 32 px on a generated 3-class dataset.
+func smallOptions(t *testing.T, data, out string) Options {
+	return Options{
+		Data: data, Out: out, Arch: "vgg_mini", Weights: "none", InputSize: 32, Margin: 2,
+		Batch: 8, ValBatch: 16, Steps: 24, LR: 0.05, LREnd: 1e-4, LogEvery: 4, EvalEvery: 12,
+		Seed: 7, Workers: 2, Threads: 2,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Progress: io.Discard,
+	}
+}
+
+func newDataset(t *testing.T) string {
+	data := filepath.Join(t.TempDir(), "data")
+	testdata.Folders(t, data, 3, 16, 40, 1)
+	return data
+}
+
+func TestTrainEndToEndAndResume(t *testing.T) {
+	data := newDataset(t)
+	out := filepath.Join(t.TempDir(), "run")
+	o := smallOptions(t, data, out)
+	o.Steps = 24
+	// First run: stop after step 12 via a hook that cancels the context, as Ctrl-C does.
+	ctx, cancel := context.WithCancel(context.Background())
+	o.Hooks = []Hook{&cancelAt{step: 12, cancel: cancel}}
+	res, err := Run(ctx, o)
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted run: err = %v, want ErrInterrupted", err)
+	}
+	if res.Step != 12 {
+		t.Fatalf("interrupted at step %d, want 12", res.Step)
+	}
+	ckpt, err := tfgraph.LatestCheckpoint(out)
+	if err != nil || !strings.HasSuffix(ckpt, "model.ckpt-12") {
+		t.Fatalf("latest checkpoint after interrupt = %q, %v; want model.ckpt-12", ckpt, err)
+	}
+	for _, f := range []string{"config.json", "classes.txt", "best/best.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+
+	// Same command again: resumes at step 12 and finishes at 24.
+	o.Hooks = nil
+	res, err = Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Resumed || res.Step != 24 {
+		t.Fatalf("resumed run: resumed=%v step=%d, want true 24", res.Resumed, res.Step)
+	}
+	if res.Val == nil || res.Val.Step != 24 || res.Val.N == 0 {
+		t.Fatalf("no final validation at step 24: %+v", res.Val)
+	}
+
+	ev, err := tfevents.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := ev["loss"]
+	if len(loss) != 6 { // steps 4, 8, ..., 24
+		t.Fatalf("loss logged at %d steps, want 6: %+v", len(loss), loss)
+	}
+	for i, p := range loss {
+		if p.Step != int64(4*(i+1)) {
+			t.Errorf("loss point %d at step %d, want %d", i, p.Step, 4*(i+1))
+		}
+	}
+	// Per-batch losses are noisy: compare the first two logged with the last two.
+	first := (loss[0].Value + loss[1].Value) / 2
+	last := (loss[4].Value + loss[5].Value) / 2
+	if !(last < 0.9*first) {
+		t.Errorf("loss did not fall: steps 4-8 %.4f → steps 20-24 %.4f", first, last)
+	}
+	for _, tag := range []string{"learning_rate", "images_per_sec", "val/top1", "val/top5"} {
+		if len(ev[tag]) == 0 {
+			t.Errorf("no %s in the events", tag)
+		}
+	}
+	if v := ev["val/top1"]; len(v) < 2 || v[len(v)-1].Step != 24 {
+		t.Errorf("val/top1 points %+v, want validations at 12 and 24", v)
+	}
+	cfg, err := rundir.ReadConfig(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Arch != "vgg_mini" || len(cfg.Classes) != 3 || cfg.Train.TotalSteps != 24 {
+		t.Errorf("config.json: %+v", cfg)
+	}
+	if _, err := os.Stat(filepath.Join(out, rundir.LockFile)); err != nil {
+		t.Errorf("LOCK file: %v", err)
+	}
+}
+
+// cancelAt cancels the run's context when the step is reached.
+type cancelAt struct {
+	noopHook
+	step   int64
+	cancel context.CancelFunc
+}
+
+func (c *cancelAt) Name() string { return "cancel-at" }
+func (c *cancelAt) OnStep(l *Loop, s StepInfo) error {
+	if s.Step >= c.step {
+		c.cancel()
+	}
+	return nil
+}
+
+func TestNaNLossStopsWithoutCheckpoint(t *testing.T) {
+	data := newDataset(t)
+	out := filepath.Join(t.TempDir(), "run")
+	o := smallOptions(t, data, out)
+	o.LR, o.LREnd = 1e30, 1e30
+	o.SaveEverySteps = 1
+	_, err := Run(context.Background(), o)
+	var nf *NonFiniteLossError
+	if !errors.As(err, &nf) {
+		t.Fatalf("err = %v, want NonFiniteLossError", err)
+	}
+	if !strings.Contains(err.Error(), "lower --lr") {
+		t.Errorf("message does not say what to do: %v", err)
+	}
+	// Checkpoints saved before the NaN step are fine; none at or after it.
+	if p, _ := tfgraph.LatestCheckpoint(out); p != "" {
+		step := strings.TrimPrefix(filepath.Base(p), "model.ckpt-")
+		if atoi(step) >= nf.Step {
+			t.Errorf("checkpoint %s saved at/after the non-finite step %d", p, nf.Step)
+		}
+	}
+}
+
+func atoi(s string) int64 {
+	var n int64
+	for _, c := range s {
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+func TestUsageErrors(t *testing.T) {
+	data := newDataset(t)
+	tests := []struct {
+		name string
+		mod  func(o *Options)
+		want string
+	}{
+		{"no data", func(o *Options) { o.Data = "" }, "--data is required"},
+		{"no weights", func(o *Options) { o.Weights = "" }, "--weights is required"},
+		{"bad trainable", func(o *Options) { o.Trainable = "some" }, "--trainable"},
+		{"bad lr", func(o *Options) { o.LR = -1 }, "learning rates"},
+		{"batch too big", func(o *Options) { o.Batch = 1000 }, "fewer than one batch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := smallOptions(t, data, filepath.Join(t.TempDir(), "run"))
+			tt.mod(&o)
+			_, err := Run(context.Background(), o)
+			var ue *UsageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want a UsageError mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSecondRunIsRefusedWhileLocked(t *testing.T) {
+	data := newDataset(t)
+	out := filepath.Join(t.TempDir(), "run")
+	lock, err := rundir.Acquire(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	_, err = Run(context.Background(), smallOptions(t, data, out))
+	if !errors.Is(err, rundir.ErrLocked) {
+		t.Fatalf("err = %v, want ErrLocked", err)
+	}
+}
