@@ -1,6 +1,7 @@
 package tfgraph
 
 import (
+	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -171,5 +172,72 @@ func TestMiniTrainPredictSaveRestore(t *testing.T) {
 	l2, _ := m2.Logits(img, 4)
 	if !slices.Equal(l1[0], l2[0]) {
 		t.Errorf("logits after resumed step %v, original %v", l2[0], l1[0])
+	}
+}
+
+// TestEvaluateAndClassWeights: Evaluate's counts and loss agree with its own
+// probabilities; class weights scale each example's cross-entropy.
+func TestEvaluateAndClassWeights(t *testing.T) {
+	cfg := miniConfig()
+	cfg.InputSize = 32
+	cfg.DropoutKeep = 1
+	cfg.WeightDecay = 0
+	cfg.ClassWeights = []float32{0.5, 1, 2, 3, 4}
+	m := newModel(t, cfg)
+	img, lab := randomBatch(8, 32, 5, 9)
+	ev, err := m.Evaluate(img, lab, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top1 int
+	var xent, wxent float64
+	for i, p := range ev.Probs {
+		best := 0
+		for c := range p {
+			if p[c] > p[best] {
+				best = c
+			}
+		}
+		if int32(best) != ev.Predictions[i] {
+			t.Errorf("image %d: prediction %d, argmax of probs %d", i, ev.Predictions[i], best)
+		}
+		if int32(best) == lab[i] {
+			top1++
+		}
+		l := -math.Log(float64(p[lab[i]]))
+		xent += l / 8
+		wxent += float64(cfg.ClassWeights[lab[i]]) * l / 8
+	}
+	if top1 != ev.Top1 || ev.Top5 != 8 {
+		t.Errorf("top1 %d (want %d), top5 %d (5 classes: want 8)", ev.Top1, top1, ev.Top5)
+	}
+	if math.Abs(float64(ev.Loss)-wxent) > 1e-5*wxent {
+		t.Errorf("weighted eval loss %v, want %v (unweighted %v)", ev.Loss, wxent, xent)
+	}
+	r, err := m.TrainStep(img, lab, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(float64(r.Loss)-wxent) > 1e-5*wxent || r.TotalLoss != r.Loss {
+		t.Errorf("train loss %+v, want %v", r, wxent)
+	}
+}
+
+// TestSoftPlacement: asking for a GPU on a machine without one still runs
+// (on the CPU) when soft placement is on.
+func TestSoftPlacement(t *testing.T) {
+	devs, _ := ListDevices()
+	for _, d := range devs {
+		if d.Type == "GPU" {
+			t.Skip("a GPU is present: this test is about falling back to the CPU")
+		}
+	}
+	cfg := miniConfig()
+	cfg.InputSize = 32
+	cfg.Device = "gpu:0"
+	m := newModel(t, cfg)
+	img, lab := randomBatch(2, 32, 5, 1)
+	if _, err := m.TrainStep(img, lab, 2); err != nil {
+		t.Fatalf("gpu:0 with soft placement on a CPU-only machine: %v", err)
 	}
 }
