@@ -241,3 +241,44 @@ func TestSoftPlacement(t *testing.T) {
 		t.Fatalf("gpu:0 with soft placement on a CPU-only machine: %v", err)
 	}
 }
+
+// TestDropoutAndSeed: the training path drops out (loss varies between
+// identical steps at LR 0), the eval path does not, and Seed fixes the
+// initial weights.
+func TestDropoutAndSeed(t *testing.T) {
+	cfg := miniConfig()
+	cfg.InputSize = 32
+	cfg.LearningRate, cfg.LearningRateEnd, cfg.WeightDecay = 0, 0, 0
+	m := newModel(t, cfg)
+	img, lab := randomBatch(4, 32, 5, 5)
+	ev, _ := m.Evaluate(img, lab, 4)
+	var losses []float32
+	for i := 0; i < 3; i++ {
+		r, err := m.TrainStep(img, lab, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, r.Loss)
+	}
+	if losses[0] == losses[1] && losses[1] == losses[2] {
+		t.Errorf("training losses with dropout are all %v", losses[0])
+	}
+	if ev2, _ := m.Evaluate(img, lab, 4); ev2.Loss != ev.Loss {
+		t.Errorf("eval loss changed at LR 0: %v → %v", ev.Loss, ev2.Loss)
+	}
+	m2 := newModel(t, cfg)
+	for _, name := range []string{"vgg_mini/conv1/conv1_1/weights", "vgg_mini/fc8/weights"} {
+		a, _, _ := m.ReadVariable(name)
+		b, _, _ := m2.ReadVariable(name)
+		if !slices.Equal(a, b) {
+			t.Errorf("%s differs between two models with Seed %d", name, cfg.Seed)
+		}
+	}
+	w, _, _ := m.ReadVariable("vgg_mini/fc8/weights")
+	limit := math.Sqrt(6.0 / (128 + 5))
+	for _, v := range w {
+		if math.Abs(float64(v)) > limit {
+			t.Fatalf("fc8 weight %v outside Glorot-uniform ±%v", v, limit)
+		}
+	}
+}
