@@ -279,67 +279,175 @@ func rgbOverWhite(c color.Color) [3]uint8 {
 	return [3]uint8{uint8((r + bg) >> 8), uint8((g + bg) >> 8), uint8((b + bg) >> 8)}
 }
 
-// ycbcrToRGB converts with the same integer arithmetic as
-// color.YCbCrToRGB (JFIF full-range BT.601) and nearest-neighbour chroma, as
-// image/jpeg's own At method does; limitedRange uses libwebp's VP8YUVToRGB
-// (BT.601 studio range) instead.
+// ycbcrToRGB converts a decoded JPEG (or lossy WebP) to RGB.
+//
+// For JPEG it reproduces libjpeg(-turbo)'s output stage, which TF's
+// decode_jpeg uses (fancy_upscaling=True): "fancy" triangle-filter chroma
+// upsampling for 4:2:0, 4:2:2 and 4:4:0 (jdsample.c h2v2/h2v1/h1v2
+// _fancy_upsample, same rounding biases) and the jdcolor.c fixed-point
+// YCbCr→RGB tables. image/jpeg's own At method uses nearest-neighbour chroma
+// instead, which differs from TF by several levels at colour edges. What
+// remains is the IDCT (Go's vs libjpeg's), ±1–2 levels.
+//
+// limitedRange (WebP's VP8) uses libwebp's VP8YUVToRGB (BT.601 studio
+// range) and box (nearest) chroma.
 func ycbcrToRGB(m *image.YCbCr, pix []uint8, limitedRange bool) {
-	b := m.Rect
-	w, h := b.Dx(), b.Dy()
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	cbUp := make([]uint8, w)
+	crUp := make([]uint8, w)
+	cw := (w + 1) / 2 // chroma plane width for horizontal subsampling by 2
+	ch := (h + 1) / 2
 	for y := 0; y < h; y++ {
-		yrow := m.Y[(y)*m.YStride:]
-		var crow int
-		switch m.SubsampleRatio {
-		case image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440:
-			crow = (y / 2) * m.CStride
-		default:
-			crow = y * m.CStride
-		}
+		yrow := m.Y[y*m.YStride : y*m.YStride+w]
 		o := pix[3*y*w : 3*(y+1)*w]
-		cb, cr := m.Cb[crow:], m.Cr[crow:]
-		shift := 0
-		switch m.SubsampleRatio {
-		case image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422:
-			shift = 1
-		case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
-			shift = 2
+		cb, cr := cbUp, crUp
+		switch r := m.SubsampleRatio; {
+		case r == image.YCbCrSubsampleRatio444:
+			cb = m.Cb[y*m.CStride : y*m.CStride+w]
+			cr = m.Cr[y*m.CStride : y*m.CStride+w]
+		case limitedRange || r == image.YCbCrSubsampleRatio411 || r == image.YCbCrSubsampleRatio410:
+			shift, cy := 0, y
+			switch r {
+			case image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422:
+				shift = 1
+			case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+				shift = 2
+			}
+			if r == image.YCbCrSubsampleRatio420 || r == image.YCbCrSubsampleRatio440 || r == image.YCbCrSubsampleRatio410 {
+				cy = y / 2
+			}
+			for x := range w {
+				cbUp[x] = m.Cb[cy*m.CStride+x>>shift]
+				crUp[x] = m.Cr[cy*m.CStride+x>>shift]
+			}
+		case r == image.YCbCrSubsampleRatio420:
+			cy := y / 2
+			ny := cy - 1 // the nearer neighbouring chroma row
+			bias0, bias1 := int32(8), int32(7)
+			if y%2 == 1 {
+				ny = cy + 1
+			}
+			ny = min(max(ny, 0), ch-1)
+			fancyH2V2(m.Cb[cy*m.CStride:cy*m.CStride+cw], m.Cb[ny*m.CStride:ny*m.CStride+cw], cbUp, bias0, bias1)
+			fancyH2V2(m.Cr[cy*m.CStride:cy*m.CStride+cw], m.Cr[ny*m.CStride:ny*m.CStride+cw], crUp, bias0, bias1)
+		case r == image.YCbCrSubsampleRatio422:
+			fancyH2V1(m.Cb[y*m.CStride:y*m.CStride+cw], cbUp)
+			fancyH2V1(m.Cr[y*m.CStride:y*m.CStride+cw], crUp)
+		case r == image.YCbCrSubsampleRatio440:
+			cy := y / 2
+			ny, bias := cy-1, int32(1)
+			if y%2 == 1 {
+				ny, bias = cy+1, 2
+			}
+			ny = min(max(ny, 0), ch-1)
+			for x := range w {
+				cbUp[x] = uint8((3*int32(m.Cb[cy*m.CStride+x]) + int32(m.Cb[ny*m.CStride+x]) + bias) >> 2)
+				crUp[x] = uint8((3*int32(m.Cr[cy*m.CStride+x]) + int32(m.Cr[ny*m.CStride+x]) + bias) >> 2)
+			}
 		}
-		if m.SubsampleRatio == image.YCbCrSubsampleRatio410 {
-			crow = (y / 2) * m.CStride
-			cb, cr = m.Cb[crow:], m.Cr[crow:]
-		}
-		yrow = yrow[:w]
 		if limitedRange {
 			for x := 0; x < w; x++ {
-				ci := x >> shift
 				yy := mulHi(int32(yrow[x]), 19077)
-				u, v := int32(cb[ci]), int32(cr[ci])
+				u, v := int32(cb[x]), int32(cr[x])
 				o[3*x] = clip8(yy + mulHi(v, 26149) - 14234)
 				o[3*x+1] = clip8(yy - mulHi(u, 6419) - mulHi(v, 13320) + 8708)
 				o[3*x+2] = clip8(yy + mulHi(u, 33050) - 17685)
 			}
 			continue
 		}
+		cb, cr = cb[:w], cr[:w]
 		for x := 0; x < w; x++ {
-			ci := x >> shift
-			yy1 := int32(yrow[x]) * 0x10101
-			cb1 := int32(cb[ci]) - 128
-			cr1 := int32(cr[ci]) - 128
-			r := yy1 + 91881*cr1
-			g := yy1 - 22554*cb1 - 46802*cr1
-			bl := yy1 + 116130*cb1
-			o[3*x] = clamp16(r)
-			o[3*x+1] = clamp16(g)
-			o[3*x+2] = clamp16(bl)
+			yy := int32(yrow[x])
+			u, v := cb[x], cr[x]
+			q := o[3*x : 3*x+3 : 3*x+3]
+			q[0] = clampByte(yy + crR[v])
+			q[1] = clampByte(yy + (cbG[u]+crG[v])>>16)
+			q[2] = clampByte(yy + cbB[u])
 		}
 	}
 }
 
-func clamp16(v int32) uint8 {
-	if uint32(v)&0xff000000 == 0 {
-		return uint8(v >> 16)
+// fancyH2V2 is libjpeg's h2v2_fancy_upsample for one output row: in0 is the
+// chroma row covering it, in1 the nearer neighbouring row.
+func fancyH2V2(in0, in1, out []uint8, bias0, bias1 int32) {
+	n := len(in0)
+	out = out[:len(out):len(out)]
+	if n == 1 {
+		v := (int32(in0[0])*3 + int32(in1[0])) * 4
+		out[0] = uint8((v + 8) >> 4)
+		if len(out) > 1 {
+			out[1] = uint8((v + 7) >> 4)
+		}
+		return
 	}
-	return uint8(^(v >> 31))
+	this := int32(in0[0])*3 + int32(in1[0])
+	next := int32(in0[1])*3 + int32(in1[1])
+	put := func(i int, v int32) {
+		if i < len(out) {
+			out[i] = uint8(v)
+		}
+	}
+	put(0, (this*4+8)>>4)
+	put(1, (this*3+next+7)>>4)
+	last := this
+	this = next
+	for c := 1; c < n-1; c++ {
+		next = int32(in0[c+1])*3 + int32(in1[c+1])
+		put(2*c, (this*3+last+bias0)>>4)
+		put(2*c+1, (this*3+next+bias1)>>4)
+		last, this = this, next
+	}
+	put(2*(n-1), (this*3+last+8)>>4)
+	put(2*(n-1)+1, (this*4+7)>>4)
+}
+
+// fancyH2V1 is libjpeg's h2v1_fancy_upsample (4:2:2).
+func fancyH2V1(in, out []uint8) {
+	n := len(in)
+	put := func(i int, v int32) {
+		if i < len(out) {
+			out[i] = uint8(v)
+		}
+	}
+	if n == 1 {
+		put(0, int32(in[0]))
+		put(1, int32(in[0]))
+		return
+	}
+	put(0, int32(in[0]))
+	put(1, (int32(in[0])*3+int32(in[1])+2)>>2)
+	for c := 1; c < n-1; c++ {
+		v := int32(in[c]) * 3
+		put(2*c, (v+int32(in[c-1])+1)>>2)
+		put(2*c+1, (v+int32(in[c+1])+2)>>2)
+	}
+	put(2*(n-1), (int32(in[n-1])*3+int32(in[n-2])+1)>>2)
+	put(2*(n-1)+1, int32(in[n-1]))
+}
+
+// libjpeg jdcolor.c build_ycc_rgb_table, SCALEBITS = 16.
+var crR, cbB, crG, cbG [256]int32
+
+func init() {
+	const half = 1 << 15
+	fix := func(x float64) int32 { return int32(x*(1<<16) + 0.5) }
+	for i := range 256 {
+		x := int32(i - 128)
+		crR[i] = (fix(1.40200)*x + half) >> 16
+		cbB[i] = (fix(1.77200)*x + half) >> 16
+		crG[i] = -fix(0.71414) * x
+		cbG[i] = -fix(0.34414)*x + half
+	}
+}
+
+func clampByte(v int32) uint8 {
+	if uint32(v) <= 255 {
+		return uint8(v)
+	}
+	if v < 0 {
+		return 0
+	}
+	return 255
 }
 
 // libwebp's yuv.h fixed-point helpers.

@@ -143,8 +143,8 @@ func TestDecodeBadFiles(t *testing.T) {
 }
 
 // TestDecodeVsTensorFlow measures Go's JPEG decoder against TF's decode_jpeg
-// (libjpeg-turbo, fast IDCT, fancy upsampling) on a 4:2:0 photo: they differ
-// by a few levels, which is the train (Go) / serve (graph) skew of decoding.
+// (libjpeg-turbo, fast IDCT, fancy upsampling) on a 4:2:0 photo: the train
+// (Go) / serve (graph) skew of decoding.
 func TestDecodeVsTensorFlow(t *testing.T) {
 	img, err := DecodeFile(filepath.Join("testdata", "golden", "photo.jpg"))
 	if err != nil {
@@ -165,8 +165,9 @@ func TestDecodeVsTensorFlow(t *testing.T) {
 	}
 	mean := sum / float64(len(want))
 	t.Logf("Go image/jpeg vs TF decode_jpeg: mean |Δ| %.2f levels, max %.0f", mean, maxd)
-	if mean > 3 {
-		t.Errorf("mean difference %.2f levels > 3", mean)
+	// Fancy upsampling and libjpeg's colour tables leave only IDCT rounding.
+	if mean > 1.5 || maxd > 8 {
+		t.Errorf("mean difference %.2f levels (max %.0f), want ≤ 1.5 (≤ 8)", mean, maxd)
 	}
 }
 

@@ -117,7 +117,8 @@ func growF(s []float32, n int) []float32 {
 // resampler holds the scratch buffers of one worker.
 type resampler struct {
 	xs, ys spans
-	tmp    []float32
+	tmp    []float32 // horizontally resampled rows
+	row    []float32 // one source row as float32
 }
 
 // geometry says which part of an image becomes the network input: the
@@ -145,20 +146,30 @@ func (r *resampler) run(img *RGB, g geometry, means [3]float32, dst []float32) {
 	tmp := r.tmp
 	stride := 3 * img.W
 	xsz := r.xs.size
-	// Horizontal pass: source rows → tmp rows of S pixels.
+	// Horizontal pass: source rows → tmp rows of S pixels. The source row is
+	// converted to float32 once (each pixel feeds several taps).
+	r.row = growF(r.row, 3*g.rw)
+	frow := r.row
 	for j := 0; j < rows; j++ {
-		srow := img.Pix[(g.y0+rowMin+j)*stride+3*g.x0 : (g.y0+rowMin+j)*stride+3*(g.x0+g.rw)]
+		off := (g.y0+rowMin+j)*stride + 3*g.x0
+		srow := img.Pix[off : off+3*g.rw]
+		for i, v := range srow {
+			frow[i] = float32(v)
+		}
 		trow := tmp[j*S*3 : (j+1)*S*3]
 		for xo := 0; xo < S; xo++ {
 			w := r.xs.w[xo*xsz : (xo+1)*xsz]
-			p := srow[3*r.xs.start[xo] : 3*(r.xs.start[xo]+xsz)]
+			p := frow[3*r.xs.start[xo]:]
+			p = p[:3*len(w)]
 			var a0, a1, a2 float32
 			for k, wk := range w {
-				a0 += wk * float32(p[3*k])
-				a1 += wk * float32(p[3*k+1])
-				a2 += wk * float32(p[3*k+2])
+				q := p[3*k : 3*k+3 : 3*k+3]
+				a0 += wk * q[0]
+				a1 += wk * q[1]
+				a2 += wk * q[2]
 			}
-			trow[3*xo], trow[3*xo+1], trow[3*xo+2] = a0, a1, a2
+			t := trow[3*xo : 3*xo+3 : 3*xo+3]
+			t[0], t[1], t[2] = a0, a1, a2
 		}
 	}
 	// Vertical pass: weighted sum of tmp rows, then means and flip.
