@@ -1,0 +1,73 @@
+"""Load a tlearn SavedModel with Python TensorFlow and run its signatures.
+
+Used by the Go tests (tfgraph/savedmodel_test.go, export/export_test.go):
+
+    python scripts/tf_savedmodel_check.py DIR [--images F32 --n N --size S] [--encoded FILE...]
+
+prints one JSON object on the last line of stdout:
+    signatures            sorted signature keys of tf.saved_model.load(DIR)
+    assets                file names of the loaded model's assets
+    float_probabilities   serving_float(images=...) on the raw float32 NHWC file
+    float_classes
+    bytes_probabilities   serving_default(image_bytes=...) on the files' bytes
+    bytes_classes
+    reference_classes     top-1 of serving_float on the same files preprocessed
+                          by the documented TF ops in Python (decode_image,
+                          central square crop, tf.image.resize bilinear
+                          antialias, minus the VGG means): checks the in-graph
+                          preprocessing against its written definition.
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+VGG_MEANS = np.array([123.68, 116.78, 103.94], np.float32)
+
+
+def reference_preprocess(data, size):
+    img = tf.io.decode_image(data, channels=3, expand_animations=False)
+    h, w = int(img.shape[0]), int(img.shape[1])
+    s = min(h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    crop = tf.cast(img[y:y + s, x:x + s], tf.float32)
+    out = tf.image.resize(crop[None], [size, size], method="bilinear", antialias=True)[0]
+    return out.numpy() - VGG_MEANS
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("dir")
+    p.add_argument("--images", help="raw float32 NHWC file for serving_float")
+    p.add_argument("--n", type=int)
+    p.add_argument("--size", type=int)
+    p.add_argument("--encoded", nargs="*", default=[], help="image files for serving_default")
+    a = p.parse_args()
+
+    m = tf.saved_model.load(a.dir)
+    out = {
+        "signatures": sorted(m.signatures.keys()),
+        "assets": sorted(os.path.basename(x.asset_path.numpy().decode()) for x in getattr(m, "asset_paths", [])),
+    }
+    fsig = m.signatures["serving_float"]
+    size = a.size or int(fsig.structured_input_signature[1]["images"].shape[1])
+    if a.images:
+        x = np.fromfile(a.images, np.float32).reshape(a.n, size, size, 3)
+        r = fsig(images=tf.constant(x))
+        out["float_probabilities"] = r["probabilities"].numpy().tolist()
+        out["float_classes"] = r["classes"].numpy().tolist()
+    if a.encoded:
+        data = [open(f, "rb").read() for f in a.encoded]
+        r = m.signatures["serving_default"](image_bytes=tf.constant(data))
+        out["bytes_probabilities"] = r["probabilities"].numpy().tolist()
+        out["bytes_classes"] = r["classes"].numpy().tolist()
+        ref = np.stack([reference_preprocess(d, size) for d in data])
+        out["reference_classes"] = fsig(images=tf.constant(ref))["classes"].numpy().tolist()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,537 @@
+package tfgraph
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	tf "github.com/wamuir/graft/tensorflow"
+	attrpb "github.com/wamuir/graft/tensorflow/core/framework/attr_value_go_proto"
+	fnpb "github.com/wamuir/graft/tensorflow/core/framework/function_go_proto"
+	graphpb "github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
+	nodepb "github.com/wamuir/graft/tensorflow/core/framework/node_def_go_proto"
+	shapepb "github.com/wamuir/graft/tensorflow/core/framework/tensor_shape_go_proto"
+	typespb "github.com/wamuir/graft/tensorflow/core/framework/types_go_proto"
+	varpb "github.com/wamuir/graft/tensorflow/core/framework/variable_go_proto"
+	verpb "github.com/wamuir/graft/tensorflow/core/framework/versions_go_proto"
+	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
+	"github.com/wamuir/graft/tensorflow/op"
+	"google.golang.org/protobuf/proto"
+)
+
+// Names in an exported SavedModel: the contract between WriteSavedModel,
+// OpenSavedModel and anyone serving the model (TF Serving, Python).
+const (
+	// ServeTag is the MetaGraph tag of the export (tf.saved_model.SERVING).
+	ServeTag = "serve"
+	// SignatureBytes is the default signature: encoded images in, with
+	// decode, central square crop, resize and normalisation in the graph.
+	SignatureBytes = "serving_default"
+	// SignatureFloat takes images already preprocessed by the pipeline:
+	// float32 [N,S,S,3], RGB 0..255 minus the VGG means.
+	SignatureFloat = "serving_float"
+
+	InputBytes          = "image_bytes"   // SignatureBytes input: string [N]
+	InputImages         = "images"        // SignatureFloat input: float32 [N,S,S,3]
+	OutputProbabilities = "probabilities" // float32 [N,C] softmax
+	OutputClasses       = "classes"       // int64 [N] top-1 class index
+
+	// ClassesAsset is the asset file holding the class names, one a line,
+	// index = line number (as RUN_DIR/classes.txt).
+	ClassesAsset = "classes.txt"
+)
+
+// In-graph resize of the bytes signature: ScaleAndTranslate with this kernel
+// and antialiasing is tf.image.resize(method="bilinear", antialias=True),
+// which pipeline/resize.go reproduces in Go. Change both together.
+const (
+	resizeKernel    = "triangle"
+	resizeAntialias = true
+)
+
+// vggMeans are subtracted from RGB 0..255 (slim vgg_preprocessing, RGB order;
+// the same values as pipeline.VGGMeans, which tfgraph cannot import).
+var vggMeans = []float32{123.68, 116.78, 103.94}
+
+// SavedModelOptions says what WriteSavedModel writes besides the graph and the
+// variables.
+type SavedModelOptions struct {
+	// Classes are the class names, index = class; written to
+	// assets/classes.txt. Required, one per model output.
+	Classes []string
+}
+
+// WriteSavedModel writes the model as a TensorFlow SavedModel (tag "serve")
+// into dir: saved_model.pb, variables/ (the model's current weights under
+// their TF-Slim names, written by SaveV2) and assets/classes.txt. It holds
+// two signatures: SignatureBytes (encoded JPEG/PNG/GIF/BMP bytes → the eval
+// preprocessing in the graph → probabilities and top-1 classes) and
+// SignatureFloat (preprocessed float32 images → the same outputs). The export
+// loads with tf.saved_model.load, saved_model_cli, TF Serving and
+// OpenSavedModel.
+//
+// The directory is written as dir.tmp-* next to dir and renamed into place,
+// so dir appears complete or not at all. WriteSavedModel fails, writing
+// nothing, when dir exists and is not empty.
+func (m *Model) WriteSavedModel(dir string, opts SavedModelOptions) (err error) {
+	if m.sess == nil {
+		return fmt.Errorf("export SavedModel: model is closed")
+	}
+	if len(opts.Classes) != m.cfg.NumClasses {
+		return fmt.Errorf("export SavedModel: %d class names for a model with %d classes", len(opts.Classes), m.cfg.NumClasses)
+	}
+	for i, c := range opts.Classes {
+		if c == "" || strings.ContainsAny(c, "\r\n") {
+			return fmt.Errorf("export SavedModel: class %d name %q: must be non-empty and on one line", i, c)
+		}
+	}
+	if err := checkExportDir(dir); err != nil {
+		return err
+	}
+
+	eg, err := buildExportGraph(m.cfg, m.arch, m.Variables())
+	if err != nil {
+		return fmt.Errorf("export SavedModel: build graph: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), filepath.Base(filepath.Clean(dir))+".tmp-")
+	if err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := m.writeExportVariables(eg, filepath.Join(tmp, "variables")); err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	smb, err := eg.savedModelProto()
+	if err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	if err := writeSynced(filepath.Join(tmp, "saved_model.pb"), smb); err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "assets"), 0o755); err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	classes := []byte(strings.Join(opts.Classes, "\n") + "\n")
+	if err := writeSynced(filepath.Join(tmp, "assets", ClassesAsset), classes); err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	for _, d := range []string{filepath.Join(tmp, "variables"), filepath.Join(tmp, "assets"), tmp} {
+		syncDir(d)
+	}
+	if err := checkExportDir(dir); err != nil { // someone wrote there meanwhile
+		return err
+	}
+	// An existing empty dir is fine: remove it (Remove fails on a non-empty
+	// one) so the rename can take its place.
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("export SavedModel: move into place: %w", err)
+	}
+	syncDir(filepath.Dir(filepath.Clean(dir)))
+	return nil
+}
+
+// ErrExportDirNotEmpty is returned (wrapped) by WriteSavedModel when the
+// target directory already holds files.
+var ErrExportDirNotEmpty = errors.New("export directory exists and is not empty")
+
+func checkExportDir(dir string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("export SavedModel: %s exists and is not a directory", dir)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Readdirnames(1); err == io.EOF {
+		return nil
+	}
+	return fmt.Errorf("export SavedModel to %s: %w (remove it or choose a new --out)", dir, ErrExportDirNotEmpty)
+}
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // not supported everywhere; the data files are synced
+		d.Close()
+	}
+}
+
+// writeExportVariables copies the model's current weights into a session on
+// the export graph (feeding the export's restore outputs, as restore does)
+// and writes them with the export's SaveV2 to prefix variables/variables.
+func (m *Model) writeExportVariables(eg *exportGraph, dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	reads := make([]tf.Output, len(eg.vars))
+	for i, v := range eg.vars {
+		mv, ok := m.byName[v.Name]
+		if !ok {
+			return fmt.Errorf("model has no variable %s", v.Name)
+		}
+		reads[i] = mv.read
+	}
+	vals, err := m.sess.Run(nil, reads, nil)
+	if err != nil {
+		return tfErr("read variables", err)
+	}
+	opts, err := sessionOptions(Config{Device: "cpu"})
+	if err != nil {
+		return err
+	}
+	sess, err := tf.NewSession(eg.graph, opts)
+	if err != nil {
+		return tfErr("export session", err)
+	}
+	defer sess.Close()
+	feeds := make(map[tf.Output]*tf.Tensor, len(vals))
+	for i, t := range vals {
+		feeds[eg.restored[i]] = t
+	}
+	if _, err := sess.Run(feeds, nil, []*tf.Operation{eg.restoreAll}); err != nil {
+		return tfErr("assign export variables", err)
+	}
+	prefix := filepath.Join(dir, "variables")
+	pt, err := tf.NewTensor(prefix)
+	if err != nil {
+		return err
+	}
+	if _, err := sess.Run(map[tf.Output]*tf.Tensor{eg.filename: pt}, []tf.Output{eg.saveTensor}, nil); err != nil {
+		return tfErr("save export variables", err)
+	}
+	files, _ := filepath.Glob(prefix + ".data-*")
+	for _, f := range append(files, prefix+".index") {
+		if err := syncFile(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exportGraph is the inference graph of a SavedModel: resource variables
+// with TF-Slim names, a V2 saver, and the two signatures' tensors.
+type exportGraph struct {
+	graph      *tf.Graph
+	inputSize  int
+	numClasses int
+	vars       []*variable
+	filename   tf.Output // saver's filename tensor (a Const the loader feeds)
+	saveTensor tf.Output
+	restoreAll *tf.Operation
+	restored   []tf.Output // RestoreV2 outputs, in vars order (feedable)
+	asset      tf.Output   // Const "classes.txt", fed with the asset's path by loaders
+
+	bytesIn, imagesIn        tf.Output
+	probsBytes, classesBytes tf.Output
+	probsFloat, classesFloat tf.Output
+}
+
+// buildExportGraph builds a fresh forward-only graph for cfg: the same
+// builder.forward as the Model, once from the float placeholder and once from
+// the in-graph preprocessing of encoded images, both reading one set of
+// variables.
+func buildExportGraph(cfg Config, arch Arch, infos []VarInfo) (*exportGraph, error) {
+	S := cfg.InputSize
+	eg := &exportGraph{inputSize: S, numClasses: cfg.NumClasses}
+	pre, err := bytesPreprocessGraphDef(S)
+	if err != nil {
+		return nil, err
+	}
+	g := tf.NewGraph()
+	if err := g.Import(pre, ""); err != nil {
+		return nil, tfErr("import preprocessing", err)
+	}
+	eg.bytesIn = g.Operation(InputBytes).Output(0)
+	pixels := g.Operation(preprocessNode).Output(0)
+
+	s := op.NewScopeWithGraph(g)
+	eg.imagesIn = s.AddOperation(tf.OpSpec{Type: "Placeholder", Name: InputImages,
+		Attrs: map[string]any{"dtype": tf.Float, "shape": tf.MakeShape(-1, int64(S), int64(S), 3)}}).Output(0)
+
+	// Variables: handle, read (snapshot), zero initialiser for VariableDef.
+	byName := map[string]*variable{}
+	for _, vi := range infos {
+		vs := s.SubScope(vi.Name)
+		h := s.AddOperation(tf.OpSpec{Type: "VarHandleOp", Name: vi.Name, Attrs: map[string]any{
+			"dtype": tf.Float, "shape": tf.MakeShape(vi.Shape...), "shared_name": vi.Name, "container": ""}}).Output(0)
+		v := &variable{VarInfo: vi, kind: kindModel, dtype: tf.Float, handle: h}
+		v.read = op.ReadVariableOp(vs.SubScope("Read"), h, tf.Float)
+		v.init = op.AssignVariableOp(vs.SubScope("Assign"), h, zeros(vi.Shape, tf.Float)(vs.SubScope("Initializer")))
+		eg.vars = append(eg.vars, v)
+		byName[vi.Name] = v
+	}
+	layers, err := arch.layers(S, cfg.NumClasses)
+	if err != nil {
+		return nil, err
+	}
+	var lvs []layerVars
+	for _, l := range layers {
+		name := arch.Name + "/" + l.scope
+		w, b := byName[name+"/weights"], byName[name+"/biases"]
+		if w == nil || b == nil {
+			return nil, fmt.Errorf("no variables for layer %s", name)
+		}
+		lvs = append(lvs, layerVars{l, w, b})
+	}
+	bld := &builder{m: &Model{cfg: cfg, arch: arch}, s: s, ds: s}
+	head := func(sc *op.Scope, x tf.Output) (probs, classes tf.Output) {
+		logits := bld.forward(sc.SubScope(arch.Name), lvs, x, false)
+		probs = op.Softmax(sc.SubScope(OutputProbabilities), logits)
+		classes = op.ArgMax(sc.SubScope(OutputClasses), logits, op.Const(sc.SubScope("axis"), int32(1)),
+			op.ArgMaxOutputType(tf.Int64))
+		return probs, classes
+	}
+	eg.probsFloat, eg.classesFloat = head(s.SubScope(SignatureFloat), eg.imagesIn)
+	eg.probsBytes, eg.classesBytes = head(s.SubScope(SignatureBytes), pixels)
+
+	// V2 saver over the model variables, shaped like tf.compat.v1.train.Saver's.
+	ss := s.SubScope("save")
+	eg.filename = op.Const(ss.SubScope("Const"), "model")
+	names := make([]string, len(eg.vars))
+	slices := make([]string, len(eg.vars))
+	reads := make([]tf.Output, len(eg.vars))
+	dtypes := make([]tf.DataType, len(eg.vars))
+	for i, v := range eg.vars {
+		names[i], reads[i], dtypes[i] = v.Name, v.read, tf.Float
+	}
+	save := op.SaveV2(ss, eg.filename, op.Const(ss.SubScope("tensor_names"), names),
+		op.Const(ss.SubScope("shape_and_slices"), slices), reads)
+	eg.saveTensor = op.Identity(ss.WithControlDependencies(save).SubScope("control_dependency"), eg.filename)
+	rs := ss.SubScope("restore")
+	eg.restored = op.RestoreV2(rs, eg.filename, op.Const(rs.SubScope("tensor_names"), names),
+		op.Const(rs.SubScope("shape_and_slices"), slices), dtypes)
+	assigns := make([]*tf.Operation, len(eg.vars))
+	for i, v := range eg.vars {
+		assigns[i] = op.AssignVariableOp(rs.SubScope(fmt.Sprintf("assign_%d", i)), v.handle, eg.restored[i])
+	}
+	eg.restoreAll = ss.WithControlDependencies(assigns...).AddOperation(tf.OpSpec{Type: "NoOp", Name: "restore_all"})
+
+	eg.asset = op.Const(s.SubScope("asset_path").SubScope("classes"), ClassesAsset)
+
+	eg.graph, err = s.Finalize()
+	if err != nil {
+		return nil, err
+	}
+	return eg, nil
+}
+
+// Names inside the preprocessing GraphDef.
+const (
+	preprocessFunc = "tlearn_preprocess_image"
+	preprocessNode = "preprocess/MapDefun"
+)
+
+// bytesPreprocessGraphDef returns a GraphDef holding the string [N]
+// placeholder InputBytes and a MapDefun node that applies the single-image
+// preprocessing function (in the GraphDef's library) to each element,
+// giving float32 [N,S,S,3].
+//
+// MapDefun runs a function on every slice of its inputs along dimension 0 and
+// stacks the results; it needs a fixed per-element output shape, which the
+// resize guarantees. graft cannot set func-valued attrs, so the node and the
+// library are composed as protos and imported.
+func bytesPreprocessGraphDef(S int) ([]byte, error) {
+	body, versions, err := preprocessBody(S)
+	if err != nil {
+		return nil, err
+	}
+	fdefBytes, err := graphToFunctionDef(body, preprocessFunc, "image", "pixels")
+	if err != nil {
+		return nil, err
+	}
+	fdef := new(fnpb.FunctionDef)
+	if err := proto.Unmarshal(fdefBytes, fdef); err != nil {
+		return nil, fmt.Errorf("parse FunctionDef: %w", err)
+	}
+	typeList := func(ts ...typespb.DataType) *attrpb.AttrValue {
+		return &attrpb.AttrValue{Value: &attrpb.AttrValue_List{List: &attrpb.AttrValue_ListValue{Type: ts}}}
+	}
+	gd := &graphpb.GraphDef{
+		Versions: versions,
+		Library:  &fnpb.FunctionDefLibrary{Function: []*fnpb.FunctionDef{fdef}},
+		Node: []*nodepb.NodeDef{
+			{Name: InputBytes, Op: "Placeholder", Attr: map[string]*attrpb.AttrValue{
+				"dtype": {Value: &attrpb.AttrValue_Type{Type: typespb.DataType_DT_STRING}},
+				"shape": {Value: &attrpb.AttrValue_Shape{Shape: shapeProto(-1)}},
+			}},
+			{Name: preprocessNode, Op: "MapDefun", Input: []string{InputBytes}, Attr: map[string]*attrpb.AttrValue{
+				"Targuments":    typeList(typespb.DataType_DT_STRING),
+				"Tcaptured":     typeList(),
+				"output_types":  typeList(typespb.DataType_DT_FLOAT),
+				"output_shapes": {Value: &attrpb.AttrValue_List{List: &attrpb.AttrValue_ListValue{Shape: []*shapepb.TensorShapeProto{shapeProto(int64(S), int64(S), 3)}}}},
+				"f":             {Value: &attrpb.AttrValue_Func{Func: &attrpb.NameAttrList{Name: preprocessFunc}}},
+				// Images of one request decode in parallel on the inter-op pool.
+				"max_intra_op_parallelism": {Value: &attrpb.AttrValue_I{I: 1}},
+			}},
+		},
+	}
+	return proto.Marshal(gd)
+}
+
+func shapeProto(dims ...int64) *shapepb.TensorShapeProto {
+	sp := &shapepb.TensorShapeProto{}
+	for _, d := range dims {
+		sp.Dim = append(sp.Dim, &shapepb.TensorShapeProto_Dim{Size: d})
+	}
+	return sp
+}
+
+// preprocessBody builds the single-image evaluation preprocessing (the
+// in-graph twin of pipeline.Preprocess{Style: crop}.Apply in Eval mode, see
+// pipeline/preprocess.go) as a GraphDef with placeholder "image" (string
+// scalar) and result "pixels" (float32 [S,S,3]):
+//
+//	img  = DecodeImage(image, channels=3, expand_animations=False)  # uint8 [h,w,3]
+//	s    = min(h, w); crop = img[(h-s)/2 : +s, (w-s)/2 : +s]
+//	x    = ScaleAndTranslate(float(crop)[None], [S,S], S/s, 0, "triangle", antialias)
+//	pixels = x[0] - means
+func preprocessBody(S int) ([]byte, *verpb.VersionDef, error) {
+	s := op.NewScope()
+	in := s.AddOperation(tf.OpSpec{Type: "Placeholder", Name: "image",
+		Attrs: map[string]any{"dtype": tf.String, "shape": tf.ScalarShape()}}).Output(0)
+	img := op.DecodeImage(s, in, op.DecodeImageChannels(3), op.DecodeImageExpandAnimations(false))
+	shape := op.Shape(s, img, op.ShapeOutType(tf.Int32))
+	hw := op.Slice(s.SubScope("hw"), shape, op.Const(s.SubScope("hw_begin"), []int32{0}), op.Const(s.SubScope("hw_size"), []int32{2}))
+	side := op.Min(s.SubScope("side"), hw, op.Const(s.SubScope("side_axis"), int32(0)))
+	// Offsets from each axis' own size (the classic recipe used the height
+	// for both), floor division as the Go pipeline.
+	off := op.FloorDiv(s.SubScope("offset"), op.Sub(s.SubScope("excess"), hw, side), op.Const(s.SubScope("two"), int32(2)))
+	begin := op.ConcatV2(s.SubScope("begin"), []tf.Output{off, op.Const(s.SubScope("zero1"), []int32{0})}, op.Const(s.SubScope("axis0"), int32(0)))
+	size := op.Pack(s.SubScope("size"), []tf.Output{side, side, op.Const(s.SubScope("three"), int32(3))})
+	crop := op.Slice(s.SubScope("crop"), img, begin, size)
+	x := op.ExpandDims(s, op.Cast(s, crop, tf.Float), op.Const(s.SubScope("batch_axis"), int32(0)))
+	// tf.image.resize: scale = new_size / old_size in float32, translation 0.
+	scale := op.Div(s.SubScope("scale"), op.Const(s.SubScope("out_size_f"), []float32{float32(S), float32(S)}),
+		op.Cast(s.SubScope("side_f"), op.Pack(s.SubScope("side2"), []tf.Output{side, side}), tf.Float))
+	resized := s.AddOperation(tf.OpSpec{Type: "ScaleAndTranslate", Name: "resize",
+		Input: []tf.Input{x, op.Const(s.SubScope("out_size"), []int32{int32(S), int32(S)}), scale,
+			op.Const(s.SubScope("translation"), []float32{0, 0})},
+		Attrs: map[string]any{"kernel_type": resizeKernel, "antialias": resizeAntialias}}).Output(0)
+	norm := op.Sub(s.SubScope("normalize"), resized, op.Const(s.SubScope("means"), vggMeans))
+	s.AddOperation(tf.OpSpec{Type: "Squeeze", Name: "pixels", Input: []tf.Input{norm},
+		Attrs: map[string]any{"squeeze_dims": []int64{0}}})
+	g, err := s.Finalize()
+	if err != nil {
+		return nil, nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := g.WriteTo(&buf); err != nil {
+		return nil, nil, tfErr("serialize preprocessing", err)
+	}
+	gd := new(graphpb.GraphDef)
+	if err := proto.Unmarshal(buf.Bytes(), gd); err != nil {
+		return nil, nil, err
+	}
+	return buf.Bytes(), gd.Versions, nil
+}
+
+// savedModelProto serialises the SavedModel: one MetaGraphDef tagged
+// "serve" with the graph, a V2 SaverDef, the variable collections (so
+// Python's import_meta_graph rebuilds ResourceVariables and
+// tf.saved_model.load can lift them), the classes asset and the signatures.
+func (eg *exportGraph) savedModelProto() ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := eg.graph.WriteTo(&buf); err != nil {
+		return nil, tfErr("serialize graph", err)
+	}
+	gd := new(graphpb.GraphDef)
+	if err := proto.Unmarshal(buf.Bytes(), gd); err != nil {
+		return nil, fmt.Errorf("parse GraphDef: %w", err)
+	}
+	var varDefs [][]byte
+	for _, v := range eg.vars {
+		b, err := proto.Marshal(&varpb.VariableDef{
+			VariableName:    outName(v.handle),
+			InitializerName: v.init.Name(),
+			SnapshotName:    outName(v.read),
+			IsResource:      true,
+			Trainable:       true,
+		})
+		if err != nil {
+			return nil, err
+		}
+		varDefs = append(varDefs, b)
+	}
+	bytesList := func(v [][]byte) *pb.CollectionDef {
+		return &pb.CollectionDef{Kind: &pb.CollectionDef_BytesList_{BytesList: &pb.CollectionDef_BytesList{Value: v}}}
+	}
+	S, C := int64(eg.inputSize), int64(eg.numClasses)
+	info := func(t tf.Output, dt typespb.DataType, dims ...int64) *pb.TensorInfo {
+		return &pb.TensorInfo{Encoding: &pb.TensorInfo_Name{Name: outName(t)}, Dtype: dt, TensorShape: shapeProto(dims...)}
+	}
+	sig := func(inKey string, in *pb.TensorInfo, probs, classes tf.Output) *pb.SignatureDef {
+		return &pb.SignatureDef{
+			MethodName: "tensorflow/serving/predict",
+			Inputs:     map[string]*pb.TensorInfo{inKey: in},
+			Outputs: map[string]*pb.TensorInfo{
+				OutputProbabilities: info(probs, typespb.DataType_DT_FLOAT, -1, C),
+				OutputClasses:       info(classes, typespb.DataType_DT_INT64, -1),
+			},
+		}
+	}
+	mg := &pb.MetaGraphDef{
+		MetaInfoDef: &pb.MetaGraphDef_MetaInfoDef{
+			Tags:              []string{ServeTag},
+			TensorflowVersion: tf.Version(),
+		},
+		GraphDef: gd,
+		SaverDef: &pb.SaverDef{
+			FilenameTensorName:        outName(eg.filename),
+			SaveTensorName:            outName(eg.saveTensor),
+			RestoreOpName:             eg.restoreAll.Name(),
+			MaxToKeep:                 5,
+			KeepCheckpointEveryNHours: 10000,
+			Version:                   pb.SaverDef_V2,
+		},
+		CollectionDef: map[string]*pb.CollectionDef{
+			"variables":           bytesList(varDefs),
+			"trainable_variables": bytesList(varDefs),
+			"asset_filepaths": {Kind: &pb.CollectionDef_NodeList_{NodeList: &pb.CollectionDef_NodeList{
+				Value: []string{outName(eg.asset)}}}},
+		},
+		AssetFileDef: []*pb.AssetFileDef{{
+			TensorInfo: &pb.TensorInfo{Encoding: &pb.TensorInfo_Name{Name: outName(eg.asset)}, Dtype: typespb.DataType_DT_STRING},
+			Filename:   ClassesAsset,
+		}},
+		SignatureDef: map[string]*pb.SignatureDef{
+			SignatureBytes: sig(InputBytes, info(eg.bytesIn, typespb.DataType_DT_STRING, -1), eg.probsBytes, eg.classesBytes),
+			SignatureFloat: sig(InputImages, info(eg.imagesIn, typespb.DataType_DT_FLOAT, -1, S, S, 3), eg.probsFloat, eg.classesFloat),
+		},
+	}
+	return proto.Marshal(&pb.SavedModel{SavedModelSchemaVersion: 1, MetaGraphs: []*pb.MetaGraphDef{mg}})
+}
+
+func outName(o tf.Output) string { return fmt.Sprintf("%s:%d", o.Op.Name(), o.Index) }
