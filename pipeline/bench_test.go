@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/nfnt/resize"
@@ -169,12 +170,25 @@ func BenchmarkResize(b *testing.B) {
 			dst[3*i+2] = float32(m.Pix[4*i+2]) - VGGMeans[2]
 		}
 	}
+	// ref is TF's tf.image.resize(bilinear, antialias=True) (ours matches it
+	// within 2e-3, see TestGoldenTensorFlow); each library reports its mean
+	// |Δ| from it in levels as "delta-vs-tf".
+	var ref []float32
+	deltaVsTF := func(b *testing.B) {
+		var sum float64
+		for i := range dst {
+			sum += math.Abs(float64(dst[i] - ref[i]))
+		}
+		b.ReportMetric(sum/float64(len(dst)), "delta-vs-tf")
+	}
 	b.Run("tlearn-antialias-bilinear", func(b *testing.B) {
 		var r resampler
 		b.ReportAllocs()
 		for b.Loop() {
 			r.run(img, g, VGGMeans, dst)
 		}
+		ref = slices.Clone(dst)
+		deltaVsTF(b)
 	})
 	for _, k := range []struct {
 		name string
@@ -187,6 +201,7 @@ func BenchmarkResize(b *testing.B) {
 				k.k.Scale(out, out.Bounds(), crop, crop.Bounds(), draw.Src, nil)
 				toFloat(out)
 			}
+			deltaVsTF(b)
 		})
 	}
 	for _, k := range []struct {
@@ -199,6 +214,7 @@ func BenchmarkResize(b *testing.B) {
 				out := resize.Resize(S, S, crop, k.f).(*image.RGBA)
 				toFloat(out)
 			}
+			deltaVsTF(b)
 		})
 	}
 }

@@ -13,9 +13,10 @@ import (
 // A root that is a file is yielded as is, whatever its extension (the user
 // named it; decoding will tell whether it is an image). A directory is walked
 // recursively, one directory listing at a time, so output starts at once and
-// memory stays flat on huge folders: files with an image extension (any case)
-// in lexical order, then sub-directories are descended in the same order as
-// they sort among the entries. Hidden entries (starting with '.') are skipped.
+// memory stays flat on huge folders. Entries are visited in lexical order,
+// sub-directories descended where they sort, and files with an image
+// extension (any case) yielded. Hidden entries (starting with '.') and
+// symlinked directories (possible cycles) are skipped.
 //
 // A root that does not exist or a directory that cannot be read is yielded as
 // (Sample{Path: p, Label: -1}, err), so Stream reports it as a bad input and
