@@ -72,6 +72,9 @@ def main():
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--formats", default="v1,v2")
+    p.add_argument("--predict-images", default="",
+                   help="folder of PNGs at the input size: write predict.json with softmax probabilities "
+                        "of (RGB 0..255 minus the VGG means), for `tlearn predict --arch --weights --labels` parity")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
 
@@ -137,6 +140,15 @@ def main():
             feed = {images: x, y: labels}
             lg = sess.run(logits, feed)
             lg.astype(np.float32).tofile(os.path.join(a.out, "logits.f32"))
+            if a.predict_images:
+                from PIL import Image
+                names = sorted(f for f in os.listdir(a.predict_images) if f.endswith(".png"))
+                means = np.array([123.68, 116.78, 103.94], np.float32)  # slim vgg_preprocessing, RGB
+                batch = np.stack([np.asarray(Image.open(os.path.join(a.predict_images, n)).convert("RGB"), np.float32) - means
+                                  for n in names])
+                probs = sess.run(tf.nn.softmax(logits), {images: batch})
+                with open(os.path.join(a.out, "predict.json"), "w") as f:
+                    json.dump({n: probs[i].tolist() for i, n in enumerate(names)}, f)
             ref = dict(arch=a.arch, input_size=a.input_size, batch=a.batch, classes=a.classes,
                        labels=labels.tolist(), trainable=a.trainable, lr=a.lr, lr_end=a.lr_end,
                        lr_power=a.lr_power, decay_steps=a.decay_steps, momentum=a.momentum,

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -37,14 +38,20 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args))
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once, while the first one's checkpoint is being saved
+	}()
+	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
 }
 
-func newApp() *cli.App {
-	return &cli.App{
-		Name:    "tlearn",
-		Usage:   "transfer learning of image classifiers (VGG16/VGG19) with libtensorflow",
-		Version: version,
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Name:      "tlearn",
+		Usage:     "transfer learning of image classifiers (VGG16/VGG19) with libtensorflow",
+		Version:   version,
 		Description: "tlearn fine-tunes a pretrained VGG on your own labelled images:\n" +
 			"  tlearn train --data photos/ --out runs/dishes --weights vgg_19.ckpt\n" +
 			"  tlearn predict --model runs/dishes new-photos/\n" +
@@ -54,14 +61,19 @@ func newApp() *cli.App {
 			trainCommand(),
 			predictCommand(),
 			evalCommand(),
-			// exportCommand(),
+			exportCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
-		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
-			return usageError{err}
-		},
+		OnUsageError:   onUsageError,
 	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = onUsageError
+	}
+	return app
 }
+
+// onUsageError turns flag-parsing mistakes into exit status 2.
+func onUsageError(c *cli.Context, err error, isSub bool) error { return usageError{err} }
 
 // usageError marks a command-line mistake (exit status 2).
 type usageError struct{ err error }
@@ -78,8 +90,9 @@ type exitCodeError struct {
 func (e exitCodeError) Error() string { return e.err.Error() }
 func (e exitCodeError) Unwrap() error { return e.err }
 
-func run(ctx context.Context, args []string) int {
-	err := newApp().RunContext(ctx, args)
+// run executes one command line and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := newApp(stdout, stderr).RunContext(ctx, args)
 	if err == nil {
 		return exitOK
 	}
@@ -88,14 +101,14 @@ func run(ctx context.Context, args []string) int {
 	switch {
 	case errors.As(err, &ec):
 		if ec.err != nil {
-			fmt.Fprintln(os.Stderr, "tlearn:", ec.err)
+			fmt.Fprintln(stderr, "tlearn:", ec.err)
 		}
 		return ec.code
 	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "tlearn: usage:", ue.err)
+		fmt.Fprintln(stderr, "tlearn: usage:", ue.err)
 		return exitUsage
 	default:
-		fmt.Fprintln(os.Stderr, "tlearn:", err)
+		fmt.Fprintln(stderr, "tlearn:", err)
 		return exitFailure
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -66,7 +65,10 @@ Watch it with:  tensorboard --logdir runs/`,
 				ClassWeights: c.String("class-weights"), LogEvery: c.Int("log-every"), EvalEvery: c.Int("eval-every"),
 				SaveEvery: c.Duration("save-every"), SaveEverySteps: c.Int("save-every-steps"),
 				Device: c.String("device"), Threads: c.Int("threads"), Workers: c.Int("workers"),
-				Progress: os.Stderr, TlearnVersion: version,
+				Progress: c.App.ErrWriter, TlearnVersion: version,
+			}
+			if opts.ValSplit == 0 {
+				opts.ValSplit = -1 // an explicit 0: no validation split
 			}
 			if opts.Margin == 0 {
 				opts.Margin = -1 // an explicit 0: train.Options reads 0 as "default"

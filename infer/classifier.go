@@ -1,0 +1,163 @@
+// Package infer runs trained models over images: the model behind `tlearn
+// predict` and `tlearn eval`. A Classifier hides where the model comes from —
+// a tlearn RUN_DIR, an exported SavedModel, or a TF-Slim checkpoint with its
+// own labels — and always uses pipeline's evaluation preprocessing, the same
+// code that trained it.
+package infer
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/tlearn/tlearn/pipeline"
+	"github.com/tlearn/tlearn/rundir"
+	"github.com/tlearn/tlearn/tfgraph"
+)
+
+// Classifier maps preprocessed float32 NHWC batches to class probabilities.
+type Classifier interface {
+	Classes() []string
+	Preprocess() pipeline.Preprocess
+	// Predict returns softmax probabilities [n][len(Classes())] for the first
+	// n images of a contiguous NHWC batch.
+	Predict(images []float32, n int) ([][]float32, error)
+	Close() error
+}
+
+// OpenOptions says which model to load. Model (a RUN_DIR or a SavedModel
+// folder) or Arch+Weights+Labels (a pretrained checkpoint with its own head).
+type OpenOptions struct {
+	Model      string
+	Checkpoint string // for a RUN_DIR: "best" (default: best/ if present, else latest) or "latest"
+	Arch       string
+	Weights    string
+	Labels     string
+	InputSize  int // for Arch+Weights (default 224)
+	Device     string
+	Threads    int
+}
+
+// Open loads the classifier that opts describe.
+func Open(opts OpenOptions) (Classifier, error) {
+	switch {
+	case opts.Model != "" && (opts.Weights != "" || opts.Labels != ""):
+		return nil, &UsageError{"give either --model, or --arch with --weights and --labels, not both"}
+	case opts.Model != "":
+		if tfgraph.IsSavedModel(opts.Model) {
+			return openSavedModel(opts)
+		}
+		return openRunDir(opts)
+	case opts.Weights != "" && opts.Labels != "":
+		return openCheckpoint(opts)
+	default:
+		return nil, &UsageError{"which model? give --model RUN_DIR|SAVEDMODEL, or --arch A --weights CKPT --labels FILE"}
+	}
+}
+
+// UsageError is a mistake in how the model was named (the CLI exits 2).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// graphClassifier is a tfgraph.Model in inference mode.
+type graphClassifier struct {
+	m       *tfgraph.Model
+	classes []string
+	pre     pipeline.Preprocess
+}
+
+func (g *graphClassifier) Classes() []string               { return g.classes }
+func (g *graphClassifier) Preprocess() pipeline.Preprocess { return g.pre }
+func (g *graphClassifier) Predict(images []float32, n int) ([][]float32, error) {
+	return g.m.Predict(images, n)
+}
+func (g *graphClassifier) Close() error { return g.m.Close() }
+
+func openRunDir(opts OpenOptions) (Classifier, error) {
+	dir := opts.Model
+	cfg, err := rundir.ReadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	ckpt, err := RunCheckpoint(dir, opts.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	m, err := tfgraph.NewModel(tfgraph.Config{Arch: cfg.Arch, NumClasses: len(cfg.Classes), InputSize: cfg.InputSize,
+		ForInference: true, Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true})
+	if err != nil {
+		return nil, fmt.Errorf("build %s from %s: %w", cfg.Arch, dir, err)
+	}
+	if err := m.RestoreCheckpoint(ckpt); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("restore %s: %w", ckpt, err)
+	}
+	pre := pipeline.Preprocess{InputSize: cfg.InputSize, Margin: cfg.Preprocess.Margin, Style: pipeline.Style(cfg.Preprocess.Style)}
+	return &graphClassifier{m: m, classes: cfg.Classes, pre: pre}, nil
+}
+
+// RunCheckpoint picks the checkpoint of a RUN_DIR: which = "best" prefers
+// best/ and falls back to the latest; "latest" takes the latest.
+func RunCheckpoint(dir, which string) (string, error) {
+	switch which {
+	case "", "best":
+		if p, err := tfgraph.LatestCheckpoint(filepath.Join(dir, rundir.BestDir)); err == nil && p != "" {
+			return p, nil
+		}
+	case "latest":
+	default:
+		return "", &UsageError{fmt.Sprintf("--checkpoint must be best or latest (got %q)", which)}
+	}
+	p, err := tfgraph.LatestCheckpoint(dir)
+	if err != nil || p == "" {
+		return "", fmt.Errorf("%s has no checkpoint yet: train it first (tlearn train --out %s)", dir, dir)
+	}
+	return p, nil
+}
+
+func openCheckpoint(opts OpenOptions) (Classifier, error) {
+	labels, err := pipeline.ReadClasses(opts.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("labels: %w", err)
+	}
+	arch := opts.Arch
+	if arch == "" {
+		arch = "vgg_19"
+	}
+	size := opts.InputSize
+	if size == 0 {
+		size = 224
+	}
+	m, err := tfgraph.NewModel(tfgraph.Config{Arch: arch, NumClasses: len(labels), InputSize: size, ForInference: true,
+		Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true})
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", arch, err)
+	}
+	if err := m.LoadAll(opts.Weights); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("weights (with %d labels from %s): %w", len(labels), opts.Labels, err)
+	}
+	pre := pipeline.Preprocess{InputSize: size, Style: pipeline.StyleCrop}
+	return &graphClassifier{m: m, classes: labels, pre: pre}, nil
+}
+
+// savedClassifier serves an exported SavedModel through its float signature.
+type savedClassifier struct {
+	s   *tfgraph.Served
+	pre pipeline.Preprocess
+}
+
+func (s *savedClassifier) Classes() []string               { return s.s.Classes() }
+func (s *savedClassifier) Preprocess() pipeline.Preprocess { return s.pre }
+func (s *savedClassifier) Predict(images []float32, n int) ([][]float32, error) {
+	return s.s.Predict(images, n)
+}
+func (s *savedClassifier) Close() error { return s.s.Close() }
+
+func openSavedModel(opts OpenOptions) (Classifier, error) {
+	s, err := tfgraph.OpenSavedModel(opts.Model, tfgraph.ServeOptions{Device: opts.Device, IntraOpThreads: opts.Threads, GPUMemoryGrowth: true})
+	if err != nil {
+		return nil, err
+	}
+	return &savedClassifier{s: s, pre: pipeline.Preprocess{InputSize: s.InputSize(), Style: pipeline.StyleCrop}}, nil
+}

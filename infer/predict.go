@@ -1,0 +1,114 @@
+package infer
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/tlearn/tlearn/pipeline"
+)
+
+// Class is one ranked prediction.
+type Class struct {
+	Label       string  `json:"label"`
+	Index       int     `json:"index"`
+	Probability float64 `json:"probability"`
+}
+
+// Prediction is the answer for one input file: its top classes, or why it
+// could not be read. Every input gets exactly one.
+type Prediction struct {
+	Path        string  `json:"path"`
+	Predictions []Class `json:"predictions,omitempty"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// PredictOptions tunes a prediction run.
+type PredictOptions struct {
+	TopK     int // default 5 (capped at the number of classes)
+	Batch    int // default 32
+	Workers  int // decode workers (0: all cores)
+	Prefetch int // batches decoded ahead of inference (default 2)
+}
+
+// Summary counts a prediction run's inputs.
+type Summary struct {
+	Images int // answered with predictions
+	Failed int // answered with an error
+}
+
+// Predict classifies every image under paths (files or folders, recursive) and
+// calls emit once per input, streaming: output starts with the first batch and
+// memory stays flat however many files there are. Decoding of the next batch
+// overlaps inference of the current one.
+func Predict(ctx context.Context, clf Classifier, paths []string, opts PredictOptions, emit func(Prediction) error) (Summary, error) {
+	if opts.TopK <= 0 {
+		opts.TopK = 5
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 32
+	}
+	classes := clf.Classes()
+	if opts.TopK > len(classes) {
+		opts.TopK = len(classes)
+	}
+	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{
+		BatchSize: opts.Batch, Workers: opts.Workers, Prefetch: opts.Prefetch, Mode: pipeline.Eval})
+	if err != nil {
+		return Summary{}, err
+	}
+	var sum Summary
+	for b, err := range loader.Stream(ctx, pipeline.WalkImages(ctx, paths)) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return sum, ctx.Err()
+			}
+			return sum, err
+		}
+		var probs [][]float32
+		if b.N > 0 {
+			if probs, err = clf.Predict(b.Images, b.N); err != nil {
+				loader.Release(b)
+				return sum, fmt.Errorf("inference: %w", err)
+			}
+		}
+		for i := 0; i < b.N; i++ {
+			sum.Images++
+			if err := emit(Prediction{Path: b.Paths[i], Predictions: TopK(probs[i], classes, opts.TopK)}); err != nil {
+				loader.Release(b)
+				return sum, err
+			}
+		}
+		for _, f := range b.Failed {
+			sum.Failed++
+			if err := emit(Prediction{Path: f.Path, Error: f.Reason}); err != nil {
+				loader.Release(b)
+				return sum, err
+			}
+		}
+		loader.Release(b)
+	}
+	return sum, ctx.Err()
+}
+
+// TopK returns the k most probable classes, most probable first (ties: lower index first).
+func TopK(probs []float32, classes []string, k int) []Class {
+	idx := make([]int, len(probs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+	if k > len(idx) {
+		k = len(idx)
+	}
+	out := make([]Class, k)
+	for r := 0; r < k; r++ {
+		i := idx[r]
+		label := fmt.Sprint(i)
+		if i < len(classes) {
+			label = classes[i]
+		}
+		out[r] = Class{Label: label, Index: i, Probability: float64(probs[i])}
+	}
+	return out
+}
