@@ -67,8 +67,10 @@ type Model struct {
 }
 
 // NewModel builds the graph for cfg once, opens a session with cfg's options
-// and initialises every variable fresh: conv/fc weights Glorot-uniform (TF-Slim's
-// default xavier_initializer), biases, momentum slots and global_step zero.
+// and initialises every variable fresh: the head (fc8) Glorot-uniform (TF-Slim's
+// default xavier_initializer), the body's conv/fc weights He-uniform (see
+// heUniform), biases, momentum slots and global_step zero. Pretrained
+// weights then replace the body (LoadPretrained).
 func NewModel(cfg Config) (*Model, error) {
 	cfg = cfg.withDefaults()
 	arch, err := LookupArch(cfg.Arch)
@@ -180,13 +182,28 @@ func zeros(shape []int64, dt tf.DataType) func(s *op.Scope) tf.Output {
 // receptive field.
 func (b *builder) glorotUniform(shape []int64) func(s *op.Scope) tf.Output {
 	rf := shape[0] * shape[1]
-	limit := math.Sqrt(6 / float64(rf*shape[2]+rf*shape[3]))
+	return b.uniform(shape, math.Sqrt(6/float64(rf*shape[2]+rf*shape[3])))
+}
+
+// uniform initialises with U(-limit, limit) from the builder's seed sequence.
+func (b *builder) uniform(shape []int64, limit float64) func(s *op.Scope) tf.Output {
 	seed, seed2 := b.nextSeed()
 	return func(s *op.Scope) tf.Output {
 		u := op.RandomUniform(s, op.Const(s.SubScope("shape"), shape), tf.Float,
 			op.RandomUniformSeed(seed), op.RandomUniformSeed2(seed2))
 		return op.Sub(s, op.Mul(s, u, op.Const(s.SubScope("scale"), float32(2*limit))), op.Const(s.SubScope("limit"), float32(limit)))
 	}
+}
+
+// heUniform is tf.keras he_uniform / variance_scaling(2.0, fan_in, uniform):
+// U(-l, l), l = sqrt(6/fan_in). Used for the body when it starts from scratch
+// (--weights none): a plain 16-conv ReLU net barely trains from Glorot init,
+// whose variance halves at every ReLU layer (He et al. 2015). Measured on the
+// demo (vgg_mini, MNIST digits 0-4, 8 epochs, lr 1e-3): 47% validation top-1
+// from Glorot, 82% from He. TF-Slim's own VGG uses Glorot, but its published
+// weights replace the body anyway.
+func (b *builder) heUniform(shape []int64) func(s *op.Scope) tf.Output {
+	return b.uniform(shape, math.Sqrt(6/float64(shape[0]*shape[1]*shape[2])))
 }
 
 type layerVars struct {
@@ -219,7 +236,11 @@ func (m *Model) build() error {
 	for i, l := range layers {
 		name := m.arch.Name + "/" + l.scope
 		wshape := []int64{int64(l.kernel), int64(l.kernel), int64(l.in), int64(l.out)}
-		w := b.newVar(name+"/weights", wshape, tf.Float, kindModel, b.glorotUniform(wshape))
+		init := b.heUniform(wshape)
+		if i == len(layers)-1 {
+			init = b.glorotUniform(wshape) // the new head: TF-Slim's default (xavier)
+		}
+		w := b.newVar(name+"/weights", wshape, tf.Float, kindModel, init)
 		bias := b.newVar(name+"/biases", []int64{int64(l.out)}, tf.Float, kindModel, zeros([]int64{int64(l.out)}, tf.Float))
 		w.weight = true
 		for _, v := range []*variable{w, bias} {
