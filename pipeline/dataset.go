@@ -174,12 +174,26 @@ func parseFood101Meta(data []byte) ([]food101Entry, error) {
 		if !ok || c == "" || id == "" {
 			return nil, fmt.Errorf("line %d: %q is not class/id", i+1, line)
 		}
-		if strings.Contains(line, "..") || strings.HasPrefix(id, "/") || strings.ContainsRune(line, '\\') {
-			return nil, fmt.Errorf("line %d: %q must stay inside images/", i+1, line)
+		if !safeRelPath(line) {
+			return nil, fmt.Errorf("line %d: %q must be a plain class/id path inside images/ (no empty, . or .. parts, no backslashes)", i+1, line)
 		}
 		out = append(out, food101Entry{Class: c, ID: id, Line: i + 1})
 	}
 	return out, nil
+}
+
+// safeRelPath reports whether p is a relative slash path without empty, "."
+// or ".." parts or backslashes, so it cannot leave its directory.
+func safeRelPath(p string) bool {
+	if strings.ContainsRune(p, '\\') {
+		return false
+	}
+	for part := range strings.SplitSeq(p, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 func loadFood101(root string, opts LoadOptions) (*Dataset, error) {

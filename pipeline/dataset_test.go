@@ -310,7 +310,7 @@ func FuzzParseFood101Meta(f *testing.F) {
 			return
 		}
 		for _, e := range entries {
-			if e.Class == "" || e.ID == "" || strings.Contains(e.Class, "/") || strings.Contains(e.Class+e.ID, "..") {
+			if e.Class == "" || e.ID == "" || strings.Contains(e.Class, "/") || !safeRelPath(e.Class+"/"+e.ID) {
 				t.Fatalf("bad entry %+v", e)
 			}
 		}

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Side-by-side input-pipeline throughput: tlearn's Go pipeline vs tf.data
+(TensorFlow's decode_jpeg) vs PIL + torchvision (a DataLoader), on the same
+generated JPEGs (Food-101-like: 512 px long side, quality 90), the same
+training preprocessing (random square crop of side min(h,w)-20, horizontal
+flip, antialiased bilinear resize to 224, float32 minus the VGG means, batches
+of 64) and the same number of workers.
+
+Not a test: numbers depend on the machine and its load. Usage, from the
+repository root:
+
+    .cache/pyenv/bin/python bench/pipeline/side_by_side.py [--images 512] [--workers 1,2]
+
+PIL + torchvision runs only when torch and torchvision are importable
+(pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu);
+otherwise a PIL + NumPy multiprocessing pool doing the same work stands in
+for it. Images go to bench/data/pipeline (git-ignored).
+"""
+import argparse
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MEANS = np.array([123.68, 116.78, 103.94], np.float32)
+SIZE, MARGIN, BATCH = 224, 10, 64
+
+
+def photo(w, h, seed):
+    """Photo-like content: gradients, edges, texture and sensor noise, so
+    that JPEG entropy (and decode cost) resembles real food photos."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    fx, fy = 5 + rng.random() * 10, 7 + rng.random() * 10
+    t = 20 * np.sin(x * y / 900)
+    n = rng.normal(0, 5, (h, w)).astype(np.float32)
+    r = 128 + 100 * np.sin(x / fx) * np.cos(y / fy) + n + t
+    g = 128 + 90 * np.cos((x + y) / (fx + fy)) + n
+    b = 255 * x / w * y / h + n - t
+    a = np.stack([r, g, b], -1)
+    a[(x - w / 3) ** 2 + (y - h / 2) ** 2 < 90**2] = (240, 200, 30)
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def generate(dirname, count):
+    os.makedirs(dirname, exist_ok=True)
+    have = [f for f in os.listdir(dirname) if f.endswith(".jpg")]
+    if len(have) >= count:
+        return sorted(os.path.join(dirname, f) for f in have)[:count]
+    shapes = [(512, 384), (384, 512), (512, 512), (512, 341), (512, 288)]
+    paths = []
+    for i in range(count):
+        w, h = shapes[i % len(shapes)]
+        p = os.path.join(dirname, f"{i:05d}.jpg")
+        Image.fromarray(photo(w, h, i)).save(p, quality=90)
+        paths.append(p)
+    return paths
+
+
+def report(name, workers, n, sec):
+    return {"name": name, "workers": workers, "images": n, "seconds": sec,
+            "images_per_s": n / sec, "images_per_s_per_worker": n / sec / workers}
+
+
+# ---- tlearn ----
+
+def bench_go(dirname, workers):
+    exe = os.path.join(ROOT, "bin", "pipeline-gobench")
+    subprocess.run(["go", "build", "-o", exe, "./bench/pipeline/gobench"], cwd=ROOT, check=True,
+                   env={**os.environ, "CGO_ENABLED": "0"})
+    out = subprocess.run([exe, "-dir", dirname, "-workers", str(workers), "-batch", str(BATCH)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# ---- tf.data ----
+
+def bench_tf(paths, workers):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.config.threading.set_inter_op_parallelism_threads(workers)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+
+    def load(path):
+        img = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+        shape = tf.shape(img)
+        s = tf.minimum(shape[0], shape[1]) - 2 * MARGIN
+        crop = tf.image.random_crop(img, tf.stack([s, s, 3]))
+        crop = tf.image.random_flip_left_right(crop)
+        x = tf.image.resize(crop[None], [SIZE, SIZE], method="bilinear", antialias=True)[0]
+        return x - MEANS
+
+    opts = tf.data.Options()
+    opts.threading.private_threadpool_size = workers
+    opts.threading.max_intra_op_parallelism = 1
+    ds = (tf.data.Dataset.from_tensor_slices(paths).shuffle(len(paths))
+          .map(load, num_parallel_calls=workers).batch(BATCH, drop_remainder=True)
+          .prefetch(2).with_options(opts))
+
+    def epoch():
+        n = 0
+        for b in ds:
+            n += int(b.shape[0])
+        return n
+
+    epoch()  # warm-up: tracing, page cache
+    start = time.perf_counter()
+    n = epoch() + epoch()
+    return report("tf.data + decode_jpeg", workers, n, time.perf_counter() - start)
+
+
+# ---- PIL (+ torchvision) ----
+
+def pil_sample(path, rng):
+    img = Image.open(path).convert("RGB")
+    w, h = img.size
+    s = min(w, h) - 2 * MARGIN
+    x0, y0 = rng.integers(0, w - s + 1), rng.integers(0, h - s + 1)
+    img = img.crop((x0, y0, x0 + s, y0 + s))
+    if rng.random() < 0.5:
+        img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    img = img.resize((SIZE, SIZE), Image.Resampling.BILINEAR)  # PIL's bilinear is antialiased
+    return np.asarray(img, np.float32) - MEANS
+
+
+def _pil_batch(args):
+    paths, seed = args
+    rng = np.random.default_rng(seed)
+    return np.stack([pil_sample(p, rng) for p in paths]).shape[0]
+
+
+def bench_pil_numpy(paths, workers):
+    batches = [(paths[i:i + BATCH], i) for i in range(0, len(paths) - BATCH + 1, BATCH)]
+    with mp.Pool(workers) as pool:
+        sum(pool.map(_pil_batch, batches))  # warm-up
+        start = time.perf_counter()
+        n = sum(pool.map(_pil_batch, batches)) + sum(pool.map(_pil_batch, batches))
+    return report("PIL + NumPy (multiprocessing)", workers, n, time.perf_counter() - start)
+
+
+def bench_torch(paths, workers):
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+    from torchvision import transforms
+
+    torch.set_num_threads(1)
+
+    class Crop:
+        def __call__(self, img):
+            w, h = img.size
+            return transforms.RandomCrop(min(w, h) - 2 * MARGIN)(img)
+
+    tf_ = transforms.Compose([
+        Crop(), transforms.RandomHorizontalFlip(),
+        transforms.Resize((SIZE, SIZE), interpolation=transforms.InterpolationMode.BILINEAR, antialias=True),
+        transforms.PILToTensor(), transforms.ConvertImageDtype(torch.float32),
+        transforms.Normalize(mean=(MEANS / 255).tolist(), std=[1 / 255] * 3),
+    ])
+
+    class DS(Dataset):
+        def __len__(self):
+            return len(paths)
+
+        def __getitem__(self, i):
+            return tf_(Image.open(paths[i]).convert("RGB")), 0
+
+    dl = DataLoader(DS(), batch_size=BATCH, shuffle=True, num_workers=workers, drop_last=True,
+                    prefetch_factor=2, persistent_workers=True)
+
+    def epoch():
+        return sum(x.shape[0] for x, _ in dl)
+
+    epoch()
+    start = time.perf_counter()
+    n = epoch() + epoch()
+    return report("PIL + torchvision DataLoader", workers, n, time.perf_counter() - start)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", type=int, default=512)
+    ap.add_argument("--workers", default=",".join(str(w) for w in sorted({1, os.cpu_count()})))
+    ap.add_argument("--dir", default=os.path.join(ROOT, "bench", "data", "pipeline"))
+    ap.add_argument("--only", default="go,tf,pil", help="comma list of go, tf, pil")
+    args = ap.parse_args()
+    paths = generate(args.dir, args.images)
+    sizes = [os.path.getsize(p) for p in paths]
+    print(f"# {len(paths)} JPEGs in {args.dir}, mean {np.mean(sizes) / 1024:.0f} KiB, {os.cpu_count()} CPUs", flush=True)
+    try:
+        import torchvision  # noqa: F401
+        pil = bench_torch
+    except ImportError:
+        pil = bench_pil_numpy
+    runners = {"go": lambda w: bench_go(args.dir, w), "tf": lambda w: bench_tf(paths, w), "pil": lambda w: pil(paths, w)}
+    results = []
+    for w in [int(x) for x in args.workers.split(",")]:
+        for key in args.only.split(","):
+            r = runners[key](w)
+            results.append(r)
+            print(json.dumps(r), flush=True)
+    print(f"\n{'pipeline':32} {'workers':>7} {'images/s':>9} {'per worker':>10}")
+    for r in results:
+        print(f"{r['name']:32} {r['workers']:>7} {r['images_per_s']:>9.1f} {r['images_per_s_per_worker']:>10.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
