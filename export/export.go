@@ -5,7 +5,7 @@
 // best (else latest) weights, the class names as an asset, and two
 // signatures — "serving_default" on encoded image bytes with the evaluation
 // preprocessing inside the graph, and "serving_float" on images the pipeline
-// has already preprocessed. See tfgraph.(*Model).WriteSavedModel for the
+// has already preprocessed. See tfgraph.(*Model).ExportSavedModel for the
 // format.
 package export
 
@@ -33,12 +33,6 @@ func SavedModel(ctx context.Context, runDir, outDir string) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	if s := cfg.Preprocess.Style; s != "" && s != "crop" {
-		// The in-graph preprocessing of serving_default is the crop style's
-		// evaluation path; a vgg-style run would be served different pixels
-		// from those it was evaluated on.
-		return fmt.Errorf("export: %s was trained with preprocessing style %q; the SavedModel's image-bytes signature implements only \"crop\"", runDir, s)
-	}
 	ckpt, err := checkpoint(runDir)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -60,7 +54,7 @@ func SavedModel(ctx context.Context, runDir, outDir string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := m.WriteSavedModel(outDir, tfgraph.SavedModelOptions{Classes: cfg.Classes}); err != nil {
+	if err := m.ExportSavedModel(outDir, tfgraph.ExportOptions{Classes: cfg.Classes, Style: cfg.Preprocess.Style}); err != nil {
 		return fmt.Errorf("export %s: %w", runDir, err)
 	}
 	return nil

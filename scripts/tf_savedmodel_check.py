@@ -2,7 +2,8 @@
 
 Used by the Go tests (tfgraph/savedmodel_test.go, export/export_test.go):
 
-    python scripts/tf_savedmodel_check.py DIR [--images F32 --n N --size S] [--encoded FILE...]
+    python scripts/tf_savedmodel_check.py DIR [--images F32 --n N --size S]
+        [--style crop|vgg] [--pixels-out F32] [--encoded FILE...]
 
 prints one JSON object on the last line of stdout:
     signatures            sorted signature keys of tf.saved_model.load(DIR)
@@ -13,9 +14,9 @@ prints one JSON object on the last line of stdout:
     bytes_classes
     reference_classes     top-1 of serving_float on the same files preprocessed
                           by the documented TF ops in Python (decode_image,
-                          central square crop, tf.image.resize bilinear
-                          antialias, minus the VGG means): checks the in-graph
-                          preprocessing against its written definition.
+                          --style crop or vgg geometry, tf.image.resize
+                          bilinear antialias, minus the VGG means): checks the
+                          in-graph preprocessing against its written definition.
 """
 
 import argparse
@@ -28,13 +29,23 @@ import tensorflow as tf
 VGG_MEANS = np.array([123.68, 116.78, 103.94], np.float32)
 
 
-def reference_preprocess(data, size):
+def reference_preprocess(data, size, style):
+    """tlearn's evaluation preprocessing (pipeline/preprocess.go) in TF ops."""
     img = tf.io.decode_image(data, channels=3, expand_animations=False)
     h, w = int(img.shape[0]), int(img.shape[1])
-    s = min(h, w)
-    y, x = (h - s) // 2, (w - s) // 2
-    crop = tf.cast(img[y:y + s, x:x + s], tf.float32)
-    out = tf.image.resize(crop[None], [size, size], method="bilinear", antialias=True)[0]
+    if style == "vgg":
+        # slim vgg_preprocessing _smallest_size_at_least: float32 scale, rint.
+        k = np.float32(max(256, size)) / np.float32(min(h, w))
+        nh = max(int(np.rint(np.float32(h) * k)), size)
+        nw = max(int(np.rint(np.float32(w) * k)), size)
+        r = tf.image.resize(tf.cast(img, tf.float32)[None], [nh, nw], method="bilinear", antialias=True)[0]
+        y, x = (nh - size) // 2, (nw - size) // 2
+        out = r[y:y + size, x:x + size]
+    else:
+        s = min(h, w)
+        y, x = (h - s) // 2, (w - s) // 2
+        crop = tf.cast(img[y:y + s, x:x + s], tf.float32)
+        out = tf.image.resize(crop[None], [size, size], method="bilinear", antialias=True)[0]
     return out.numpy() - VGG_MEANS
 
 
@@ -44,6 +55,8 @@ def main():
     p.add_argument("--images", help="raw float32 NHWC file for serving_float")
     p.add_argument("--n", type=int)
     p.add_argument("--size", type=int)
+    p.add_argument("--style", default="crop", choices=["crop", "vgg"], help="preprocessing of reference_classes")
+    p.add_argument("--pixels-out", help="write the reference preprocessing of --encoded here (float32 NHWC)")
     p.add_argument("--encoded", nargs="*", default=[], help="image files for serving_default")
     a = p.parse_args()
 
@@ -64,7 +77,9 @@ def main():
         r = m.signatures["serving_default"](image_bytes=tf.constant(data))
         out["bytes_probabilities"] = r["probabilities"].numpy().tolist()
         out["bytes_classes"] = r["classes"].numpy().tolist()
-        ref = np.stack([reference_preprocess(d, size) for d in data])
+        ref = np.stack([reference_preprocess(d, size, a.style) for d in data]).astype(np.float32)
+        if a.pixels_out:
+            ref.tofile(a.pixels_out)
         out["reference_classes"] = fsig(images=tf.constant(ref))["classes"].numpy().tolist()
     print(json.dumps(out))
 

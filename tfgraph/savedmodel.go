@@ -23,7 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Names in an exported SavedModel: the contract between WriteSavedModel,
+// Names in an exported SavedModel: the contract between ExportSavedModel,
 // OpenSavedModel and anyone serving the model (TF Serving, Python).
 const (
 	// ServeTag is the MetaGraph tag of the export (tf.saved_model.SERVING).
@@ -43,6 +43,11 @@ const (
 	// ClassesAsset is the asset file holding the class names, one a line,
 	// index = line number (as RUN_DIR/classes.txt).
 	ClassesAsset = "classes.txt"
+
+	// Preprocessing styles of ExportOptions.Style (pipeline.StyleCrop and
+	// pipeline.StyleVGG; tfgraph does not import pipeline).
+	StyleCrop = "crop"
+	StyleVGG  = "vgg"
 )
 
 // In-graph resize of the bytes signature: ScaleAndTranslate with this kernel
@@ -57,15 +62,20 @@ const (
 // the same values as pipeline.VGGMeans, which tfgraph cannot import).
 var vggMeans = []float32{123.68, 116.78, 103.94}
 
-// SavedModelOptions says what WriteSavedModel writes besides the graph and the
+// ExportOptions says what ExportSavedModel writes besides the graph and the
 // variables.
-type SavedModelOptions struct {
+type ExportOptions struct {
 	// Classes are the class names, index = class; written to
 	// assets/classes.txt. Required, one per model output.
 	Classes []string
+	// Style is the pipeline's preprocessing style the bytes signature
+	// reproduces in its evaluation form: "crop" (the default: central square
+	// of side min(h,w), resized to S) or "vgg" (shorter side resized to
+	// max(256,S), central S×S window), as pipeline.Preprocess.
+	Style string
 }
 
-// WriteSavedModel writes the model as a TensorFlow SavedModel (tag "serve")
+// ExportSavedModel writes the model as a TensorFlow SavedModel (tag "serve")
 // into dir: saved_model.pb, variables/ (the model's current weights under
 // their TF-Slim names, written by SaveV2) and assets/classes.txt. It holds
 // two signatures: SignatureBytes (encoded JPEG/PNG/GIF/BMP bytes → the eval
@@ -75,9 +85,9 @@ type SavedModelOptions struct {
 // OpenSavedModel.
 //
 // The directory is written as dir.tmp-* next to dir and renamed into place,
-// so dir appears complete or not at all. WriteSavedModel fails, writing
+// so dir appears complete or not at all. ExportSavedModel fails, writing
 // nothing, when dir exists and is not empty.
-func (m *Model) WriteSavedModel(dir string, opts SavedModelOptions) (err error) {
+func (m *Model) ExportSavedModel(dir string, opts ExportOptions) (err error) {
 	if m.sess == nil {
 		return fmt.Errorf("export SavedModel: model is closed")
 	}
@@ -89,11 +99,18 @@ func (m *Model) WriteSavedModel(dir string, opts SavedModelOptions) (err error) 
 			return fmt.Errorf("export SavedModel: class %d name %q: must be non-empty and on one line", i, c)
 		}
 	}
+	switch opts.Style {
+	case "":
+		opts.Style = StyleCrop
+	case StyleCrop, StyleVGG:
+	default:
+		return fmt.Errorf("export SavedModel: preprocessing style %q: want %q or %q", opts.Style, StyleCrop, StyleVGG)
+	}
 	if err := checkExportDir(dir); err != nil {
 		return err
 	}
 
-	eg, err := buildExportGraph(m.cfg, m.arch, m.Variables())
+	eg, err := buildExportGraph(m.cfg, m.arch, m.Variables(), opts.Style)
 	if err != nil {
 		return fmt.Errorf("export SavedModel: build graph: %w", err)
 	}
@@ -141,7 +158,7 @@ func (m *Model) WriteSavedModel(dir string, opts SavedModelOptions) (err error) 
 	return nil
 }
 
-// ErrExportDirNotEmpty is returned (wrapped) by WriteSavedModel when the
+// ErrExportDirNotEmpty is returned (wrapped) by ExportSavedModel when the
 // target directory already holds files.
 var ErrExportDirNotEmpty = errors.New("export directory exists and is not empty")
 
@@ -263,10 +280,10 @@ type exportGraph struct {
 // builder.forward as the Model, once from the float placeholder and once from
 // the in-graph preprocessing of encoded images, both reading one set of
 // variables.
-func buildExportGraph(cfg Config, arch Arch, infos []VarInfo) (*exportGraph, error) {
+func buildExportGraph(cfg Config, arch Arch, infos []VarInfo, style string) (*exportGraph, error) {
 	S := cfg.InputSize
 	eg := &exportGraph{inputSize: S, numClasses: cfg.NumClasses}
-	pre, err := bytesPreprocessGraphDef(S)
+	pre, err := bytesPreprocessGraphDef(S, style)
 	if err != nil {
 		return nil, err
 	}
@@ -363,8 +380,8 @@ const (
 // stacks the results; it needs a fixed per-element output shape, which the
 // resize guarantees. graft cannot set func-valued attrs, so the node and the
 // library are composed as protos and imported.
-func bytesPreprocessGraphDef(S int) ([]byte, error) {
-	body, versions, err := preprocessBody(S)
+func bytesPreprocessGraphDef(S int, style string) ([]byte, error) {
+	body, versions, err := preprocessBody(S, style)
 	if err != nil {
 		return nil, err
 	}
@@ -409,38 +426,57 @@ func shapeProto(dims ...int64) *shapepb.TensorShapeProto {
 	return sp
 }
 
-// preprocessBody builds the single-image evaluation preprocessing (the
-// in-graph twin of pipeline.Preprocess{Style: crop}.Apply in Eval mode, see
-// pipeline/preprocess.go) as a GraphDef with placeholder "image" (string
-// scalar) and result "pixels" (float32 [S,S,3]):
+// preprocessBody builds the single-image evaluation preprocessing, the
+// in-graph twin of pipeline.Preprocess{Style: style}.Apply in Eval mode (see
+// "In-graph equivalent" in pipeline/preprocess.go), as a GraphDef with
+// placeholder "image" (string scalar) and result "pixels" (float32 [S,S,3]):
 //
-//	img  = DecodeImage(image, channels=3, expand_animations=False)  # uint8 [h,w,3]
-//	s    = min(h, w); crop = img[(h-s)/2 : +s, (w-s)/2 : +s]
-//	x    = ScaleAndTranslate(float(crop)[None], [S,S], S/s, 0, "triangle", antialias)
-//	pixels = x[0] - means
-func preprocessBody(S int) ([]byte, *verpb.VersionDef, error) {
+//	img = DecodeImage(image, channels=3, expand_animations=False)  # uint8 [h,w,3]
+//	crop: s = min(h,w); x = resize(img[(h-s)/2 : +s, (w-s)/2 : +s], [S,S])
+//	vgg:  k = max(256,S)/min(h,w) (float32); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
+//	      x = resize(img, [nh,nw])[(nh-S)/2 : +S, (nw-S)/2 : +S]
+//	pixels = x - means
+//
+// where resize is tf.image.resize(bilinear, antialias=True) on float32:
+// ScaleAndTranslate(scale = new/old in float32, translation 0).
+func preprocessBody(S int, style string) ([]byte, *verpb.VersionDef, error) {
 	s := op.NewScope()
+	c := func(name string, v any) tf.Output { return op.Const(s.SubScope(name), v) }
 	in := s.AddOperation(tf.OpSpec{Type: "Placeholder", Name: "image",
 		Attrs: map[string]any{"dtype": tf.String, "shape": tf.ScalarShape()}}).Output(0)
 	img := op.DecodeImage(s, in, op.DecodeImageChannels(3), op.DecodeImageExpandAnimations(false))
 	shape := op.Shape(s, img, op.ShapeOutType(tf.Int32))
-	hw := op.Slice(s.SubScope("hw"), shape, op.Const(s.SubScope("hw_begin"), []int32{0}), op.Const(s.SubScope("hw_size"), []int32{2}))
-	side := op.Min(s.SubScope("side"), hw, op.Const(s.SubScope("side_axis"), int32(0)))
-	// Offsets from each axis' own size (the classic recipe used the height
-	// for both), floor division as the Go pipeline.
-	off := op.FloorDiv(s.SubScope("offset"), op.Sub(s.SubScope("excess"), hw, side), op.Const(s.SubScope("two"), int32(2)))
-	begin := op.ConcatV2(s.SubScope("begin"), []tf.Output{off, op.Const(s.SubScope("zero1"), []int32{0})}, op.Const(s.SubScope("axis0"), int32(0)))
-	size := op.Pack(s.SubScope("size"), []tf.Output{side, side, op.Const(s.SubScope("three"), int32(3))})
-	crop := op.Slice(s.SubScope("crop"), img, begin, size)
-	x := op.ExpandDims(s, op.Cast(s, crop, tf.Float), op.Const(s.SubScope("batch_axis"), int32(0)))
-	// tf.image.resize: scale = new_size / old_size in float32, translation 0.
-	scale := op.Div(s.SubScope("scale"), op.Const(s.SubScope("out_size_f"), []float32{float32(S), float32(S)}),
-		op.Cast(s.SubScope("side_f"), op.Pack(s.SubScope("side2"), []tf.Output{side, side}), tf.Float))
-	resized := s.AddOperation(tf.OpSpec{Type: "ScaleAndTranslate", Name: "resize",
-		Input: []tf.Input{x, op.Const(s.SubScope("out_size"), []int32{int32(S), int32(S)}), scale,
-			op.Const(s.SubScope("translation"), []float32{0, 0})},
-		Attrs: map[string]any{"kernel_type": resizeKernel, "antialias": resizeAntialias}}).Output(0)
-	norm := op.Sub(s.SubScope("normalize"), resized, op.Const(s.SubScope("means"), vggMeans))
+	hw := op.Slice(s.SubScope("hw"), shape, c("hw_begin", []int32{0}), c("hw_size", []int32{2}))
+	short := op.Min(s.SubScope("short"), hw, c("short_axis", int32(0)))
+	resize := func(x, size tf.Output) tf.Output { // x uint8 [h,w,3] → float32 [1,size,3]
+		batch := op.ExpandDims(s, op.Cast(s, x, tf.Float), c("batch_axis", int32(0)))
+		inHW := op.Slice(s.SubScope("in_hw"), op.Shape(s.SubScope("in_shape"), batch, op.ShapeOutType(tf.Int32)),
+			c("in_hw_begin", []int32{1}), c("in_hw_size", []int32{2}))
+		scale := op.Div(s.SubScope("scale"), op.Cast(s.SubScope("size_f"), size, tf.Float), op.Cast(s.SubScope("in_hw_f"), inHW, tf.Float))
+		return s.AddOperation(tf.OpSpec{Type: "ScaleAndTranslate", Name: "resize",
+			Input: []tf.Input{batch, size, scale, c("translation", []float32{0, 0})},
+			Attrs: map[string]any{"kernel_type": resizeKernel, "antialias": resizeAntialias}}).Output(0)
+	}
+	two := c("two", int32(2))
+	var x tf.Output
+	switch style {
+	case StyleVGG:
+		k := op.Div(s.SubScope("k"), c("resize_side", float32(max(256, S))), op.Cast(s.SubScope("short_f"), short, tf.Float))
+		nhw := op.Cast(s.SubScope("nhw"), op.Round(s, op.Mul(s.SubScope("hk"), op.Cast(s.SubScope("hw_f"), hw, tf.Float), k)), tf.Int32)
+		nhw = op.Maximum(s.SubScope("at_least_S"), nhw, c("S2", []int32{int32(S), int32(S)}))
+		r := resize(img, nhw)
+		off := op.FloorDiv(s.SubScope("offset"), op.Sub(s.SubScope("excess"), nhw, c("S2b", []int32{int32(S), int32(S)})), two)
+		begin := op.ConcatV2(s.SubScope("begin"), []tf.Output{c("zero0", []int32{0}), off, c("zero3", []int32{0})}, c("axis0", int32(0)))
+		x = op.Slice(s.SubScope("window"), r, begin, c("window_size", []int32{1, int32(S), int32(S), 3}))
+	default:
+		// Offsets from each axis' own size (the classic recipe used the
+		// height for both), floor division as the Go pipeline.
+		off := op.FloorDiv(s.SubScope("offset"), op.Sub(s.SubScope("excess"), hw, short), two)
+		begin := op.ConcatV2(s.SubScope("begin"), []tf.Output{off, c("zero2", []int32{0})}, c("axis0", int32(0)))
+		size := op.Pack(s.SubScope("size"), []tf.Output{short, short, c("three", int32(3))})
+		x = resize(op.Slice(s.SubScope("crop"), img, begin, size), c("out_size", []int32{int32(S), int32(S)}))
+	}
+	norm := op.Sub(s.SubScope("normalize"), x, c("means", vggMeans))
 	s.AddOperation(tf.OpSpec{Type: "Squeeze", Name: "pixels", Input: []tf.Input{norm},
 		Attrs: map[string]any{"squeeze_dims": []int64{0}}})
 	g, err := s.Finalize()

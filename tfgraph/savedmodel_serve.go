@@ -25,7 +25,7 @@ type ServeOptions struct {
 	GPUMemoryGrowth bool
 }
 
-// Served is a SavedModel written by WriteSavedModel, loaded with
+// Served is a SavedModel written by ExportSavedModel, loaded with
 // TensorFlow's C++ SavedModel loader (the one TensorFlow Serving uses). It
 // predicts from preprocessed float batches like Model.Predict, or from
 // encoded images through the in-graph preprocessing. A Served is not safe

@@ -94,7 +94,7 @@ func TestSavedModelRoundTrip(t *testing.T) {
 	const C = 5
 	m := smModel(t, C)
 	dir := filepath.Join(t.TempDir(), "sm")
-	if err := m.WriteSavedModel(dir, SavedModelOptions{Classes: smClasses(C)}); err != nil {
+	if err := m.ExportSavedModel(dir, ExportOptions{Classes: smClasses(C)}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := OpenSavedModel(dir, ServeOptions{Device: "cpu"})
@@ -141,11 +141,11 @@ func TestSavedModelErrors(t *testing.T) {
 	full := filepath.Join(base, "full")
 	os.MkdirAll(full, 0o755)
 	os.WriteFile(filepath.Join(full, "keep.txt"), []byte("x"), 0o644)
-	err := m.WriteSavedModel(full, SavedModelOptions{Classes: smClasses(3)})
+	err := m.ExportSavedModel(full, ExportOptions{Classes: smClasses(3)})
 	if !errors.Is(err, ErrExportDirNotEmpty) {
 		t.Errorf("non-empty dir: err %v, want ErrExportDirNotEmpty", err)
 	}
-	if err := m.WriteSavedModel(filepath.Join(base, "bad"), SavedModelOptions{Classes: smClasses(2)}); err == nil {
+	if err := m.ExportSavedModel(filepath.Join(base, "bad"), ExportOptions{Classes: smClasses(2)}); err == nil {
 		t.Error("2 class names for 3 classes: no error")
 	}
 	ents, _ := os.ReadDir(base)
@@ -159,7 +159,7 @@ func TestSavedModelErrors(t *testing.T) {
 
 	empty := filepath.Join(base, "empty")
 	os.Mkdir(empty, 0o755)
-	if err := m.WriteSavedModel(empty, SavedModelOptions{Classes: smClasses(3)}); err != nil {
+	if err := m.ExportSavedModel(empty, ExportOptions{Classes: smClasses(3)}); err != nil {
 		t.Errorf("existing empty dir: %v", err)
 	}
 
