@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
+	"google.golang.org/protobuf/proto"
 )
 
 // smModel is a vgg_mini at 32 px with random (seeded) weights: exporting
@@ -166,6 +169,27 @@ func TestSavedModelErrors(t *testing.T) {
 	if _, err := OpenSavedModel(base, ServeOptions{}); err == nil || !strings.Contains(err.Error(), "saved_model.pb") {
 		t.Errorf("open a non-SavedModel: %v", err)
 	}
+	// A SavedModel without tlearn's float signature, as another tool writes.
+	other := filepath.Join(base, "other")
+	if err := m.ExportSavedModel(other, ExportOptions{Classes: smClasses(3)}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(other, "saved_model.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sm pb.SavedModel
+	if err := proto.Unmarshal(raw, &sm); err != nil {
+		t.Fatal(err)
+	}
+	delete(sm.MetaGraphs[0].SignatureDef, SignatureFloat)
+	raw, _ = proto.Marshal(&sm)
+	os.WriteFile(filepath.Join(other, "saved_model.pb"), raw, 0o644)
+	_, err = OpenSavedModel(other, ServeOptions{Device: "cpu"})
+	if err == nil || !strings.Contains(err.Error(), `no signature "serving_float"`) || !strings.Contains(err.Error(), "serving_default") {
+		t.Errorf("open a SavedModel without serving_float: %v", err)
+	}
+
 	os.Remove(filepath.Join(empty, "assets", ClassesAsset))
 	if _, err := OpenSavedModel(empty, ServeOptions{Device: "cpu"}); err == nil || !strings.Contains(err.Error(), ClassesAsset) {
 		t.Errorf("open without classes asset: %v", err)
