@@ -25,6 +25,10 @@ const MaxPixels = 100_000_000
 // maxFileBytes bounds how much DecodeFile reads; no sane photo is larger.
 const maxFileBytes = 256 << 20
 
+// decodeJPEGFast, when set (build tag libjpeg, see jpeg_libjpeg.go), decodes
+// JPEGs with libjpeg-turbo; ok=false hands the image to image/jpeg.
+var decodeJPEGFast func(data []byte, dst *RGB) (img *RGB, ok bool, err error)
+
 // ErrTooLarge is returned (wrapped) by Decode for images over MaxPixels.
 var ErrTooLarge = errors.New("image too large")
 
@@ -131,6 +135,18 @@ func decodeInto(data []byte, dst *RGB) (*RGB, error) {
 	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
 		return nil, fmt.Errorf("%w: %s of %dx%d pixels is over the %d-pixel limit (a decompression bomb or an oversized scan; downscale it first)",
 			ErrTooLarge, format, cfg.Width, cfg.Height, MaxPixels)
+	}
+	if format == "jpeg" && decodeJPEGFast != nil {
+		out, ok, err := decodeJPEGFast(data, dst)
+		if ok {
+			if err != nil {
+				return nil, err
+			}
+			if o := jpegOrientation(data); o != 1 {
+				out = orient(out, o)
+			}
+			return out, nil
+		}
 	}
 	var im image.Image
 	if format == "jpeg" {
@@ -461,4 +477,13 @@ func clip8(v int32) uint8 {
 		return 0
 	}
 	return 255
+}
+
+// JPEGDecoder names the JPEG decoder in use: "libjpeg-turbo" when built with
+// cgo and the libjpeg tag, else "image/jpeg" (for tlearn info and logs).
+func JPEGDecoder() string {
+	if decodeJPEGFast != nil {
+		return "libjpeg-turbo"
+	}
+	return "image/jpeg"
 }

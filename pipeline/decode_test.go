@@ -164,7 +164,7 @@ func TestDecodeVsTensorFlow(t *testing.T) {
 		maxd = max(maxd, d)
 	}
 	mean := sum / float64(len(want))
-	t.Logf("Go image/jpeg vs TF decode_jpeg: mean |Δ| %.2f levels, max %.0f", mean, maxd)
+	t.Logf("%s vs TF decode_jpeg: mean |Δ| %.2f levels, max %.0f", JPEGDecoder(), mean, maxd)
 	// Fancy upsampling and libjpeg's colour tables leave only IDCT rounding.
 	if mean > 1.5 || maxd > 8 {
 		t.Errorf("mean difference %.2f levels (max %.0f), want ≤ 1.5 (≤ 8)", mean, maxd)

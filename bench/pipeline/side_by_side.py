@@ -70,10 +70,11 @@ def report(name, workers, n, sec):
 
 # ---- tlearn ----
 
-def bench_go(dirname, workers):
-    exe = os.path.join(ROOT, "bin", "pipeline-gobench")
-    subprocess.run(["go", "build", "-o", exe, "./bench/pipeline/gobench"], cwd=ROOT, check=True,
-                   env={**os.environ, "CGO_ENABLED": "0"})
+def bench_go(dirname, workers, libjpeg):
+    """libjpeg: build with -tags libjpeg (cgo + system libjpeg-turbo)."""
+    exe = os.path.join(ROOT, "bin", "pipeline-gobench" + ("-libjpeg" if libjpeg else ""))
+    cmd = ["go", "build", "-o", exe] + (["-tags", "libjpeg"] if libjpeg else []) + ["./bench/pipeline/gobench"]
+    subprocess.run(cmd, cwd=ROOT, check=True, env={**os.environ, "CGO_ENABLED": "1" if libjpeg else "0"})
     out = subprocess.run([exe, "-dir", dirname, "-workers", str(workers), "-batch", str(BATCH)],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -81,7 +82,14 @@ def bench_go(dirname, workers):
 
 # ---- tf.data ----
 
-def bench_tf(paths, workers):
+def bench_tf(dirname, count, workers):
+    """Runs in a fresh process: TF's thread pools are fixed at first use."""
+    out = subprocess.run([sys.executable, __file__, "--child-tf", str(workers), "--dir", dirname,
+                          "--images", str(count)], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench_tf_child(paths, workers):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -188,9 +196,14 @@ def main():
     ap.add_argument("--images", type=int, default=512)
     ap.add_argument("--workers", default=",".join(str(w) for w in sorted({1, os.cpu_count()})))
     ap.add_argument("--dir", default=os.path.join(ROOT, "bench", "data", "pipeline"))
-    ap.add_argument("--only", default="go,tf,pil", help="comma list of go, tf, pil")
+    ap.add_argument("--only", default="go,golibjpeg,tf,pil",
+                    help="comma list of go (pure Go), golibjpeg (-tags libjpeg), tf, pil")
+    ap.add_argument("--child-tf", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     paths = generate(args.dir, args.images)
+    if args.child_tf:
+        print(json.dumps(bench_tf_child(paths, args.child_tf)))
+        return
     sizes = [os.path.getsize(p) for p in paths]
     print(f"# {len(paths)} JPEGs in {args.dir}, mean {np.mean(sizes) / 1024:.0f} KiB, {os.cpu_count()} CPUs", flush=True)
     try:
@@ -198,7 +211,7 @@ def main():
         pil = bench_torch
     except ImportError:
         pil = bench_pil_numpy
-    runners = {"go": lambda w: bench_go(args.dir, w), "tf": lambda w: bench_tf(paths, w), "pil": lambda w: pil(paths, w)}
+    runners = {"go": lambda w: bench_go(args.dir, w, False), "golibjpeg": lambda w: bench_go(args.dir, w, True), "tf": lambda w: bench_tf(args.dir, args.images, w), "pil": lambda w: pil(paths, w)}
     results = []
     for w in [int(x) for x in args.workers.split(",")]:
         for key in args.only.split(","):

@@ -63,7 +63,7 @@ func main() {
 	}
 	sec := time.Since(start).Seconds()
 	out, _ := json.Marshal(map[string]any{
-		"name": "tlearn (Go)", "workers": *workers, "images": n, "seconds": sec,
+		"name": "tlearn (Go, " + pipeline.JPEGDecoder() + ")", "workers": *workers, "images": n, "seconds": sec,
 		"images_per_s": float64(n) / sec, "images_per_s_per_worker": float64(n) / sec / float64(*workers),
 	})
 	fmt.Fprintln(os.Stdout, string(out))
