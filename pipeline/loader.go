@@ -210,6 +210,10 @@ func (l *Loader) Epoch(ctx context.Context, samples []Sample, epoch, startBatch 
 // yields for an unreadable directory or a missing argument) is reported in
 // Failed like a bad file; an error with an empty Path ends the stream with
 // that error. Labels are passed through (-1 for unknown).
+//
+// samples is consumed on a separate goroutine; when the consumer stops, that
+// goroutine returns at the next sample, so a samples sequence that can block
+// indefinitely (reading stdin, say) should itself watch ctx.
 func (l *Loader) Stream(ctx context.Context, samples iter.Seq2[Sample, error]) iter.Seq2[*Batch, error] {
 	return func(yield func(*Batch, error) bool) {
 		B := l.opts.BatchSize

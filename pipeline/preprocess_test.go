@@ -1,7 +1,12 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/binary"
+	"flag"
+	"fmt"
+	"image"
+	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -205,6 +210,58 @@ func TestFlatImage(t *testing.T) {
 				want := []float32{200, 100, 50}[i%3] - VGGMeans[i%3]
 				if math.Abs(float64(v-want)) > 1e-3 {
 					t.Fatalf("%v %s: value %d = %v, want %v", sz, style, i, v, want)
+				}
+			}
+		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/golden/*.png from the current code")
+
+// TestGoldenAugment pins the random training crops and flips drawn from a
+// fixed seed (what exact resume relies on across versions), as PNGs of the
+// preprocessed output plus the means. Regenerate with go test -update after
+// an intended change.
+func TestGoldenAugment(t *testing.T) {
+	src, err := DecodeFile(filepath.Join("testdata", "golden", "src.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, style := range []Style{StyleCrop, StyleVGG} {
+		p := Preprocess{InputSize: 32, Margin: 10, Style: style}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range 3 {
+			name := filepath.Join("testdata", "golden", fmt.Sprintf("train_%s_%d.png", style, i))
+			dst := make([]float32, p.Size())
+			if err := p.Apply(src, Train, rng, dst); err != nil {
+				t.Fatal(err)
+			}
+			got := image.NewNRGBA(image.Rect(0, 0, 32, 32))
+			for j := range 32 * 32 {
+				for c := range 3 {
+					got.Pix[4*j+c] = uint8(math.Round(float64(min(max(dst[3*j+c]+VGGMeans[c], 0), 255))))
+				}
+				got.Pix[4*j+3] = 255
+			}
+			if *update {
+				var buf bytes.Buffer
+				if err := png.Encode(&buf, got); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(name, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := DecodeFile(name)
+			if err != nil {
+				t.Fatalf("%v (run go test -run GoldenAugment -update to create it)", err)
+			}
+			for j := range 32 * 32 {
+				for c := range 3 {
+					if d := int(got.Pix[4*j+c]) - int(want.Pix[3*j+c]); d > 1 || d < -1 {
+						t.Fatalf("%s: pixel %d channel %d = %d, golden %d (±1)", name, j, c, got.Pix[4*j+c], want.Pix[3*j+c])
+					}
 				}
 			}
 		}
