@@ -23,12 +23,12 @@ import (
 // Options configures a training run. The zero value of a field means the
 // classic recipe's default (see Defaults).
 type Options struct {
-	Data     string // dataset: folder (Food-101 or folder-per-class) or list file
-	Out      string // RUN_DIR
-	Arch     string // vgg_19 (default), vgg_16, vgg_mini
-	Weights  string // TF-Slim checkpoint, tlearn RUN_DIR, or "none"; required unless resuming
-	Layout   string // auto|food101|folders|list
-	ValSplit float64
+	Data     string  // dataset: folder (Food-101 or folder-per-class) or list file
+	Out      string  // RUN_DIR
+	Arch     string  // vgg_19 (default), vgg_16, vgg_mini
+	Weights  string  // TF-Slim checkpoint, tlearn RUN_DIR, or "none"; required unless resuming
+	Layout   string  // auto|food101|folders|list
+	ValSplit float64 // validation fraction per class; 0 means the default 0.2, negative means none
 	Seed     int64
 
 	Trainable string // all|head|last-N
@@ -42,6 +42,11 @@ type Options struct {
 
 	LR, LREnd, Momentum, WeightDecay float64
 	ClassWeights                     string // "" or "balanced"
+	// DropoutKeep is the keep probability after fc6 and fc7; 0 means the
+	// recipe's 0.5, 1 disables dropout. Resume is bit-exact only with 1:
+	// dropout masks come from TensorFlow's random state, which checkpoints
+	// do not hold.
+	DropoutKeep float64
 
 	LogEvery        int           // steps between loss logs / TensorBoard scalars
 	EvalEvery       int           // steps between validations (and one at the end)
@@ -100,6 +105,7 @@ func (o *Options) Defaults() {
 	deff(&o.LREnd, 1e-7)
 	deff(&o.Momentum, 0.9)
 	deff(&o.WeightDecay, 5e-4)
+	deff(&o.DropoutKeep, 0.5)
 	if o.SaveEvery == 0 {
 		o.SaveEvery = 600 * time.Second
 	}
@@ -128,7 +134,9 @@ func (o *Options) Validate() error {
 		return usage(fmt.Sprintf("--momentum must be in [0, 1) (got %g)", o.Momentum))
 	case o.WeightDecay < 0:
 		return usage("--weight-decay must be >= 0")
-	case o.ValSplit < 0 || o.ValSplit >= 1:
+	case o.DropoutKeep <= 0 || o.DropoutKeep > 1:
+		return usage(fmt.Sprintf("--dropout-keep must be in (0, 1] (got %g)", o.DropoutKeep))
+	case o.ValSplit >= 1:
 		return usage(fmt.Sprintf("--val-split must be in [0, 1) (got %g)", o.ValSplit))
 	case o.LogEvery < 1 || o.EvalEvery < 1:
 		return usage("--log-every and --eval-every must be at least 1")

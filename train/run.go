@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -69,7 +70,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // checkpoint; every input error surfaces here, before the first step.
 func setup(ctx context.Context, o *Options) (*Loop, error) {
 	log := o.Log
-	ckpt, _ := tfgraph.LatestCheckpoint(o.Out)
+	ckpt, err := tfgraph.LatestCheckpoint(o.Out)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("look for a checkpoint to resume in %s: %w", o.Out, err)
+	}
 	var prev *rundir.Config
 	if ckpt != "" {
 		c, err := rundir.ReadConfig(o.Out)
@@ -111,7 +115,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	model, err := tfgraph.NewModel(tfgraph.Config{
 		Arch: o.Arch, NumClasses: len(ds.Classes), InputSize: o.InputSize, Trainable: o.Trainable,
 		LearningRate: o.LR, LearningRateEnd: o.LREnd, LRPower: 1, DecaySteps: total,
-		Momentum: o.Momentum, WeightDecay: o.WeightDecay, DropoutKeep: 0.5, ClassWeights: classWeights,
+		Momentum: o.Momentum, WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, ClassWeights: classWeights,
 		Seed: o.Seed, Device: o.Device, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
 	})
 	if err != nil {
@@ -252,5 +256,3 @@ func (e *NonFiniteLossError) Error() string {
 	return fmt.Sprintf("loss became %v at step %d (learning rate %.3g): the run stopped without saving this state; "+
 		"lower --lr, check the data, and run the same command to resume from the last checkpoint", e.Loss, e.Step, e.LR)
 }
-
-var _ = errors.New

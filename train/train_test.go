@@ -20,7 +20,7 @@ import (
 func smallOptions(t *testing.T, data, out string) Options {
 	return Options{
 		Data: data, Out: out, Arch: "vgg_mini", Weights: "none", InputSize: 32, Margin: 2,
-		Batch: 8, ValBatch: 16, Steps: 24, LR: 0.05, LREnd: 1e-4, LogEvery: 4, EvalEvery: 12,
+		Batch: 8, ValBatch: 16, Steps: 24, LR: 0.001, LREnd: 1e-4, LogEvery: 4, EvalEvery: 12,
 		Seed: 7, Workers: 2, Threads: 2,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Progress: io.Discard,
 	}
