@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"image"
 	"math"
@@ -70,6 +71,9 @@ func TestDecodeFormats(t *testing.T) {
 		// Alpha composited on white: half-transparent green → (127,255,127);
 		// fully transparent (stored as (10,20,30)) → white.
 		{"rgba.png", [4][3]uint8{qRed, {128, 255, 128}, qBlue, qWhite}, 1},
+		{"rgba_lossy.webp", [4][3]uint8{qRed, {128, 255, 128}, qBlue, qWhite}, 16},
+		{"gray16.png", [4][3]uint8{gray(qRed), gray(qGreen), gray(qBlue), qWhite}, 0},
+		{"palette_trns.png", std, 0}, // white quadrant is a transparent entry → white
 		{"anim.gif", std, 0},
 		{"rgb.bmp", std, 0},
 		{"lossless.webp", std, 0},
@@ -168,6 +172,67 @@ func TestDecodeVsTensorFlow(t *testing.T) {
 	// Fancy upsampling and libjpeg's colour tables leave only IDCT rounding.
 	if mean > 1.5 || maxd > 8 {
 		t.Errorf("mean difference %.2f levels (max %.0f), want ≤ 1.5 (≤ 8)", mean, maxd)
+	}
+}
+
+// TestEXIFParser covers what PIL does not write: big-endian TIFF, LONG
+// values, EXIF after other APPn segments, and malformed segments.
+func TestEXIFParser(t *testing.T) {
+	ifd := func(order string, typ uint16, v uint32) []byte {
+		var bo binary.AppendByteOrder = binary.LittleEndian
+		if order == "MM" {
+			bo = binary.BigEndian
+		}
+		b := []byte(order)
+		b = bo.AppendUint16(b, 42)
+		b = bo.AppendUint32(b, 8)
+		b = bo.AppendUint16(b, 2) // two entries: another tag, then orientation
+		b = bo.AppendUint16(b, 0x010F)
+		b = bo.AppendUint16(b, 2)
+		b = bo.AppendUint32(b, 4)
+		b = bo.AppendUint32(b, 0)
+		b = bo.AppendUint16(b, 0x0112)
+		b = bo.AppendUint16(b, typ)
+		b = bo.AppendUint32(b, 1)
+		if typ == 3 {
+			b = bo.AppendUint16(b, uint16(v))
+			b = bo.AppendUint16(b, 0)
+		} else {
+			b = bo.AppendUint32(b, v)
+		}
+		return bo.AppendUint32(b, 0)
+	}
+	seg := func(marker byte, payload []byte) []byte {
+		return append([]byte{0xFF, marker, byte((len(payload) + 2) >> 8), byte(len(payload) + 2)}, payload...)
+	}
+	jpg := func(segs ...[]byte) []byte {
+		b := []byte{0xFF, 0xD8}
+		for _, s := range segs {
+			b = append(b, s...)
+		}
+		return append(b, 0xFF, 0xDA, 0, 2)
+	}
+	exif := func(t []byte) []byte { return seg(0xE1, append([]byte("Exif\x00\x00"), t...)) }
+	tests := []struct {
+		name string
+		data []byte
+		want int
+	}{
+		{"little-endian short", jpg(exif(ifd("II", 3, 6))), 6},
+		{"big-endian short", jpg(exif(ifd("MM", 3, 8))), 8},
+		{"big-endian long", jpg(exif(ifd("MM", 4, 3))), 3},
+		{"after APP0 and XMP APP1", jpg(seg(0xE0, []byte("JFIF\x00..")), seg(0xE1, []byte("http://ns.adobe.com/xap/1.0/\x00")), exif(ifd("II", 3, 5))), 5},
+		{"out of range", jpg(exif(ifd("II", 3, 9))), 1},
+		{"wrong type", jpg(exif(ifd("II", 5, 6))), 1},
+		{"after scan", append(jpg(), exif(ifd("II", 3, 6))...), 1},
+		{"truncated IFD", jpg(exif(ifd("II", 3, 6)[:20])), 1},
+		{"bad length", []byte{0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xFF, 'E'}, 1},
+		{"not a JPEG", []byte("\x89PNG"), 1},
+	}
+	for _, tc := range tests {
+		if got := jpegOrientation(tc.data); got != tc.want {
+			t.Errorf("%s: orientation %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }
 

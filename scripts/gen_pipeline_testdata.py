@@ -101,6 +101,13 @@ def main():
     rgba[12:, 16:, :] = (10, 20, 30, 0)  # transparent white quadrant: must come out white
     rgba[:12, 16:, 3] = 128  # half-transparent green: (0,255,0)·½ + white·½
     Image.fromarray(rgba, "RGBA").save(path("img", "rgba.png"))
+    # Lossy WebP with alpha (x/image/webp returns NYCbCrA), 16-bit grey PNG,
+    # and a palette PNG whose white quadrant is a transparent palette entry.
+    Image.fromarray(rgba, "RGBA").save(path("img", "rgba_lossy.webp"), quality=95)
+    Image.fromarray((np.asarray(q.convert("L")).astype(np.uint16) * 257)).save(path("img", "gray16.png"))
+    pal = q.convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    white = [i for i in range(4) if pal.getpalette()[3 * i : 3 * i + 3] == [255, 255, 255]][0]
+    pal.save(path("img", "palette_trns.png"), transparency=white)
     frames = [q, Image.new("RGB", q.size, (0, 0, 0))]
     frames[0].save(path("img", "anim.gif"), save_all=True, append_images=frames[1:], duration=100)
     q.save(path("img", "rgb.bmp"))
