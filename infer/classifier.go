@@ -159,5 +159,5 @@ func openSavedModel(opts OpenOptions) (Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &savedClassifier{s: s, pre: pipeline.Preprocess{InputSize: s.InputSize(), Style: pipeline.StyleCrop}}, nil
+	return &savedClassifier{s: s, pre: pipeline.Preprocess{InputSize: s.InputSize(), Style: pipeline.Style(s.Style())}}, nil
 }

@@ -44,6 +44,11 @@ const (
 	// index = line number (as RUN_DIR/classes.txt).
 	ClassesAsset = "classes.txt"
 
+	// StyleFile, in assets.extra/ (SavedModel's place for files the graph does
+	// not use), names the preprocessing style the float signature expects, so
+	// `tlearn predict --model SAVEDMODEL` preprocesses as training did.
+	StyleFile = "preprocess_style.txt"
+
 	// Preprocessing styles of ExportOptions.Style (pipeline.StyleCrop and
 	// pipeline.StyleVGG; tfgraph does not import pipeline).
 	StyleCrop = "crop"
@@ -114,6 +119,10 @@ func (m *Model) ExportSavedModel(dir string, opts ExportOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("export SavedModel: build graph: %w", err)
 	}
+	// TF Serving's layout is export/NAME/VERSION: create missing parents.
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o755); err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), filepath.Base(filepath.Clean(dir))+".tmp-")
 	if err != nil {
 		return fmt.Errorf("export SavedModel: %w", err)
@@ -140,7 +149,17 @@ func (m *Model) ExportSavedModel(dir string, opts ExportOptions) (err error) {
 	if err := writeSynced(filepath.Join(tmp, "assets", ClassesAsset), classes); err != nil {
 		return fmt.Errorf("export SavedModel: %w", err)
 	}
-	for _, d := range []string{filepath.Join(tmp, "variables"), filepath.Join(tmp, "assets"), tmp} {
+	style := opts.Style
+	if style == "" {
+		style = StyleCrop
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "assets.extra"), 0o755); err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	if err := writeSynced(filepath.Join(tmp, "assets.extra", StyleFile), []byte(style+"\n")); err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	for _, d := range []string{filepath.Join(tmp, "variables"), filepath.Join(tmp, "assets"), filepath.Join(tmp, "assets.extra"), tmp} {
 		syncDir(d)
 	}
 	if err := checkExportDir(dir); err != nil { // someone wrote there meanwhile

@@ -35,6 +35,7 @@ type Served struct {
 	sm        *tf.SavedModel
 	inputSize int
 	classes   []string
+	style     string
 
 	images, probs       tf.Output // SignatureFloat
 	bytesIn, bytesProbs tf.Output // SignatureBytes
@@ -125,6 +126,15 @@ func (s *Served) bind() error {
 	if err != nil {
 		return err
 	}
+	s.style = StyleCrop // exports before StyleFile existed were all crop
+	if b, err := os.ReadFile(filepath.Join(s.dir, "assets.extra", StyleFile)); err == nil {
+		switch st := strings.TrimSpace(string(b)); st {
+		case StyleCrop, StyleVGG:
+			s.style = st
+		default:
+			return fmt.Errorf("assets.extra/%s names an unknown preprocessing style %q", StyleFile, st)
+		}
+	}
 	if c := out.Shape; c.NumDimensions() == 2 {
 		if n := c.Size(1); n > 0 && int(n) != len(s.classes) {
 			return fmt.Errorf("assets/%s lists %d classes, the model has %d outputs", ClassesAsset, len(s.classes), n)
@@ -177,6 +187,10 @@ func readClassesAsset(path string) ([]string, error) {
 
 // InputSize is the side S of the float signature's [N,S,S,3] input.
 func (s *Served) InputSize() int { return s.inputSize }
+
+// Style returns the preprocessing style the float signature expects
+// (StyleCrop or StyleVGG), as the export recorded it.
+func (s *Served) Style() string { return s.style }
 
 // Classes returns the class names, index = class.
 func (s *Served) Classes() []string { return slices.Clone(s.classes) }

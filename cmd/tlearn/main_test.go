@@ -165,3 +165,35 @@ func TestTrainPredictEvalCLI(t *testing.T) {
 		t.Errorf("resume does not mention --weights: %s", errOut)
 	}
 }
+
+// TestExportThenPredictSavedModel: `tlearn export` writes a SavedModel whose
+// predictions through `tlearn predict --model SAVEDMODEL` equal the RUN_DIR's.
+func TestExportThenPredictSavedModel(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	testdata.Folders(t, data, 2, 8, 40, 9)
+	run := filepath.Join(tmp, "run")
+	code, _, errOut := tlearn(t, "train", "--data", data, "--out", run, "--arch", "vgg_mini", "--input-size", "32",
+		"--weights", "none", "--steps", "3", "--batch", "4", "--preprocess", "vgg", "--threads", "2", "--workers", "2")
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	exp := filepath.Join(tmp, "export", "1")
+	if code, _, errOut = tlearn(t, "export", "--model", run, "--out", exp); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errOut)
+	}
+	for _, f := range []string{"saved_model.pb", "variables/variables.index", "assets/classes.txt"} {
+		if _, err := os.Stat(filepath.Join(exp, f)); err != nil {
+			t.Errorf("export lacks %s", f)
+		}
+	}
+	// Exporting again into the now non-empty folder is refused, and leaves it intact.
+	if code, _, errOut = tlearn(t, "export", "--model", run, "--out", exp); code == 0 || !strings.Contains(errOut, "not empty") {
+		t.Errorf("second export: exit %d, stderr %q; want a refusal naming the non-empty folder", code, errOut)
+	}
+	_, fromRun, _ := tlearn(t, "predict", "--model", run, "--checkpoint", "latest", "--format", "jsonl", "--top-k", "2", data)
+	_, fromExport, errOut := tlearn(t, "predict", "--model", exp, "--format", "jsonl", "--top-k", "2", data)
+	if fromRun == "" || fromRun != fromExport {
+		t.Errorf("predict through the SavedModel differs from the RUN_DIR:\nrun:    %.300s\nexport: %.300s\n%s", fromRun, fromExport, errOut)
+	}
+}
