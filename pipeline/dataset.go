@@ -386,7 +386,10 @@ func loadClassDirs(dir string, forcedClasses []string) (*Dataset, error) {
 			return nil, fmt.Errorf("load %s: folder %q is not one of the %d known classes (%s); rename or remove it",
 				dir, c, len(names), abbreviate(names))
 		}
-		files, err := collectImages(filepath.Join(dir, c))
+		// The trailing separator makes WalkDir follow a symlinked class
+		// folder (a common way to assemble a dataset) instead of listing the
+		// link itself.
+		files, err := collectImages(filepath.Join(dir, c) + string(filepath.Separator))
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %w", dir, err)
 		}

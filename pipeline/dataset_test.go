@@ -200,6 +200,24 @@ func TestLoadFolders(t *testing.T) {
 	}
 }
 
+func TestLoadFoldersSymlinks(t *testing.T) {
+	store, root := t.TempDir(), t.TempDir()
+	writeTree(t, store, map[string]string{"cats/1.jpg": "", "cats/2.jpg": "", "dog.jpg": ""})
+	if err := os.Symlink(filepath.Join(store, "cats"), filepath.Join(root, "cat")); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	os.Mkdir(filepath.Join(root, "dog"), 0o755)
+	os.Symlink(filepath.Join(store, "dog.jpg"), filepath.Join(root, "dog", "d.jpg"))
+	ds, err := Load(root, LoadOptions{ValSplit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Sample{{filepath.Join(root, "cat", "1.jpg"), 0}, {filepath.Join(root, "cat", "2.jpg"), 0}, {filepath.Join(root, "dog", "d.jpg"), 1}}
+	if !slices.Equal(ds.Train, want) {
+		t.Errorf("got %v, want %v", ds.Train, want)
+	}
+}
+
 func TestLoadFoldersTrainVal(t *testing.T) {
 	for _, valName := range []string{"val", "validation", "test"} {
 		root := t.TempDir()
