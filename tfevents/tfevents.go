@@ -118,9 +118,10 @@ func (w *Writer) Scalars(step int64, values map[string]float64) error {
 	return w.writeRecord(w.event(step, 5, summary))
 }
 
-// SessionStart records that the run (re)started at step. TensorBoard then
-// discards events of an earlier, crashed attempt with a larger step, so curves
-// of a resumed run do not double back.
+// SessionStart records that the run (re)starts at step: TensorBoard then
+// discards events of an earlier, crashed attempt at steps >= step, so the
+// curves of a resumed run do not double back. A run resumed from a checkpoint
+// at step N passes N+1: what was logged up to N is still true.
 func (w *Writer) SessionStart(step int64) error {
 	var sl []byte
 	sl = protowire.AppendTag(sl, 1, protowire.VarintType)
@@ -196,7 +197,9 @@ func ReadScalars(path string) (map[string][]Point, error) {
 }
 
 // ReadDir reads and merges every events.out.tfevents.* file in dir (not
-// recursive), in name order (which is creation-time order), sorted by step.
+// recursive) in name order, which is creation-time order, as one stream: a
+// SessionLog START in a later file (a resumed run) drops the earlier files'
+// points at and after its step, as TensorBoard does. Points are sorted by step.
 func ReadDir(dir string) (map[string][]Point, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
 	if err != nil {
@@ -204,35 +207,21 @@ func ReadDir(dir string) (map[string][]Point, error) {
 	}
 	sort.Strings(files)
 	merged := map[string][]Point{}
-	for _, f := range files {
-		m, err := ReadScalars(f)
+	for _, path := range files {
+		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
 		}
-		for tag, pts := range m {
-			merged[tag] = mergeRestart(merged[tag], pts)
+		err = readRecords(bufio.NewReader(f), func(data []byte) error { return parseEvent(data, merged) })
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
 	}
 	for _, pts := range merged {
 		sort.SliceStable(pts, func(i, j int) bool { return pts[i].Step < pts[j].Step })
 	}
 	return merged, nil
-}
-
-// mergeRestart appends later points, dropping earlier ones at steps the later
-// file covers again (a resumed run re-logs steps after its last checkpoint).
-func mergeRestart(old, later []Point) []Point {
-	if len(later) == 0 {
-		return old
-	}
-	first := later[0].Step
-	kept := old[:0:0]
-	for _, p := range old {
-		if p.Step < first {
-			kept = append(kept, p)
-		}
-	}
-	return append(kept, later...)
 }
 
 func readRecords(r io.Reader, fn func([]byte) error) error {

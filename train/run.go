@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/tlearn/tlearn/pipeline"
@@ -57,6 +58,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer lock.Release()
+	removeStaleTemp(o.Out, o.Log)
+	removeStaleTemp(filepath.Join(o.Out, rundir.BestDir), o.Log)
 
 	l, err := setup(ctx, &o)
 	if err != nil {
@@ -64,6 +67,31 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer l.close()
 	return l.run(ctx)
+}
+
+// removeStaleTemp deletes the temp files a killed run left in dir while it
+// was writing a checkpoint (TensorFlow's SaveV2 writes
+// "PREFIX.data-*.tempstateN" and "PREFIX.index.tempstateN", then renames) or
+// an atomic file (".NAME.tmp*"). Nothing reads them, and each orphaned
+// checkpoint part is as large as the model (550 MB for VGG19), so repeated
+// crashes would fill the disk. Only called while holding the run's LOCK, so
+// no live writer owns them.
+func removeStaleTemp(dir string, log *slog.Logger) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		n := e.Name()
+		stale := strings.HasPrefix(n, "model.ckpt-") && strings.Contains(n, ".tempstate") ||
+			strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp")
+		if !stale || !e.Type().IsRegular() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, n)); err == nil {
+			log.Info("removed a temp file left by an interrupted save", "path", filepath.Join(dir, n))
+		}
+	}
 }
 
 // setup loads the data, builds the model, and restores weights or the latest
@@ -171,7 +199,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		return nil, err
 	}
 	if l.Resumed {
-		l.Events.SessionStart(l.Step)
+		l.Events.SessionStart(l.Step + 1)
 	}
 	log.Info("dataset", "layout", ds.Layout, "classes", len(ds.Classes), "train", len(ds.Train), "val", len(ds.Val),
 		"steps_per_epoch", stepsPerEpoch, "total_steps", total, "arch", o.Arch, "input", o.InputSize, "trainable", o.Trainable,

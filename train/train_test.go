@@ -2,7 +2,9 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/tlearn/tlearn/internal/testdata"
+	"github.com/tlearn/tlearn/internal/testenv"
 	"github.com/tlearn/tlearn/rundir"
 	"github.com/tlearn/tlearn/tfevents"
 	"github.com/tlearn/tlearn/tfgraph"
@@ -97,6 +100,11 @@ func TestTrainEndToEndAndResume(t *testing.T) {
 	if v := ev["val/top1"]; len(v) < 2 || v[len(v)-1].Step != 24 {
 		t.Errorf("val/top1 points %+v, want validations at 12 and 24", v)
 	}
+	checkWithTensorBoard(t, out, map[string][]int64{
+		"loss": {4, 8, 12, 16, 20, 24}, "learning_rate": {4, 8, 12, 16, 20, 24}, "images_per_sec": {4, 8, 12, 16, 20, 24},
+		"val/top1": {12, 24}, "val/top5": {12, 24},
+	})
+
 	cfg, err := rundir.ReadConfig(out)
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +114,32 @@ func TestTrainEndToEndAndResume(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, rundir.LockFile)); err != nil {
 		t.Errorf("LOCK file: %v", err)
+	}
+}
+
+// checkWithTensorBoard reads the run's event files with TensorBoard's own
+// EventAccumulator (the code behind `tensorboard --logdir`) and checks that
+// each tag has points at exactly the wanted steps, across the interrupted and
+// the resumed run's files.
+func checkWithTensorBoard(t *testing.T, dir string, want map[string][]int64) {
+	t.Helper()
+	script := `
+import json, sys
+from tensorboard.backend.event_processing import event_accumulator as ea
+acc = ea.EventAccumulator(sys.argv[1], size_guidance={ea.SCALARS: 0})
+acc.Reload()
+print(json.dumps({tag: [e.step for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}))
+`
+	out := testenv.RunPython(t, "-c", script, dir)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var got map[string][]int64
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+		t.Fatalf("TensorBoard reader output %q: %v", out, err)
+	}
+	for tag, steps := range want {
+		if fmt.Sprint(got[tag]) != fmt.Sprint(steps) {
+			t.Errorf("TensorBoard sees %s at steps %v, want %v", tag, got[tag], steps)
+		}
 	}
 }
 
