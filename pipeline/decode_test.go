@@ -150,28 +150,30 @@ func TestDecodeBadFiles(t *testing.T) {
 // (libjpeg-turbo, fast IDCT, fancy upsampling) on a 4:2:0 photo: the train
 // (Go) / serve (graph) skew of decoding.
 func TestDecodeVsTensorFlow(t *testing.T) {
-	img, err := DecodeFile(filepath.Join("testdata", "golden", "photo.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile(filepath.Join("testdata", "golden", "photo_tfdecode.rgb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(want) != len(img.Pix) {
-		t.Fatalf("size: got %d bytes, TF %d", len(img.Pix), len(want))
-	}
-	var sum, maxd float64
-	for i := range want {
-		d := math.Abs(float64(img.Pix[i]) - float64(want[i]))
-		sum += d
-		maxd = max(maxd, d)
-	}
-	mean := sum / float64(len(want))
-	t.Logf("%s vs TF decode_jpeg: mean |Δ| %.2f levels, max %.0f", JPEGDecoder(), mean, maxd)
-	// Fancy upsampling and libjpeg's colour tables leave only IDCT rounding.
-	if mean > 1.5 || maxd > 8 {
-		t.Errorf("mean difference %.2f levels (max %.0f), want ≤ 1.5 (≤ 8)", mean, maxd)
+	for _, name := range []string{"photo", "photo_odd420", "photo_odd422"} {
+		img, err := DecodeFile(filepath.Join("testdata", "golden", name+".jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join("testdata", "golden", name+"_tfdecode.rgb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) != len(img.Pix) {
+			t.Fatalf("%s: got %d bytes, TF %d", name, len(img.Pix), len(want))
+		}
+		var sum, maxd float64
+		for i := range want {
+			d := math.Abs(float64(img.Pix[i]) - float64(want[i]))
+			sum += d
+			maxd = max(maxd, d)
+		}
+		mean := sum / float64(len(want))
+		t.Logf("%s: %s vs TF decode_jpeg: mean |Δ| %.2f levels, max %.0f", name, JPEGDecoder(), mean, maxd)
+		// Fancy upsampling and libjpeg's colour tables leave only IDCT rounding.
+		if mean > 1.5 || maxd > 8 {
+			t.Errorf("%s: mean difference %.2f levels (max %.0f), want ≤ 1.5 (≤ 8)", name, mean, maxd)
+		}
 	}
 }
 

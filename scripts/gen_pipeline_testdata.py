@@ -137,6 +137,9 @@ def main():
     Image.fromarray(src).save(path("golden", "src.png"))
     Image.fromarray(tiny).save(path("golden", "tiny.png"))
     Image.fromarray(photo(96, 64, 3)).save(path("golden", "photo.jpg"), quality=90)
+    # Odd sizes exercise the edge columns/rows of chroma upsampling.
+    Image.fromarray(photo(95, 63, 4)).save(path("golden", "photo_odd420.jpg"), quality=90, subsampling=2)
+    Image.fromarray(photo(95, 63, 5)).save(path("golden", "photo_odd422.jpg"), quality=90, subsampling=1)
 
     import tensorflow as tf
 
@@ -169,8 +172,9 @@ def main():
     c = resize(src[5:45, 3:43], 24, 24)[:, ::-1] - MEANS
     save("crop_train_src_24.f32", c)
     # TensorFlow's JPEG decoder on a photo, to measure Go's decoder against.
-    dec = tf.io.decode_jpeg(open(path("golden", "photo.jpg"), "rb").read(), channels=3).numpy()
-    dec.tofile(path("golden", "photo_tfdecode.rgb"))
+    for name in ["photo", "photo_odd420", "photo_odd422"]:
+        dec = tf.io.decode_jpeg(open(path("golden", name + ".jpg"), "rb").read(), channels=3).numpy()
+        dec.tofile(path("golden", name + "_tfdecode.rgb"))
     print("wrote", os.path.normpath(OUT))
 
 
