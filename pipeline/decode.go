@@ -309,9 +309,9 @@ func rgbOverWhite(c color.Color) [3]uint8 {
 // range) and box (nearest) chroma.
 func ycbcrToRGB(m *image.YCbCr, pix []uint8, limitedRange bool) {
 	w, h := m.Rect.Dx(), m.Rect.Dy()
-	cbUp := make([]uint8, w)
-	crUp := make([]uint8, w)
 	cw := (w + 1) / 2 // chroma plane width for horizontal subsampling by 2
+	cbUp := make([]uint8, 2*cw)
+	crUp := make([]uint8, 2*cw)
 	ch := (h + 1) / 2
 	for y := 0; y < h; y++ {
 		yrow := m.Y[y*m.YStride : y*m.YStride+w]
@@ -384,61 +384,53 @@ func ycbcrToRGB(m *image.YCbCr, pix []uint8, limitedRange bool) {
 }
 
 // fancyH2V2 is libjpeg's h2v2_fancy_upsample for one output row: in0 is the
-// chroma row covering it, in1 the nearer neighbouring row.
+// chroma row covering it, in1 the nearer neighbouring row. out must hold
+// 2·len(in0) values.
 func fancyH2V2(in0, in1, out []uint8, bias0, bias1 int32) {
 	n := len(in0)
-	out = out[:len(out):len(out)]
+	in1 = in1[:n]
+	out = out[:2*n]
 	if n == 1 {
 		v := (int32(in0[0])*3 + int32(in1[0])) * 4
-		out[0] = uint8((v + 8) >> 4)
-		if len(out) > 1 {
-			out[1] = uint8((v + 7) >> 4)
-		}
+		out[0], out[1] = uint8((v+8)>>4), uint8((v+7)>>4)
 		return
 	}
 	this := int32(in0[0])*3 + int32(in1[0])
 	next := int32(in0[1])*3 + int32(in1[1])
-	put := func(i int, v int32) {
-		if i < len(out) {
-			out[i] = uint8(v)
-		}
-	}
-	put(0, (this*4+8)>>4)
-	put(1, (this*3+next+7)>>4)
+	out[0] = uint8((this*4 + 8) >> 4)
+	out[1] = uint8((this*3 + next + 7) >> 4)
 	last := this
 	this = next
 	for c := 1; c < n-1; c++ {
 		next = int32(in0[c+1])*3 + int32(in1[c+1])
-		put(2*c, (this*3+last+bias0)>>4)
-		put(2*c+1, (this*3+next+bias1)>>4)
+		o := out[2*c : 2*c+2 : 2*c+2]
+		o[0] = uint8((this*3 + last + bias0) >> 4)
+		o[1] = uint8((this*3 + next + bias1) >> 4)
 		last, this = this, next
 	}
-	put(2*(n-1), (this*3+last+8)>>4)
-	put(2*(n-1)+1, (this*4+7)>>4)
+	out[2*n-2] = uint8((this*3 + last + 8) >> 4)
+	out[2*n-1] = uint8((this*4 + 7) >> 4)
 }
 
-// fancyH2V1 is libjpeg's h2v1_fancy_upsample (4:2:2).
+// fancyH2V1 is libjpeg's h2v1_fancy_upsample (4:2:2). out must hold
+// 2·len(in) values.
 func fancyH2V1(in, out []uint8) {
 	n := len(in)
-	put := func(i int, v int32) {
-		if i < len(out) {
-			out[i] = uint8(v)
-		}
-	}
+	out = out[:2*n]
 	if n == 1 {
-		put(0, int32(in[0]))
-		put(1, int32(in[0]))
+		out[0], out[1] = in[0], in[0]
 		return
 	}
-	put(0, int32(in[0]))
-	put(1, (int32(in[0])*3+int32(in[1])+2)>>2)
+	out[0] = in[0]
+	out[1] = uint8((int32(in[0])*3 + int32(in[1]) + 2) >> 2)
 	for c := 1; c < n-1; c++ {
 		v := int32(in[c]) * 3
-		put(2*c, (v+int32(in[c-1])+1)>>2)
-		put(2*c+1, (v+int32(in[c+1])+2)>>2)
+		o := out[2*c : 2*c+2 : 2*c+2]
+		o[0] = uint8((v + int32(in[c-1]) + 1) >> 2)
+		o[1] = uint8((v + int32(in[c+1]) + 2) >> 2)
 	}
-	put(2*(n-1), (int32(in[n-1])*3+int32(in[n-2])+1)>>2)
-	put(2*(n-1)+1, int32(in[n-1]))
+	out[2*n-2] = uint8((int32(in[n-1])*3 + int32(in[n-2]) + 1) >> 2)
+	out[2*n-1] = in[n-1]
 }
 
 // libjpeg jdcolor.c build_ycc_rgb_table, SCALEBITS = 16.
