@@ -121,6 +121,7 @@ type resampler struct {
 	xs, ys spans
 	tmp    []float32 // horizontally resampled rows
 	row    []float32 // one source row as float32
+	mrow   []float32 // the means, repeated over one output row
 }
 
 // geometry says which part of an image becomes the network input: the
@@ -174,18 +175,24 @@ func (r *resampler) run(img *RGB, g geometry, means [3]float32, dst []float32) {
 			t[0], t[1], t[2] = a0, a1, a2
 		}
 	}
-	// Vertical pass: weighted sum of tmp rows, then means and flip.
+	// Vertical pass: weighted sum of tmp rows, means folded into the first
+	// tap (they are per channel, so the flip does not move them), then flip.
+	r.mrow = growF(r.mrow, S*3)
+	mrow := r.mrow
+	for i := 0; i < S*3; i += 3 {
+		mrow[i], mrow[i+1], mrow[i+2] = means[0], means[1], means[2]
+	}
 	ysz := r.ys.size
-	m0, m1, m2 := means[0], means[1], means[2]
 	for yo := 0; yo < S; yo++ {
 		w := r.ys.w[yo*ysz : (yo+1)*ysz]
 		base := r.ys.start[yo] - rowMin
 		out := dst[yo*S*3 : (yo+1)*S*3]
-		// First tap initialises, the others accumulate, row-wise.
 		t := tmp[base*S*3 : (base+1)*S*3]
+		t = t[:len(out)]
+		mr := mrow[:len(out)]
 		w0 := w[0]
 		for i := range out {
-			out[i] = w0 * t[i]
+			out[i] = w0*t[i] - mr[i]
 		}
 		for k := 1; k < ysz; k++ {
 			wk := w[k]
@@ -193,21 +200,19 @@ func (r *resampler) run(img *RGB, g geometry, means [3]float32, dst []float32) {
 				continue
 			}
 			t := tmp[(base+k)*S*3 : (base+k+1)*S*3]
+			t = t[:len(out)]
 			for i := range out {
 				out[i] += wk * t[i]
 			}
 		}
 		if g.flip {
 			for l, rr := 0, S-1; l < rr; l, rr = l+1, rr-1 {
-				out[3*l], out[3*rr] = out[3*rr], out[3*l]
-				out[3*l+1], out[3*rr+1] = out[3*rr+1], out[3*l+1]
-				out[3*l+2], out[3*rr+2] = out[3*rr+2], out[3*l+2]
+				a := out[3*l : 3*l+3 : 3*l+3]
+				b := out[3*rr : 3*rr+3 : 3*rr+3]
+				a[0], b[0] = b[0], a[0]
+				a[1], b[1] = b[1], a[1]
+				a[2], b[2] = b[2], a[2]
 			}
-		}
-		for i := 0; i < len(out); i += 3 {
-			out[i] -= m0
-			out[i+1] -= m1
-			out[i+2] -= m2
 		}
 	}
 }
