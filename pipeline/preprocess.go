@@ -68,16 +68,18 @@ func (m Mode) String() string {
 //	x = tf.image.resize(crop[None], [S, S], "bilinear", antialias=True)[0]
 //	x = x - [123.68, 116.78, 103.94]
 //
-// StyleVGG eval: scale = 256/min(h,w) in float32; nh, nw = rint(h·scale),
-// rint(w·scale); tf.image.resize(img, [nh, nw], "bilinear", antialias=True),
-// then the central S×S window at ((nh−S)//2, (nw−S)//2), minus the means.
+// StyleVGG eval: side = max(256, S); scale = side/min(h,w) in float32; nh, nw
+// = rint(h·scale), rint(w·scale); tf.image.resize(img, [nh, nw], "bilinear",
+// antialias=True), then the central S×S window at ((nh−S)//2, (nw−S)//2),
+// minus the means.
 //
 // Known differences from that graph, all in decoding (see Decode): JPEG EXIF
 // orientation is applied here but not by decode_jpeg; alpha is composited on
 // white here but dropped by decode_png(channels=3) (to match, decode with
-// channels=4 and compute rgb·a/255 + 255·(1−a/255)); and Go's JPEG decoder
-// differs from libjpeg-turbo by a few levels (IDCT rounding, nearest vs
-// "fancy" chroma upsampling).
+// channels=4 and compute rgb·a/255 + 255·(1−a/255)); and the pure-Go JPEG
+// decoder differs from decode_jpeg by about 1 level on average (IDCT
+// rounding; chroma upsampling and colour conversion are libjpeg's). Built
+// with -tags libjpeg, JPEG decoding is bit-exact with decode_jpeg.
 type Preprocess struct {
 	// InputSize is the side of the square network input, e.g. 224.
 	InputSize int
