@@ -22,8 +22,11 @@ import (
 // sensor-like noise) encoded as JPEG quality 90, 4:2:0 — the size of a
 // Food-101 image. Deterministic.
 func benchPhoto(tb testing.TB, seed uint64) []byte {
+	return benchPhotoSize(tb, seed, 512, 384)
+}
+
+func benchPhotoSize(tb testing.TB, seed uint64, w, h int) []byte {
 	tb.Helper()
-	const w, h = 512, 384
 	r := rand.New(rand.NewPCG(seed, 1))
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	fx, fy := 5+r.Float64()*10, 7+r.Float64()*10
@@ -33,8 +36,8 @@ func benchPhoto(tb testing.TB, seed uint64) []byte {
 			t := 20 * math.Sin(float64(x*y)/900)
 			rr := 128 + 100*math.Sin(float64(x)/fx)*math.Cos(float64(y)/fy) + n + t
 			g := 128 + 90*math.Cos(float64(x+y)/(fx+fy)) + n
-			b := 255*float64(x)/w*float64(y)/h + n - t
-			if (x-w/3)*(x-w/3)+(y-h/2)*(y-h/2) < 90*90 {
+			b := 255*float64(x)/float64(w)*float64(y)/float64(h) + n - t
+			if (x-w/3)*(x-w/3)+(y-h/2)*(y-h/2) < h*h/20 {
 				rr, g, b = 240+n, 200+n+t, 30+n
 			}
 			i := img.PixOffset(x, y)
@@ -52,6 +55,21 @@ func clampU8(v float64) uint8 { return uint8(max(0, min(255, v))) }
 
 func BenchmarkDecodeJPEG512(b *testing.B) {
 	data := benchPhoto(b, 1)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var dst RGB
+	for b.Loop() {
+		if _, err := decodeInto(data, &dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeJPEG12MP: a phone photo (4032×3024). Decoding dominates
+// for such inputs; DCT-domain downscaling (libjpeg scale_denom) would be
+// the next step for folders of them.
+func BenchmarkDecodeJPEG12MP(b *testing.B) {
+	data := benchPhotoSize(b, 1, 4032, 3024)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	var dst RGB
