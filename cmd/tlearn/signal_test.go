@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tlearn/tlearn/internal/testdata"
+	"github.com/tlearn/tlearn/tfgraph"
+)
+
+// TestMain lets the test binary act as the tlearn command (TLEARN_AS_MAIN=1),
+// so signal handling is tested on a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("TLEARN_AS_MAIN") == "1" {
+		os.Args = append([]string{"tlearn"}, strings.Fields(os.Getenv("TLEARN_ARGS"))...)
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestCtrlCSavesAndResumes: SIGINT during training saves a checkpoint at the
+// current step and exits 130; the same command then resumes from it.
+func TestCtrlCSavesAndResumes(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	testdata.Folders(t, data, 2, 10, 40, 8)
+	run := filepath.Join(tmp, "run")
+	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 2 --weights none " +
+		"--steps 100000 --batch 4 --lr 0.001 --log-every 1 --eval-every 1000000 --threads 1 --workers 1"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), "TLEARN_AS_MAIN=1", "TLEARN_ARGS="+args)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var log strings.Builder
+	steps := 0
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "msg=step") {
+			if steps++; steps == 5 {
+				cmd.Process.Signal(syscall.SIGINT)
+			}
+		}
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("after SIGINT: %v, want exit %d\n%s", err, exitInterrupted, log.String())
+	}
+	if !strings.Contains(log.String(), "run the same command to resume") {
+		t.Errorf("no resume hint in:\n%s", log.String())
+	}
+	ckpt, err := tfgraph.LatestCheckpoint(run)
+	if err != nil {
+		t.Fatalf("no checkpoint after SIGINT: %v\n%s", err, log.String())
+	}
+	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: 2, InputSize: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.RestoreCheckpoint(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	step, _ := m.GlobalStep()
+	if step < 5 || !strings.HasSuffix(ckpt, "-"+itoa(step)) {
+		t.Errorf("checkpoint %s holds step %d; want the step reached (>= 5)", ckpt, step)
+	}
+	// The same command resumes from that step (with fewer steps to go, so it ends).
+	code, out, errOut := tlearn(t, strings.Fields(strings.Replace(args, "--steps 100000", "--steps "+itoa(step+2), 1))...)
+	if code != 0 || !strings.Contains(errOut, "resuming from model.ckpt-"+itoa(step)) || !strings.Contains(out, "to step "+itoa(step+2)) {
+		t.Errorf("resume after SIGINT: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
