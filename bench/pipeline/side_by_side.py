@@ -20,6 +20,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -63,9 +64,16 @@ def generate(dirname, count):
     return paths
 
 
-def report(name, workers, n, sec):
+def report(name, workers, n, sec, cpu):
     return {"name": name, "workers": workers, "images": n, "seconds": sec,
-            "images_per_s": n / sec, "images_per_s_per_worker": n / sec / workers}
+            "images_per_s": n / sec, "images_per_s_per_worker": n / sec / workers,
+            "cpu_seconds": cpu, "images_per_cpu_s": n / cpu}
+
+
+def cpu_now():
+    """CPU seconds of this process and its finished (waited-for) children."""
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
 # ---- tlearn ----
@@ -119,9 +127,9 @@ def bench_tf_child(paths, workers):
         return n
 
     epoch()  # warm-up: tracing, page cache
-    start = time.perf_counter()
+    cpu0, start = cpu_now(), time.perf_counter()
     n = epoch() + epoch()
-    return report("tf.data + decode_jpeg", workers, n, time.perf_counter() - start)
+    return report("tf.data + decode_jpeg", workers, n, time.perf_counter() - start, cpu_now() - cpu0)
 
 
 # ---- PIL (+ torchvision) ----
@@ -147,10 +155,14 @@ def _pil_batch(args):
 def bench_pil_numpy(paths, workers):
     batches = [(paths[i:i + BATCH], i) for i in range(0, len(paths) - BATCH + 1, BATCH)]
     with mp.Pool(workers) as pool:
-        sum(pool.map(_pil_batch, batches))  # warm-up
-        start = time.perf_counter()
-        n = sum(pool.map(_pil_batch, batches)) + sum(pool.map(_pil_batch, batches))
-    return report("PIL + NumPy (multiprocessing)", workers, n, time.perf_counter() - start)
+        sum(pool.map(_pil_batch, batches))  # warm-up: page cache
+    # A fresh pool, joined before reading the children's CPU time.
+    cpu0, start = cpu_now(), time.perf_counter()
+    pool = mp.Pool(workers)
+    n = sum(pool.map(_pil_batch, batches)) + sum(pool.map(_pil_batch, batches))
+    pool.close()
+    pool.join()
+    return report("PIL + NumPy (multiprocessing)", workers, n, time.perf_counter() - start, cpu_now() - cpu0)
 
 
 def bench_torch(paths, workers):
@@ -179,16 +191,18 @@ def bench_torch(paths, workers):
         def __getitem__(self, i):
             return tf_(Image.open(paths[i]).convert("RGB")), 0
 
+    # Workers are not persistent, so they exit (and are waited for) at the end
+    # of each epoch and their CPU time is counted.
     dl = DataLoader(DS(), batch_size=BATCH, shuffle=True, num_workers=workers, drop_last=True,
-                    prefetch_factor=2, persistent_workers=True)
+                    prefetch_factor=2)
 
     def epoch():
         return sum(x.shape[0] for x, _ in dl)
 
-    epoch()
-    start = time.perf_counter()
+    epoch()  # warm-up: page cache, imports in the workers
+    cpu0, start = cpu_now(), time.perf_counter()
     n = epoch() + epoch()
-    return report("PIL + torchvision DataLoader", workers, n, time.perf_counter() - start)
+    return report("PIL + torchvision DataLoader", workers, n, time.perf_counter() - start, cpu_now() - cpu0)
 
 
 def main():
@@ -218,9 +232,10 @@ def main():
             r = runners[key](w)
             results.append(r)
             print(json.dumps(r), flush=True)
-    print(f"\n{'pipeline':32} {'workers':>7} {'images/s':>9} {'per worker':>10}")
+    print(f"\n{'pipeline':32} {'workers':>7} {'images/s':>9} {'per worker':>10} {'per CPU-s':>10}")
     for r in results:
-        print(f"{r['name']:32} {r['workers']:>7} {r['images_per_s']:>9.1f} {r['images_per_s_per_worker']:>10.1f}")
+        print(f"{r['name']:32} {r['workers']:>7} {r['images_per_s']:>9.1f} {r['images_per_s_per_worker']:>10.1f}"
+              f" {r['images_per_cpu_s']:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/tlearn/tlearn/pipeline"
@@ -56,15 +57,28 @@ func main() {
 		return n
 	}
 	run(0) // warm-up: page cache, buffers
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	n := 0
 	for e := 1; e <= *epochs; e++ {
 		n += run(e)
 	}
 	sec := time.Since(start).Seconds()
+	cpu := cpuSeconds() - cpu0
 	out, _ := json.Marshal(map[string]any{
 		"name": "tlearn (Go, " + pipeline.JPEGDecoder() + ")", "workers": *workers, "images": n, "seconds": sec,
 		"images_per_s": float64(n) / sec, "images_per_s_per_worker": float64(n) / sec / float64(*workers),
+		"cpu_seconds": cpu, "images_per_cpu_s": float64(n) / cpu,
 	})
 	fmt.Fprintln(os.Stdout, string(out))
+}
+
+// cpuSeconds is the process's user+system CPU time: images per CPU-second
+// compares pipelines fairly on a machine shared with other work.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
