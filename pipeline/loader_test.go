@@ -99,6 +99,17 @@ func TestDeterminism(t *testing.T) {
 	samples := makeImages(t, t.TempDir(), 23, 3)
 	ctx := context.Background()
 	opts := LoaderOptions{BatchSize: 4, Mode: Train, Shuffle: true, DropRemainder: true, Seed: 9}
+	vgg := Preprocess{InputSize: 16, Style: StyleVGG}
+	vggRef := make(map[int][]*Batch)
+	for _, workers := range []int{1, 3} {
+		o := opts
+		o.Workers = workers
+		l, _ := NewLoader(vgg, o)
+		vggRef[workers] = collect(t, l.Epoch(ctx, samples, 1, 0), l)
+	}
+	if err := sameBatches(vggRef[1], vggRef[3]); err != nil {
+		t.Fatalf("vgg style, 1 vs 3 workers: %v", err)
+	}
 	var ref []*Batch
 	for _, workers := range []int{1, 3, 2} {
 		o := opts
@@ -173,6 +184,27 @@ func TestEvalCoverage(t *testing.T) {
 			}
 			k++
 		}
+	}
+}
+
+func TestShuffledEvalCoverage(t *testing.T) {
+	samples := makeImages(t, t.TempDir(), 11, 2)
+	l, _ := NewLoader(testPre, LoaderOptions{BatchSize: 3, Workers: 2, Mode: Eval, Shuffle: true, Seed: 5})
+	seen := map[string]int{}
+	var order []string
+	for _, b := range collect(t, l.Epoch(context.Background(), samples, 0, 0), l) {
+		for _, p := range b.Paths {
+			seen[p]++
+			order = append(order, p)
+		}
+	}
+	if len(seen) != 11 || len(order) != 11 {
+		t.Fatalf("saw %d distinct of %d, want each of 11 once", len(seen), len(order))
+	}
+	sorted := slices.Clone(order)
+	slices.Sort(sorted)
+	if slices.Equal(order, sorted) {
+		t.Error("Shuffle did not reorder")
 	}
 }
 
