@@ -371,14 +371,15 @@ func ycbcrToRGB(m *image.YCbCr, pix []uint8, limitedRange bool) {
 			}
 			continue
 		}
-		cb, cr = cb[:w], cr[:w]
-		for x := 0; x < w; x++ {
-			yy := int32(yrow[x])
+		cb, cr = cb[:len(yrow)], cr[:len(yrow)]
+		o = o[:3*len(yrow)]
+		for x, yv := range yrow {
+			yy := int32(yv) + 256 // offset into rangeLimit
 			u, v := cb[x], cr[x]
 			q := o[3*x : 3*x+3 : 3*x+3]
-			q[0] = clampByte(yy + crR[v])
-			q[1] = clampByte(yy + (cbG[u]+crG[v])>>16)
-			q[2] = clampByte(yy + cbB[u])
+			q[0] = rangeLimit[(yy+crR[v])&1023]
+			q[1] = rangeLimit[(yy+(cbG[u]+crG[v])>>16)&1023]
+			q[2] = rangeLimit[(yy+cbB[u])&1023]
 		}
 	}
 }
@@ -445,6 +446,16 @@ func init() {
 		cbB[i] = (fix(1.77200)*x + half) >> 16
 		crG[i] = -fix(0.71414) * x
 		cbG[i] = -fix(0.34414)*x + half
+	}
+}
+
+// rangeLimit[v+256] clamps v to 0..255 for v in −256..767 (libjpeg's
+// range_limit table); indexes are masked to 10 bits, so no bounds checks.
+var rangeLimit [1024]uint8
+
+func init() {
+	for i := range rangeLimit {
+		rangeLimit[i] = clampByte(int32(i) - 256)
 	}
 }
 
