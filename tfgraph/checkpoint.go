@@ -121,8 +121,12 @@ func (m *Model) restore(prefix string, vs []*variable) error {
 			if _, err1 := m.sess.Run(feeds, []tf.Output{v.restored}, nil); err1 != nil {
 				te := tfErr("restore", err1).(*TFError)
 				ce := &CheckpointError{File: prefix, Variable: v.Name, Reason: "cannot be read", Err: te}
-				if te.Code == "NotFound" {
+				switch te.Code {
+				case "NotFound":
 					ce.Reason, ce.Expected, ce.Err = "missing", v.Shape, nil
+				case "OutOfRange", "DataLoss":
+					// A short read or a bad CRC: the file was cut or damaged.
+					ce.Reason = "cannot be read: the checkpoint is truncated or corrupt"
 				}
 				return ce
 			}

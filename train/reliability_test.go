@@ -146,3 +146,26 @@ func TestNoGoroutineLeakAfterCancel(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestFailedSetupLeavesNoRunDir: bad --weights fail before training, and a
+// RUN_DIR the run created is removed again (not left holding only LOCK).
+func TestFailedSetupLeavesNoRunDir(t *testing.T) {
+	data := newDataset(t)
+	out := filepath.Join(t.TempDir(), "run")
+	o := smallOptions(t, data, out)
+	o.Weights = filepath.Join(t.TempDir(), "nope.ckpt")
+	if _, err := Run(context.Background(), o); err == nil {
+		t.Fatal("no error for missing weights")
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("RUN_DIR left after a failed start: %v", err)
+	}
+	// An existing directory is kept.
+	os.MkdirAll(out, 0o755)
+	if _, err := Run(context.Background(), o); err == nil {
+		t.Fatal("no error for missing weights")
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("existing --out removed: %v", err)
+	}
+}

@@ -53,6 +53,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	_, statErr := os.Stat(o.Out)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	lock, err := rundir.Acquire(o.Out)
 	if err != nil {
 		return nil, err
@@ -63,6 +65,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	l, err := setup(ctx, &o)
 	if err != nil {
+		if created {
+			// Bad weights or data: leave no half-made RUN_DIR behind. LOCK
+			// goes while still held (a racing run then fails to lock or
+			// makes its own inode); Remove fails harmlessly if anything
+			// else was written.
+			os.Remove(filepath.Join(o.Out, rundir.LockFile))
+			lock.Release()
+			os.Remove(o.Out)
+		}
 		return nil, err
 	}
 	defer l.close()
