@@ -53,6 +53,22 @@ demo: deps build ## the transfer-learning story on real MNIST digits, a few minu
 food101: build ## fetch Food-101 and TF-Slim's vgg_19.ckpt (needs internet) and print the full training command
 	bash scripts/food101.sh
 
+# make stress: the heavy reliability tests (issue 8). Crash/resume of the real
+# binary under kill -9, resident memory over 1,000 predict batches, the pipeline
+# under -race (with the random-cancel leak test), then FUZZTIME of fuzzing per
+# target. About 6 minutes on 2 cores; CI runs it after make test.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := ./pipeline:FuzzDecode ./pipeline:FuzzEXIF ./pipeline:FuzzParseList ./pipeline:FuzzParseFood101Meta \
+                ./cmd/tlearn:FuzzConfigFile ./tfevents:FuzzParseEvent
+
+stress: deps build pydeps ## heavy reliability tests: kill -9 crash/resume, predict RSS, -race pipeline, bounded fuzzing
+	$(GO) test -count=1 -tags stress -timeout 20m -v -run 'TestCrashResume|TestPredictMemoryFlat' ./cmd/tlearn ./infer
+	$(GO) test -count=1 -tags stress -race -timeout 10m ./pipeline/...
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
 test-pipeline: ## pipeline tests only (no libtensorflow needed)
 	CGO_ENABLED=0 $(GO) test -count=1 ./pipeline/...
 
