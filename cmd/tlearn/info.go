@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/tfgraph"
 	"github.com/urfave/cli/v2"
 )
@@ -19,6 +20,7 @@ type infoReport struct {
 	CPUs         int              `json:"cpus"`
 	Devices      []tfgraph.Device `json:"devices"`
 	GPUAvailable bool             `json:"gpu_available"`
+	JPEGDecoder  string           `json:"jpeg_decoder"`
 }
 
 func infoCommand() *cli.Command {
@@ -34,6 +36,7 @@ func infoCommand() *cli.Command {
 			r := infoReport{
 				Tlearn: version, TensorFlow: tfgraph.Version(), Go: runtime.Version(),
 				OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Devices: devs,
+				JPEGDecoder: pipeline.JPEGDecoder(),
 			}
 			for _, d := range devs {
 				if d.Type == "GPU" {
@@ -49,6 +52,7 @@ func infoCommand() *cli.Command {
 			fmt.Fprintf(w, "tlearn      %s\n", r.Tlearn)
 			fmt.Fprintf(w, "TensorFlow  %s (libtensorflow)\n", r.TensorFlow)
 			fmt.Fprintf(w, "Go          %s %s/%s, %d CPUs\n", r.Go, r.OS, r.Arch, r.CPUs)
+			fmt.Fprintf(w, "JPEG        %s\n", r.JPEGDecoder)
 			fmt.Fprintf(w, "Devices:\n")
 			for _, d := range devs {
 				mem := ""
