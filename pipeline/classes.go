@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/tlearn/tlearn/internal/atomicfile"
 )
 
 // ReadClasses reads a class list: one name per line, index = line number
@@ -55,42 +56,5 @@ func WriteClasses(path string, classes []string) error {
 		buf.WriteString(c)
 		buf.WriteByte('\n')
 	}
-	return writeFileAtomic(path, buf.Bytes(), 0o644)
-}
-
-// writeFileAtomic writes data to path via temp file + fsync + rename + dir
-// fsync.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // best effort: makes the rename durable on Linux
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, buf.Bytes(), 0o644)
 }
