@@ -39,13 +39,7 @@ Example:
 			if c.String("data") == "" {
 				return usageError{fmt.Errorf("--data is required")}
 			}
-			format := c.String("format")
-			if format == "" {
-				format = "json"
-				if stdoutIsTerminal(c.App.Writer) {
-					format = "table"
-				}
-			}
+			format := outputFormat(c, "json")
 			if format != "json" && format != "table" {
 				return usageError{fmt.Errorf("--format must be json or table (got %q)", format)}
 			}

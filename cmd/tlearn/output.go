@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/tlearn/tlearn/infer"
@@ -18,6 +19,18 @@ import (
 func stdoutIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// outputFormat is --format, or by default "table" for a person at a terminal
+// and machine for a pipe or file.
+func outputFormat(c *cli.Context, machine string) string {
+	if f := c.String("format"); f != "" {
+		return f
+	}
+	if stdoutIsTerminal(c.App.Writer) {
+		return "table"
+	}
+	return machine
 }
 
 // predictionWriter writes predictions in one of ARCHITECTURE.md's formats.

@@ -58,13 +58,7 @@ Examples:
 			if c.NArg() == 0 {
 				return usageError{errors.New("predict needs at least one PATH (an image or a folder)")}
 			}
-			format := c.String("format")
-			if format == "" {
-				format = "jsonl"
-				if stdoutIsTerminal(c.App.Writer) {
-					format = "table"
-				}
-			}
+			format := outputFormat(c, "jsonl")
 			out, err := newPredictionWriter(c.App.Writer, format)
 			if err != nil {
 				return err
