@@ -56,7 +56,7 @@ food101: build ## fetch Food-101 and TF-Slim's vgg_19.ckpt (needs internet) and 
 # make stress: the heavy reliability tests (issue 8). Crash/resume of the real
 # binary under kill -9, resident memory over 1,000 predict batches, the pipeline
 # under -race (with the random-cancel leak test), then FUZZTIME of fuzzing per
-# target. About 6 minutes on 2 cores; CI runs it after make test.
+# target. About 4–5 minutes on 2 cores; CI runs it after make test.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := ./pipeline:FuzzDecode ./pipeline:FuzzEXIF ./pipeline:FuzzParseList ./pipeline:FuzzParseFood101Meta \
                 ./cmd/tlearn:FuzzConfigFile ./tfevents:FuzzParseEvent

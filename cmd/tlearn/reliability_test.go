@@ -531,4 +531,3 @@ func TestDiskFullDuringCheckpoint(t *testing.T) {
 	}
 	t.Logf("RUN_DIR after the failure: %v", names)
 }
-
