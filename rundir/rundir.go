@@ -57,6 +57,7 @@ type Config struct {
 		LREnd         float64 `json:"lr_end"`
 		Momentum      float64 `json:"momentum"`
 		WeightDecay   float64 `json:"weight_decay"`
+		DropoutKeep   float64 `json:"dropout_keep"`
 		ClassWeights  string  `json:"class_weights,omitempty"`
 		TrainImages   int     `json:"train_images"`
 		ValImages     int     `json:"val_images"`

@@ -266,6 +266,7 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.Data, t.Layout, t.ValSplit, t.Seed, t.Weights = abs, ds.Layout, o.ValSplit, o.Seed, o.Weights
 	t.Trainable, t.Epochs, t.Batch, t.ValBatch = o.Trainable, o.Epochs, o.Batch, o.ValBatch
 	t.LR, t.LREnd, t.Momentum, t.WeightDecay, t.ClassWeights = o.LR, o.LREnd, o.Momentum, o.WeightDecay, o.ClassWeights
+	t.DropoutKeep = o.DropoutKeep
 	t.TrainImages, t.ValImages, t.StepsPerEpoch, t.TotalSteps = len(ds.Train), len(ds.Val), stepsPerEpoch, total
 	c.Versions.Tlearn, c.Versions.TensorFlow, c.Versions.Go = o.TlearnVersion, tfgraph.Version(), runtime.Version()
 	if prev, err := rundir.ReadConfig(o.Out); err == nil {
