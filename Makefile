@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 1
 TEST_TIMEOUT ?= 20m
 GOTESTFLAGS  ?=
 
-.PHONY: docker help deps pydeps build test test-pipeline demo bench stress food101 clean
+.PHONY: docker help deps pydeps benchdeps build test test-pipeline demo bench bench-smoke stress food101 clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | column -t -s "$$(printf '\t')"
@@ -52,6 +52,19 @@ demo: deps build ## the transfer-learning story on real MNIST digits, a few minu
 
 food101: build ## fetch Food-101 and TF-Slim's vgg_19.ckpt (needs internet) and print the full training command
 	bash scripts/food101.sh
+
+benchdeps: $(PYENV)/.bench-done ## Keras/PyTorch side of the benchmark (bench/requirements.txt) in the same venv
+
+$(PYENV)/.bench-done: $(PYENV)/.done bench/requirements.txt
+	$(PYENV)/bin/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+BENCH_ARGS ?=
+bench: deps build pydeps benchdeps ## tlearn vs Keras vs PyTorch (VGG19 + vgg_mini, ~1 h on 2 cores) → bench/RESULTS.md; BENCH_ARGS='--reps 1' etc.
+	bash bench/run.sh $(BENCH_ARGS)
+
+bench-smoke: deps build pydeps ## a few images, one step, every installed tool (CI: keeps the bench working; no timing)
+	bash bench/run.sh --smoke $(BENCH_ARGS)
 
 # make stress: the heavy reliability tests (issue 8). Crash/resume of the real
 # binary under kill -9, resident memory over 1,000 predict batches, the pipeline
