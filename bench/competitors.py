@@ -59,7 +59,7 @@ def keras_setup(threads):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(0)  # TensorFlow's default, as tlearn
+    tf.config.threading.set_inter_op_parallelism_threads(1)  # as tlearn on the CPU (tfgraph cpuInterOpThreads)
     return tf
 
 
@@ -156,6 +156,7 @@ def keras_predict(a, classes, items):
 def torch_setup(threads):
     import torch
     torch.set_num_threads(threads)
+    torch.set_num_interop_threads(1)
     return torch
 
 

@@ -37,7 +37,7 @@ type Config struct {
 
 	Device          string // "cpu", "gpu:N", or "" to let TensorFlow choose
 	IntraOpThreads  int    // 0 = TensorFlow's default
-	InterOpThreads  int    // 0 = TensorFlow's default
+	InterOpThreads  int    // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
 	GPUMemoryGrowth bool
 	SoftPlacement   bool // fall back to CPU for ops without a GPU kernel (DefaultConfig sets it)
 

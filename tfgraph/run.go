@@ -1,8 +1,16 @@
 package tfgraph
 
+/*
+#include <stdlib.h>
+#include "tensorflow/c/c_api.h"
+*/
+import "C"
+
 import (
 	"bytes"
 	"fmt"
+	"runtime"
+	"sync"
 	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
@@ -26,14 +34,50 @@ type EvalResult struct {
 	Probs       [][]float32 // softmax probabilities [n][NumClasses]
 }
 
+// cpuInterOpThreads is the inter-op pool size used when the graph runs on the
+// CPU and Config.InterOpThreads is 0. TensorFlow's own default (one thread per
+// core) lets independent heavy kernels — a conv's input and filter gradients,
+// the two forward paths' branches — run at once, each spreading over the whole
+// intra-op pool with oneDNN: on 2 cores that oversubscription made a VGG19
+// training step 2.1× slower (14 s → 6.6 s at batch 16, bench/profile_graph.py
+// --inter 1) and inference slower too. One inter-op thread runs one kernel at a
+// time over all cores, as Intel advises for oneDNN (inter-op = sockets).
+const cpuInterOpThreads = 1
+
+// gpuBuild reports whether the linked libtensorflow has GPU kernels (a CUDA
+// build), from its kernel registry. It does not open a session: the first
+// session of a process fixes the sizes of TensorFlow's global thread pools,
+// and that must be the model's own, with its thread options.
+var gpuBuild = sync.OnceValue(func() bool {
+	st := C.TF_NewStatus()
+	defer C.TF_DeleteStatus(st)
+	name := C.CString("Conv2D")
+	defer C.free(unsafe.Pointer(name))
+	buf := C.TF_GetRegisteredKernelsForOp(name, st)
+	if buf == nil {
+		return false
+	}
+	defer C.TF_DeleteBuffer(buf)
+	if C.TF_GetCode(st) != C.TF_OK {
+		return false
+	}
+	// A serialized KernelList: each KernelDef carries its device_type string.
+	return bytes.Contains(C.GoBytes(buf.data, C.int(buf.length)), []byte("GPU"))
+})
+
 func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
+	dev, _ := parseDevice(cfg.Device)
+	inter := cfg.InterOpThreads
+	if inter == 0 && (dev == "/device:CPU:0" || dev == "" && !gpuBuild()) {
+		inter = cpuInterOpThreads
+	}
 	cp := &pb.ConfigProto{
 		IntraOpParallelismThreads: int32(cfg.IntraOpThreads),
-		InterOpParallelismThreads: int32(cfg.InterOpThreads),
+		InterOpParallelismThreads: int32(inter),
 		AllowSoftPlacement:        cfg.SoftPlacement,
 		GpuOptions:                &pb.GPUOptions{AllowGrowth: cfg.GPUMemoryGrowth},
 	}
-	if dev, _ := parseDevice(cfg.Device); dev == "/device:CPU:0" {
+	if dev == "/device:CPU:0" {
 		// Hide GPUs so that every op, gradients included, runs on the CPU.
 		cp.DeviceCount = map[string]int32{"GPU": 0}
 	}
@@ -58,6 +102,33 @@ func (m *Model) imageTensor(images []float32, n int) (*tf.Tensor, error) {
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(&images[0])), need*4)
 	return tf.ReadTensor(tf.Float, []int64{int64(n), int64(S), int64(S), 3}, bytes.NewReader(raw))
 }
+
+// freeTensors releases the C memory of tensors that are no longer needed
+// (fed inputs after Run, fetched outputs after Value) at once. graft frees a
+// TF_Tensor only in its finalizer, which runs when Go's garbage collector
+// happens to collect: the C buffers (a 224-px batch of 16 is 9.6 MB) are
+// invisible to the collector's pacing, so a long predict or train run held
+// hundreds of MB of dead batches between collections. graft v0.10.0 keeps the
+// *C.TF_Tensor as the first field of Tensor (TestFreeTensors checks this layout
+// against TF_TensorByteSize).
+func freeTensors[T comparable](ts map[T]*tf.Tensor, more ...*tf.Tensor) {
+	for _, t := range ts {
+		freeTensor(t)
+	}
+	for _, t := range more {
+		freeTensor(t)
+	}
+}
+
+func freeTensor(t *tf.Tensor) {
+	if t == nil {
+		return
+	}
+	runtime.SetFinalizer(t, nil)
+	C.TF_DeleteTensor(cTensor(t))
+}
+
+func cTensor(t *tf.Tensor) *C.TF_Tensor { return *(**C.TF_Tensor)(unsafe.Pointer(t)) }
 
 func (m *Model) labelTensor(labels []int32, n int) (*tf.Tensor, error) {
 	if len(labels) < n {
@@ -102,9 +173,11 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 		return StepResult{}, fmt.Errorf("train step: %w", err)
 	}
 	out, err := m.sess.Run(f, []tf.Output{m.trainLoss, m.totalLoss, m.lr, m.stepAfter}, nil)
+	freeTensors(f)
 	if err != nil {
 		return StepResult{}, tfErr("train step", err)
 	}
+	defer freeTensors[int](nil, out...)
 	return StepResult{
 		Loss: out[0].Value().(float32), TotalLoss: out[1].Value().(float32),
 		LearningRate: out[2].Value().(float32), Step: out[3].Value().(int64),
@@ -118,9 +191,11 @@ func (m *Model) Evaluate(images []float32, labels []int32, n int) (EvalResult, e
 		return EvalResult{}, fmt.Errorf("evaluate: %w", err)
 	}
 	out, err := m.sess.Run(f, []tf.Output{m.evalLoss, m.top1, m.top5, m.preds, m.probs}, nil)
+	freeTensors(f)
 	if err != nil {
 		return EvalResult{}, tfErr("evaluate", err)
 	}
+	defer freeTensors[int](nil, out...)
 	return EvalResult{
 		Loss: out[0].Value().(float32), Top1: int(out[1].Value().(int32)), Top5: int(out[2].Value().(int32)),
 		Predictions: out[3].Value().([]int32), Probs: out[4].Value().([][]float32),
@@ -143,9 +218,11 @@ func (m *Model) run1(what string, images []float32, n int, fetch tf.Output) ([][
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	out, err := m.sess.Run(f, []tf.Output{fetch}, nil)
+	freeTensors(f)
 	if err != nil {
 		return nil, tfErr(what, err)
 	}
+	defer freeTensors[int](nil, out...)
 	return out[0].Value().([][]float32), nil
 }
 
@@ -184,3 +261,6 @@ func (m *Model) ReadVariable(name string) ([]float32, []int64, error) {
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals)*4), buf.Bytes())
 	return vals, out[0].Shape(), nil
 }
+
+// tensorByteSize is TF_TensorByteSize through cTensor (for the layout test).
+func tensorByteSize(t *tf.Tensor) int { return int(C.TF_TensorByteSize(cTensor(t))) }
