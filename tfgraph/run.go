@@ -89,9 +89,13 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 }
 
 // imageTensor copies the first n images of the caller's NHWC buffer into one
-// TF tensor with a single memcpy (graft tensors are freed by finalizers).
+// TF tensor with a single memcpy. The caller frees it (freeTensors) after Run.
 func (m *Model) imageTensor(images []float32, n int) (*tf.Tensor, error) {
-	S := m.cfg.InputSize
+	return batchTensor(images, n, m.cfg.InputSize)
+}
+
+// batchTensor is imageTensor for any input side S.
+func batchTensor(images []float32, n, S int) (*tf.Tensor, error) {
 	need := n * S * S * 3
 	if n < 1 {
 		return nil, fmt.Errorf("batch of %d images: need at least 1", n)

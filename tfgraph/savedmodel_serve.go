@@ -2,7 +2,6 @@ package tfgraph
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -208,23 +206,16 @@ func (s *Served) Predict(images []float32, n int) ([][]float32, error) {
 	if s.sm == nil {
 		return nil, fmt.Errorf("predict: SavedModel is closed")
 	}
-	S := s.inputSize
-	need := n * S * S * 3
-	if n < 1 {
-		return nil, fmt.Errorf("predict: batch of %d images: need at least 1", n)
-	}
-	if len(images) < need {
-		return nil, fmt.Errorf("predict: image buffer has %d floats, %d images of %d×%d×3 need %d", len(images), n, S, S, need)
-	}
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(&images[0])), need*4)
-	t, err := tf.ReadTensor(tf.Float, []int64{int64(n), int64(S), int64(S), 3}, bytes.NewReader(raw))
+	t, err := batchTensor(images, n, s.inputSize)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("predict: %w", err)
 	}
 	out, err := s.sm.Session.Run(map[tf.Output]*tf.Tensor{s.images: t}, []tf.Output{s.probs}, nil)
+	freeTensor(t)
 	if err != nil {
 		return nil, tfErr("predict", err)
 	}
+	defer freeTensors[int](nil, out...)
 	return out[0].Value().([][]float32), nil
 }
 
@@ -251,9 +242,11 @@ func (s *Served) PredictEncoded(images [][]byte) ([][]float32, error) {
 		return nil, err
 	}
 	out, err := s.sm.Session.Run(map[tf.Output]*tf.Tensor{s.bytesIn: t}, []tf.Output{s.bytesProbs}, nil)
+	freeTensor(t)
 	if err != nil {
 		return nil, tfErr("predict encoded images", err)
 	}
+	defer freeTensors[int](nil, out...)
 	return out[0].Value().([][]float32), nil
 }
 
