@@ -27,6 +27,7 @@ FROM tf-${VARIANT} AS tf
 
 # --- build: modules first (cached layer), then the source
 FROM ${GO_IMAGE} AS build
+RUN apt-get update && apt-get install -y --no-install-recommends libjpeg62-turbo-dev && rm -rf /var/lib/apt/lists/*
 COPY --from=tf /opt/libtensorflow /opt/libtensorflow
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -36,15 +37,17 @@ ARG TLEARN_VERSION=docker
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=1 CGO_CFLAGS=-I/opt/libtensorflow/include \
     CGO_LDFLAGS='-L/opt/libtensorflow/lib -Wl,-rpath,$ORIGIN/../lib' \
-    go build -ldflags "-X main.version=${TLEARN_VERSION}" -o /out/bin/tlearn ./cmd/tlearn \
+    go build -tags libjpeg -ldflags "-X main.version=${TLEARN_VERSION}" -o /out/bin/tlearn ./cmd/tlearn \
  && cp -a /opt/libtensorflow/lib /out/lib
 
 # --- runtime, CPU: slim Debian with the binary and the library (bin/ + lib/, found by rpath)
 FROM debian:bookworm-slim AS runtime-cpu
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libstdc++6 && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libstdc++6 libjpeg62-turbo && rm -rf /var/lib/apt/lists/*
 
 # --- runtime, GPU: the TensorFlow GPU image keeps the CUDA/cuDNN libraries libtensorflow needs
 FROM ${TF_GPU_IMAGE} AS runtime-gpu
+# libjpeg.so.62 for the libjpeg-turbo decoder the binary links (Ubuntu's package name).
+RUN apt-get update && apt-get install -y --no-install-recommends libjpeg62 && rm -rf /var/lib/apt/lists/*
 
 FROM runtime-${VARIANT}
 COPY --from=build /out/bin/tlearn /opt/tlearn/bin/tlearn
