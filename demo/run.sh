@@ -28,15 +28,15 @@ go run ./demo/mkdata -out "$OUT/data" -shots "$SHOTS"
 
 say "2/5 pretrain vgg_mini on digits 0-4 (stand-in for ImageNet weights)"
 "$TLEARN" train "${common[@]}" --data "$OUT/data/pretrain" --out "$OUT/base" --weights none \
-  --epochs "$PRETRAIN_EPOCHS" --batch 32 --lr 0.001 --lr-end 0.0001 --eval-every 100000
+  --epochs "$PRETRAIN_EPOCHS" --batch 32 --lr 0.001 --lr-end 0.0001 --eval-every 250
 
 say "3/5 fine-tune a new head for digits 5-9 from $SHOTS examples per class on the pretrained body"
 "$TLEARN" train "${common[@]}" --data "$OUT/data/finetune" --out "$OUT/finetuned" --weights "$OUT/base" \
-  --trainable head --steps "$FINETUNE_STEPS" --batch 10 --lr 0.01 --lr-end 0.00001 --eval-every 100000
+  --trainable head --steps "$FINETUNE_STEPS" --batch 10 --lr 0.01 --lr-end 0.00001 --eval-every 50
 
 say "4/5 the same net from scratch on the same $SHOTS examples per class, same steps"
 "$TLEARN" train "${common[@]}" --data "$OUT/data/finetune" --out "$OUT/scratch" --weights none \
-  --steps "$FINETUNE_STEPS" --batch 10 --lr 0.001 --lr-end 0.00001 --eval-every 100000
+  --steps "$FINETUNE_STEPS" --batch 10 --lr 0.001 --lr-end 0.00001 --eval-every 50
 
 say "5/5 results on the held-out digits 5-9"
 ft=$("$TLEARN" eval --model "$OUT/finetuned" --checkpoint latest --data "$OUT/data/finetune" --format json --out "$OUT/report-finetuned")
