@@ -388,6 +388,8 @@ def main():
     ap.add_argument("--pipeline-images", type=int, default=256)
     ap.add_argument("--out", default=None)
     ap.add_argument("--report", default=None, help="RESULTS.md path (default bench/RESULTS.md)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the report from OUT/results.json (e.g. after an interrupted run)")
     a = ap.parse_args()
     a.args_text = " ".join(sys.argv[1:])
     a.tools = a.tools.split(",")
@@ -400,6 +402,16 @@ def main():
     report = a.report or (os.path.join(out, "RESULTS.md") if a.smoke else os.path.join(HERE, "RESULTS.md"))
     os.makedirs(out, exist_ok=True)
     data = os.path.join(HERE, "data", "smoke" if a.smoke else "food")
+    if a.report_only:
+        with open(os.path.join(out, "results.json")) as f:
+            saved = json.load(f)
+        ran = list(saved["raw"].get(a.configs.split(",")[0], {}).values())
+        a.reps = len(ran[0]) if ran else 0
+        tools = [t for t in a.tools if any(t in v for v in saved["raw"].values())]
+        summary = collect(saved["raw"])
+        write_report(report, a, summary, saved["env"], tools, {}, 0)
+        print(table(summary, tools))
+        return 0
     subprocess.run([PY, os.path.join(HERE, "gendata.py"), data, "--classes", str(a.classes),
                     "--per-class", str(a.per_class)], check=True)
     n_images = sum(1 for _, _, fs in os.walk(data) for f in fs if f.endswith(".jpg"))

@@ -297,7 +297,21 @@ func (b *builder) forward(s *op.Scope, lvs []layerVars, x tf.Output, training bo
 	for _, lv := range lvs {
 		l := lv.l
 		ls := s.SubScope(l.scope)
-		x = op.Conv2D(ls, x, lv.w.read, []int64{1, 1, 1, 1}, l.padding)
+		if l.fc {
+			// An fc layer's input map is exactly its kernel's size (fc6: 7×7
+			// after the five pools, see Arch.fc6Kernel; fc7/fc8: 1×1), so its
+			// VALID conv is one dot product per output: a MatMul of the
+			// flattened map (h, w, c order) by the slim kernel reshaped to
+			// [k·k·in, out] — Keras's Flatten + Dense. oneDNN ran fc6 as a 7×7
+			// conv ~3× slower than this GEMM (bench/NOTES.md); the variables
+			// keep TF-Slim's 4-D shapes, so checkpoints are unchanged.
+			k := int64(l.kernel) * int64(l.kernel) * int64(l.in)
+			flat := op.Reshape(ls.SubScope("flatten"), x, op.Const(ls.SubScope("flatten/shape"), []int64{-1, k}))
+			w := op.Reshape(ls.SubScope("kernel_2d"), lv.w.read, op.Const(ls.SubScope("kernel_2d/shape"), []int64{k, int64(l.out)}))
+			x = op.MatMul(ls, flat, w)
+		} else {
+			x = op.Conv2D(ls, x, lv.w.read, []int64{1, 1, 1, 1}, l.padding)
+		}
 		x = op.BiasAdd(ls, x, lv.bias.read)
 		if l.relu {
 			x = op.Relu(ls, x)
@@ -315,7 +329,7 @@ func (b *builder) forward(s *op.Scope, lvs []layerVars, x tf.Output, training bo
 			x = op.MaxPool(ls.SubScope("pool"), x, []int64{1, 2, 2, 1}, []int64{1, 2, 2, 1}, "VALID")
 		}
 	}
-	return op.Squeeze(s.SubScope("squeeze"), x, op.SqueezeAxis([]int64{1, 2}))
+	return x // [n, NumClasses]: fc8 is a MatMul
 }
 
 // xentLoss is the mean softmax cross-entropy of logits against m.labels
