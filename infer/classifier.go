@@ -35,6 +35,7 @@ type OpenOptions struct {
 	InputSize  int // for Arch+Weights (default 224)
 	Device     string
 	Threads    int
+	Precision  string // fp32 (default) or bf16 (see tfgraph.Config.Precision)
 }
 
 // Open loads the classifier that opts describe.
@@ -84,7 +85,8 @@ func openRunDir(opts OpenOptions) (Classifier, error) {
 		return nil, err
 	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: cfg.Arch, NumClasses: len(cfg.Classes), InputSize: cfg.InputSize,
-		ForInference: true, Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true})
+		ForInference: true, Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true,
+		Precision: opts.Precision})
 	if err != nil {
 		return nil, fmt.Errorf("build %s from %s: %w", cfg.Arch, dir, err)
 	}
@@ -129,7 +131,7 @@ func openCheckpoint(opts OpenOptions) (Classifier, error) {
 		size = 224
 	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: arch, NumClasses: len(labels), InputSize: size, ForInference: true,
-		Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true})
+		Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true, Precision: opts.Precision})
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", arch, err)
 	}
@@ -155,7 +157,7 @@ func (s *savedClassifier) Predict(images []float32, n int) ([][]float32, error) 
 func (s *savedClassifier) Close() error { return s.s.Close() }
 
 func openSavedModel(opts OpenOptions) (Classifier, error) {
-	s, err := tfgraph.OpenSavedModel(opts.Model, tfgraph.ServeOptions{Device: opts.Device, IntraOpThreads: opts.Threads, GPUMemoryGrowth: true})
+	s, err := tfgraph.OpenSavedModel(opts.Model, tfgraph.ServeOptions{Device: opts.Device, IntraOpThreads: opts.Threads, GPUMemoryGrowth: true, Precision: opts.Precision})
 	if err != nil {
 		return nil, err
 	}

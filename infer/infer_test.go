@@ -235,3 +235,39 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestPrecisionBF16 runs the same RUN_DIR in bf16 (oneDNN auto mixed
+// precision): probabilities stay within bfloat16's precision of fp32's, and an
+// unknown precision is refused.
+func TestPrecisionBF16(t *testing.T) {
+	run := newRunDir(t, []string{"x", "y", "z"})
+	imgs := make([]float32, 4*32*32*3)
+	for i := range imgs {
+		imgs[i] = float32(i%89)*0.5 - 20
+	}
+	predict := func(precision string) [][]float32 {
+		clf, err := Open(OpenOptions{Model: run, Checkpoint: "latest", Precision: precision})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer clf.Close()
+		p, err := clf.Predict(imgs, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fp32, bf16 := predict("fp32"), predict("bf16")
+	for i := range fp32 {
+		for j := range fp32[i] {
+			// bfloat16 keeps 8 mantissa bits; through 19 layers the error
+			// compounds, so allow 0.05 absolute on probabilities.
+			if d := fp32[i][j] - bf16[i][j]; d > 0.05 || d < -0.05 {
+				t.Errorf("image %d class %d: fp32 %.4f, bf16 %.4f", i, j, fp32[i][j], bf16[i][j])
+			}
+		}
+	}
+	if _, err := Open(OpenOptions{Model: run, Precision: "fp8"}); err == nil || !strings.Contains(err.Error(), "precision") {
+		t.Errorf("precision fp8: err = %v, want a precision error", err)
+	}
+}

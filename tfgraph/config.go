@@ -41,10 +41,23 @@ type Config struct {
 	GPUMemoryGrowth bool
 	SoftPlacement   bool // fall back to CPU for ops without a GPU kernel (DefaultConfig sets it)
 
+	// Precision is "fp32" (the default, "" too) or "bf16": TensorFlow's oneDNN
+	// auto mixed precision rewrites convs and matmuls to bfloat16, several
+	// times faster on CPUs with AMX or AVX512-BF16 (measured: VGG19 predict
+	// 4.5× on a Sapphire Rapids core pair) at bfloat16's ~3 significant
+	// digits. Variables and checkpoints stay float32.
+	Precision string
+
 	// ForInference builds only the forward graph (no gradients, no momentum
 	// slots): for predict and export.
 	ForInference bool
 }
+
+// Precisions of Config.Precision.
+const (
+	PrecisionFP32 = "fp32"
+	PrecisionBF16 = "bf16"
+)
 
 // DefaultConfig returns the classic recipe's settings for arch with
 // numClasses outputs: 224 px, all layers trainable, LR 1e-3 → 1e-7 (power 1;

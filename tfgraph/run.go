@@ -77,6 +77,14 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 		AllowSoftPlacement:        cfg.SoftPlacement,
 		GpuOptions:                &pb.GPUOptions{AllowGrowth: cfg.GPUMemoryGrowth},
 	}
+	switch cfg.Precision {
+	case "", PrecisionFP32:
+	case PrecisionBF16:
+		cp.GraphOptions = &pb.GraphOptions{RewriteOptions: &pb.RewriterConfig{
+			AutoMixedPrecisionOnednnBfloat16: pb.RewriterConfig_ON}}
+	default:
+		return nil, fmt.Errorf("precision %q: want %q or %q", cfg.Precision, PrecisionFP32, PrecisionBF16)
+	}
 	if dev == "/device:CPU:0" {
 		// Hide GPUs so that every op, gradients included, runs on the CPU.
 		cp.DeviceCount = map[string]int32{"GPU": 0}

@@ -21,6 +21,7 @@ type ServeOptions struct {
 	IntraOpThreads  int    // 0 = TensorFlow's default
 	InterOpThreads  int    // 0 = TensorFlow's default
 	GPUMemoryGrowth bool
+	Precision       string // PrecisionFP32 (default) or PrecisionBF16, as Config.Precision
 }
 
 // Served is a SavedModel written by ExportSavedModel, loaded with
@@ -57,7 +58,8 @@ func OpenSavedModel(dir string, opts ServeOptions) (*Served, error) {
 		return nil, fmt.Errorf("open SavedModel %s: no saved_model.pb (export one with `tlearn export --model RUN_DIR --out DIR`)", dir)
 	}
 	so, err := sessionOptions(Config{Device: opts.Device, IntraOpThreads: opts.IntraOpThreads,
-		InterOpThreads: opts.InterOpThreads, GPUMemoryGrowth: opts.GPUMemoryGrowth, SoftPlacement: true})
+		InterOpThreads: opts.InterOpThreads, GPUMemoryGrowth: opts.GPUMemoryGrowth, SoftPlacement: true,
+		Precision: opts.Precision})
 	if err != nil {
 		return nil, err
 	}

@@ -54,9 +54,10 @@ type Options struct {
 	SaveEverySteps  int           // steps between checkpoints (0: time only)
 	KeepCheckpoints int
 
-	Device  string // cpu|gpu:N
-	Threads int    // TensorFlow intra-op threads (0: all cores)
-	Workers int    // pipeline decode workers (0: all cores)
+	Precision string // fp32 (default) or bf16 (tfgraph.Config.Precision)
+	Device    string // cpu|gpu:N
+	Threads   int    // TensorFlow intra-op threads (0: all cores)
+	Workers   int    // pipeline decode workers (0: all cores)
 
 	// Where logs and progress go. Log defaults to a text logger on Progress's
 	// writer; Progress (default os.Stderr) shows a bar when it is a terminal.

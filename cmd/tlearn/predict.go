@@ -16,6 +16,7 @@ func modelFlags() []cli.Flag {
 		strFlag("device", "", "cpu or gpu:N (default: TensorFlow's choice)"),
 		intFlag("threads", 0, "TensorFlow intra-op threads (0: all cores)"),
 		intFlag("workers", 0, "image decoding workers (0: all cores)"),
+		strFlag("precision", "fp32", "fp32, or bf16: oneDNN mixed precision, several times faster on CPUs with AMX/AVX512-BF16, ~3 significant digits"),
 	}
 }
 
@@ -23,7 +24,7 @@ func openModel(c *cli.Context) (infer.Classifier, error) {
 	clf, err := infer.Open(infer.OpenOptions{
 		Model: c.String("model"), Checkpoint: c.String("checkpoint"),
 		Arch: c.String("arch"), Weights: c.String("weights"), Labels: c.String("labels"), InputSize: c.Int("input-size"),
-		Device: c.String("device"), Threads: c.Int("threads"),
+		Device: c.String("device"), Threads: c.Int("threads"), Precision: c.String("precision"),
 	})
 	var ue *infer.UsageError
 	if errors.As(err, &ue) {
