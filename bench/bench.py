@@ -336,7 +336,8 @@ def write_report(path, a, summary, env, tools, skipped, elapsed):
         "(the machine is shared: ratios matter, absolute figures move with the load).",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()) + ".",
         f"- Threads, the same for all: TensorFlow intra-op {a.threads} (tlearn `--threads`, Keras "
-        f"`tf.config.threading.set_intra_op_parallelism_threads`), inter-op TensorFlow's default (= cores), "
+        f"`tf.config.threading.set_intra_op_parallelism_threads`), inter-op 1 (tlearn's CPU default, "
+        f"Keras `set_inter_op_parallelism_threads(1)`, PyTorch `set_num_interop_threads(1)`), "
         f"PyTorch `torch.set_num_threads({a.threads})`; {a.workers} decode workers (tlearn `--workers`, "
         f"tf.data `num_parallel_calls` + private thread pool, DataLoader `num_workers`). oneDNN: TensorFlow's default "
         "(on for x86 Linux builds), PyTorch's default (mkldnn).",
