@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -69,6 +70,7 @@ Examples:
 				return err
 			}
 			defer clf.Close()
+			start := time.Now()
 			sum, err := infer.Predict(c.Context, clf, c.Args().Slice(),
 				infer.PredictOptions{TopK: c.Int("top-k"), Batch: c.Int("batch"), Workers: c.Int("workers")}, out.Write)
 			if cerr := out.Close(); err == nil {
@@ -79,6 +81,11 @@ Examples:
 					return exitCodeError{code: exitInterrupted, err: fmt.Errorf("interrupted after %d images", sum.Images+sum.Failed)}
 				}
 				return err
+			}
+			if n := sum.Images + sum.Failed; n > 0 {
+				secs := time.Since(start).Seconds()
+				fmt.Fprintf(c.App.ErrWriter, "tlearn: predicted %d images (%d unreadable) in %.1fs, %.1f images/s\n",
+					sum.Images, sum.Failed, secs, float64(n)/secs)
 			}
 			if sum.Failed > 0 {
 				return exitCodeError{code: exitSomeFailed, err: fmt.Errorf("%d of %d inputs could not be read (see their error lines)", sum.Failed, sum.Images+sum.Failed)}
