@@ -26,6 +26,9 @@ export TF_CPP_MIN_LOG_LEVEL ?= 1
 # when its header is there and falls back to pure Go otherwise (TAGS= forces that).
 TAGS ?= $(shell printf '\043include <stdio.h>\n\043include <jpeglib.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo libjpeg)
 
+# tlearn's version in `tlearn --version`, config.json and info: the git commit.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
 TEST_TIMEOUT ?= 20m
 GOTESTFLAGS  ?=
 
@@ -47,7 +50,7 @@ $(PYENV)/.done: third_party/libtensorflow/versions.env scripts/requirements-test
 	touch $@
 
 build: deps ## build bin/tlearn
-	$(GO) build -tags '$(TAGS)' -o bin/tlearn ./cmd/tlearn
+	$(GO) build -tags '$(TAGS)' -ldflags "-X main.version=$(VERSION)" -o bin/tlearn ./cmd/tlearn
 	@echo "built bin/tlearn (JPEG decoder: $(if $(TAGS),libjpeg-turbo,Go image/jpeg — apt-get install libjpeg62-turbo-dev for 2x faster decoding))"
 
 test: deps build pydeps ## the whole test suite (the README's test command)
