@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 TLEARN=${TLEARN:-bin/tlearn}
 OUT=${DEMO_OUT:-demo/out}
 SHOTS=${SHOTS:-10}
-PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-6}
+PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-15}
 FINETUNE_STEPS=${FINETUNE_STEPS:-300}
 common=(--arch vgg_mini --input-size 32 --margin 2 --log-every 50 --seed 1)
 
