@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	tf "github.com/wamuir/graft/tensorflow"
+
+	"github.com/tlearn/tlearn/internal/atomicfile"
 )
 
 // CheckpointError says why a checkpoint cannot be restored into the model.
@@ -333,7 +335,7 @@ func (m *Model) SaveCheckpoint(dir string) (string, error) {
 	for _, p := range keep {
 		fmt.Fprintf(&b, "all_model_checkpoint_paths: %s\n", strconv.Quote(p))
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, "checkpoint"), []byte(b.String()), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "checkpoint"), []byte(b.String()), 0o644); err != nil {
 		return "", fmt.Errorf("save checkpoint: %w", err)
 	}
 	for _, p := range drop {
@@ -356,38 +358,4 @@ func syncFile(path string) error {
 	}
 	defer f.Close()
 	return f.Sync()
-}
-
-// WriteFileAtomic writes data to path through a temp file in the same
-// directory, fsyncs it, renames it over path and fsyncs the directory: a
-// reader sees the old or the new content, never a partial file.
-func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // not supported everywhere; the rename itself is atomic
-		d.Close()
-	}
-	return nil
 }

@@ -21,6 +21,8 @@ import (
 	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"github.com/wamuir/graft/tensorflow/op"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/tlearn/tlearn/internal/atomicfile"
 )
 
 // Names in an exported SavedModel: the contract between ExportSavedModel,
@@ -160,7 +162,7 @@ func (m *Model) ExportSavedModel(dir string, opts ExportOptions) (err error) {
 		return fmt.Errorf("export SavedModel: %w", err)
 	}
 	for _, d := range []string{filepath.Join(tmp, "variables"), filepath.Join(tmp, "assets"), filepath.Join(tmp, "assets.extra"), tmp} {
-		syncDir(d)
+		atomicfile.SyncDir(d) // best effort: the data files are synced
 	}
 	if err := checkExportDir(dir); err != nil { // someone wrote there meanwhile
 		return err
@@ -173,7 +175,7 @@ func (m *Model) ExportSavedModel(dir string, opts ExportOptions) (err error) {
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("export SavedModel: move into place: %w", err)
 	}
-	syncDir(filepath.Dir(filepath.Clean(dir)))
+	atomicfile.SyncDir(filepath.Dir(filepath.Clean(dir)))
 	return nil
 }
 
@@ -216,13 +218,6 @@ func writeSynced(path string, data []byte) error {
 		err = cerr
 	}
 	return err
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // not supported everywhere; the data files are synced
-		d.Close()
-	}
 }
 
 // writeExportVariables copies the model's current weights into a session on

@@ -4,9 +4,11 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // Write replaces path with data atomically.
@@ -42,14 +44,16 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	return SyncDir(dir)
 }
 
-// SyncDir fsyncs a directory so a rename in it survives a power cut.
+// SyncDir fsyncs a directory so a rename in it survives a power cut. File
+// systems that cannot sync a directory (EINVAL, ENOTSUP) are not an error:
+// the rename itself is still atomic there.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
