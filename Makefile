@@ -81,6 +81,10 @@ bench-smoke: deps build pydeps ## a few images, one step, every installed tool (
 # under -race (with the random-cancel leak test), then FUZZTIME of fuzzing per
 # target. About 4–5 minutes on 2 cores; CI runs it after make test.
 FUZZTIME ?= 20s
+# Go minimizes each new interesting input for up to 60 s by default, longer than
+# FUZZTIME: the run then stalls at 0 execs/s and can end in "context deadline
+# exceeded" (seen in CI). A short minimization keeps the whole budget fuzzing.
+FUZZMINIMIZETIME ?= 2s
 FUZZ_TARGETS := ./pipeline:FuzzDecode ./pipeline:FuzzEXIF ./pipeline:FuzzParseList ./pipeline:FuzzParseFood101Meta \
                 ./cmd/tlearn:FuzzConfigFile ./tfevents:FuzzParseEvent
 
@@ -89,7 +93,7 @@ stress: deps build pydeps ## heavy reliability tests: kill -9 crash/resume, pred
 	$(GO) test -count=1 -tags 'stress $(TAGS)' -race -timeout 10m ./pipeline/...
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	done
 
 test-pipeline: ## pipeline tests only (no libtensorflow needed)
