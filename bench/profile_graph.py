@@ -67,7 +67,7 @@ def main():
     for k, v in by_type.most_common(15):
         print(f"  {k:40s} {v / 1000:9.1f}")
     print("top nodes:")
-    for k, v in by_node.most_common(15):
+    for k, v in by_node.most_common(int(os.environ.get("TOPN", "15"))):
         print(f"  {k:70s} {v / 1000:9.1f}")
 
 

@@ -48,6 +48,12 @@ type Config struct {
 	// digits. Variables and checkpoints stay float32.
 	Precision string
 
+	// ConvAlgorithm chooses how the inference path (predict, eval,
+	// validation) computes the 3×3 convs: ConvAuto ("" too), ConvDirect or
+	// ConvWinograd; see winogradLayer. Training steps and exported
+	// SavedModels always use direct convolution.
+	ConvAlgorithm string
+
 	// ForInference builds only the forward graph (no gradients, no momentum
 	// slots): for predict and export.
 	ForInference bool
@@ -103,6 +109,9 @@ func (c Config) validate(a Arch) error {
 		return err
 	}
 	if _, err := parseDevice(c.Device); err != nil {
+		return err
+	}
+	if _, err := convAlgorithm(c.ConvAlgorithm); err != nil {
 		return err
 	}
 	return nil

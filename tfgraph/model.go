@@ -251,9 +251,10 @@ func (m *Model) build() error {
 	}
 	m.step = b.newVar("global_step", []int64{}, tf.Int64, kindStep, zeros([]int64{}, tf.Int64))
 
-	// Eval path: no dropout. Shares the variable reads with the training path.
+	// Eval path: no dropout, Winograd where winogradLayer says so. Shares
+	// the variable reads with the training path.
 	es := b.ds.SubScope(m.arch.Name)
-	m.logits = b.forward(es, lvs, m.images, false)
+	m.logits = b.forward(es, lvs, m.images, false, true)
 	m.probs = op.Softmax(es.SubScope("predictions"), m.logits)
 	m.preds = op.ArgMax(es.SubScope("top1"), m.logits, op.Const(es.SubScope("top1/axis"), int32(1)), op.ArgMaxOutputType(tf.Int32))
 	m.evalLoss = b.xentLoss(es.SubScope("loss"), m.logits)
@@ -291,9 +292,12 @@ func (m *Model) build() error {
 }
 
 // forward builds logits [n, NumClasses] from images; training adds dropout
-// after fc6 and fc7 (when DropoutKeep < 1).
-func (b *builder) forward(s *op.Scope, lvs []layerVars, x tf.Output, training bool) tf.Output {
+// after fc6 and fc7 (when DropoutKeep < 1). winograd lets the layers
+// winogradLayer selects run as Winograd convolutions (inference paths only:
+// that computation has no C++ gradient).
+func (b *builder) forward(s *op.Scope, lvs []layerVars, x tf.Output, training, winograd bool) tf.Output {
 	keep := b.m.cfg.DropoutKeep
+	side := int64(b.m.cfg.InputSize) // spatial side of x
 	for _, lv := range lvs {
 		l := lv.l
 		ls := s.SubScope(l.scope)
@@ -309,6 +313,8 @@ func (b *builder) forward(s *op.Scope, lvs []layerVars, x tf.Output, training bo
 			flat := op.Reshape(ls.SubScope("flatten"), x, op.Const(ls.SubScope("flatten/shape"), []int64{-1, k}))
 			w := op.Reshape(ls.SubScope("kernel_2d"), lv.w.read, op.Const(ls.SubScope("kernel_2d/shape"), []int64{k, int64(l.out)}))
 			x = op.MatMul(ls, flat, w)
+		} else if winograd && winogradLayer(b.m.cfg, l) {
+			x = winogradConv(ls.SubScope("winograd"), x, lv.w.read, side, side, int64(l.in), int64(l.out))
 		} else {
 			x = op.Conv2D(ls, x, lv.w.read, []int64{1, 1, 1, 1}, l.padding)
 		}
@@ -327,6 +333,7 @@ func (b *builder) forward(s *op.Scope, lvs []layerVars, x tf.Output, training bo
 		}
 		if l.pool {
 			x = op.MaxPool(ls.SubScope("pool"), x, []int64{1, 2, 2, 1}, []int64{1, 2, 2, 1}, "VALID")
+			side /= 2
 		}
 	}
 	return x // [n, NumClasses]: fc8 is a MatMul
@@ -359,8 +366,10 @@ func (b *builder) buildTraining(lvs []layerVars) error {
 	m, cfg := b.m, b.m.cfg
 	s := b.ds.SubScope("train")
 	logits := m.logits
-	if cfg.DropoutKeep < 1 {
-		logits = b.forward(s.SubScope(m.arch.Name), lvs, m.images, true)
+	if cfg.DropoutKeep < 1 || b.evalUsesWinograd(lvs) {
+		// Its own forward: dropout, and direct convolutions, whose
+		// gradients TensorFlow's C API has.
+		logits = b.forward(s.SubScope(m.arch.Name), lvs, m.images, true, false)
 	}
 	m.trainLoss = b.xentLoss(s.SubScope("loss"), logits)
 	m.totalLoss = m.trainLoss
@@ -418,6 +427,17 @@ func (b *builder) buildTraining(lvs []layerVars) error {
 	inc := op.AssignAddVariableOp(gs, m.step.handle, op.Const(gs.SubScope("one"), int64(1)))
 	m.stepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.handle, tf.Int64)
 	return nil
+}
+
+// evalUsesWinograd reports whether the eval path computes any layer with
+// Winograd.
+func (b *builder) evalUsesWinograd(lvs []layerVars) bool {
+	for _, lv := range lvs {
+		if winogradLayer(b.m.cfg, lv.l) {
+			return true
+		}
+	}
+	return false
 }
 
 func shortName(name string) string { return strings.ReplaceAll(name, "/", "_") }

@@ -265,13 +265,18 @@ func TestParityVGG(t *testing.T) {
 		t.Run(tc.arch, func(t *testing.T) {
 			ref := runReference(t, "--arch", tc.arch, "--input-size", "224", "--batch", "1", "--classes", "1000",
 				"--steps", "0", "--formats", tc.format)
-			cfg := ref.config()
-			cfg.ForInference = true
-			m := newModel(t, cfg)
-			if err := m.LoadAll(filepath.Join(ref.dir, "ckpt_"+tc.format)); err != nil {
-				t.Fatal(err)
+			// Direct convolution is TensorFlow's computation; Winograd (the
+			// CPU inference default for the wide layers) differs by rounding.
+			for _, algo := range []string{ConvDirect, ConvWinograd} {
+				cfg := ref.config()
+				cfg.ForInference = true
+				cfg.ConvAlgorithm = algo
+				m := newModel(t, cfg)
+				if err := m.LoadAll(filepath.Join(ref.dir, "ckpt_"+tc.format)); err != nil {
+					t.Fatal(err)
+				}
+				checkLogits(t, m, ref, tc.format+", "+algo+" convs")
 			}
-			checkLogits(t, m, ref, tc.format)
 		})
 	}
 }

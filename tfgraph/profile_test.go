@@ -19,6 +19,7 @@ func TestDumpGraphForProfile(t *testing.T) {
 		arch = "vgg_19"
 	}
 	cfg := DefaultConfig(arch, 6)
+	cfg.ConvAlgorithm = os.Getenv("TLEARN_DUMP_CONV")
 	if arch == "vgg_mini" {
 		cfg.InputSize = 64
 	}

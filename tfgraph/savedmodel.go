@@ -339,7 +339,7 @@ func buildExportGraph(cfg Config, arch Arch, infos []VarInfo, style string) (*ex
 	}
 	bld := &builder{m: &Model{cfg: cfg, arch: arch}, s: s, ds: s}
 	head := func(sc *op.Scope, x tf.Output) (probs, classes tf.Output) {
-		logits := bld.forward(sc.SubScope(arch.Name), lvs, x, false)
+		logits := bld.forward(sc.SubScope(arch.Name), lvs, x, false, false) // direct convs: portable to any device
 		probs = op.Softmax(sc.SubScope(OutputProbabilities), logits)
 		classes = op.ArgMax(sc.SubScope(OutputClasses), logits, op.Const(sc.SubScope("axis"), int32(1)),
 			op.ArgMaxOutputType(tf.Int64))
