@@ -36,6 +36,10 @@ type OpenOptions struct {
 	Device     string
 	Threads    int
 	Precision  string // fp32 (default) or bf16 (see tfgraph.Config.Precision)
+	// Conv is how a RUN_DIR's or checkpoint's 3×3 convs are computed: auto
+	// (default), direct or winograd (tfgraph.Config.ConvAlgorithm). A
+	// SavedModel runs the direct convolutions it was exported with.
+	Conv string
 }
 
 // Open loads the classifier that opts describe.
@@ -45,6 +49,9 @@ func Open(opts OpenOptions) (Classifier, error) {
 		return nil, &UsageError{"give either --model, or --arch with --weights and --labels, not both"}
 	case opts.Model != "":
 		if tfgraph.IsSavedModel(opts.Model) {
+			if opts.Conv == tfgraph.ConvWinograd {
+				return nil, &UsageError{fmt.Sprintf("--conv winograd needs a RUN_DIR or a checkpoint: the SavedModel %s runs the direct convolutions it was exported with", opts.Model)}
+			}
 			return openSavedModel(opts)
 		}
 		return openRunDir(opts)
@@ -86,7 +93,7 @@ func openRunDir(opts OpenOptions) (Classifier, error) {
 	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: cfg.Arch, NumClasses: len(cfg.Classes), InputSize: cfg.InputSize,
 		ForInference: true, Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true,
-		Precision: opts.Precision})
+		Precision: opts.Precision, ConvAlgorithm: opts.Conv})
 	if err != nil {
 		return nil, fmt.Errorf("build %s from %s: %w", cfg.Arch, dir, err)
 	}
@@ -131,7 +138,8 @@ func openCheckpoint(opts OpenOptions) (Classifier, error) {
 		size = 224
 	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: arch, NumClasses: len(labels), InputSize: size, ForInference: true,
-		Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true, Precision: opts.Precision})
+		Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true, Precision: opts.Precision,
+		ConvAlgorithm: opts.Conv})
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", arch, err)
 	}

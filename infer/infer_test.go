@@ -2,6 +2,7 @@ package infer
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -270,4 +271,60 @@ func TestPrecisionBF16(t *testing.T) {
 	if _, err := Open(OpenOptions{Model: run, Precision: "fp8"}); err == nil || !strings.Contains(err.Error(), "precision") {
 		t.Errorf("precision fp8: err = %v, want a precision error", err)
 	}
+}
+
+// TestConvAlgorithm: the same RUN_DIR with every 3×3 conv as Winograd
+// predicts what direct convolution predicts (within float32 rounding); an
+// unknown algorithm is refused, and so is Winograd for a SavedModel, whose
+// graph is fixed at export.
+func TestConvAlgorithm(t *testing.T) {
+	classes := []string{"x", "y", "z"}
+	run := newRunDir(t, classes)
+	imgs := make([]float32, 3*32*32*3)
+	for i := range imgs {
+		imgs[i] = float32(i%97)*2 - 90
+	}
+	predict := func(conv string) [][]float32 {
+		clf, err := Open(OpenOptions{Model: run, Checkpoint: "latest", Conv: conv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer clf.Close()
+		p, err := clf.Predict(imgs, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	direct, wino := predict(tfgraph.ConvDirect), predict(tfgraph.ConvWinograd)
+	for i := range direct {
+		for j := range direct[i] {
+			// Winograd's rounding is ~1e-5 of the logits' magnitude.
+			if d := direct[i][j] - wino[i][j]; d > 2e-4 || d < -2e-4 {
+				t.Errorf("image %d class %d: direct %.7f, winograd %.7f", i, j, direct[i][j], wino[i][j])
+			}
+		}
+	}
+	if _, err := Open(OpenOptions{Model: run, Conv: "fft"}); err == nil || !strings.Contains(err.Error(), "conv algorithm") {
+		t.Errorf("conv fft: err = %v, want a conv algorithm error", err)
+	}
+
+	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: len(classes), InputSize: 32, ForInference: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	sm := filepath.Join(t.TempDir(), "saved")
+	if err := m.ExportSavedModel(sm, tfgraph.ExportOptions{Classes: classes}); err != nil {
+		t.Fatal(err)
+	}
+	var ue *UsageError
+	if _, err := Open(OpenOptions{Model: sm, Conv: tfgraph.ConvWinograd}); !errors.As(err, &ue) {
+		t.Errorf("SavedModel with conv winograd: err = %v, want a UsageError", err)
+	}
+	clf, err := Open(OpenOptions{Model: sm, Conv: tfgraph.ConvAuto})
+	if err != nil {
+		t.Fatalf("SavedModel with conv auto: %v", err)
+	}
+	clf.Close()
 }

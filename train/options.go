@@ -55,6 +55,7 @@ type Options struct {
 	KeepCheckpoints int
 
 	Precision string // fp32 (default) or bf16 (tfgraph.Config.Precision)
+	Conv      string // validation's 3×3 convs: auto (default), direct or winograd (tfgraph.Config.ConvAlgorithm)
 	Device    string // cpu|gpu:N
 	Threads   int    // TensorFlow intra-op threads (0: all cores)
 	Workers   int    // pipeline decode workers (0: all cores)

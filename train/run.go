@@ -156,7 +156,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		LearningRate: o.LR, LearningRateEnd: o.LREnd, LRPower: 1, DecaySteps: total,
 		Momentum: o.Momentum, WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, ClassWeights: classWeights,
 		Seed: o.Seed, Device: o.Device, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
-		Precision: o.Precision,
+		Precision: o.Precision, ConvAlgorithm: o.Conv,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", o.Arch, err)

@@ -54,6 +54,7 @@ Watch it with:  tensorboard --logdir runs/`,
 			strFlag("device", "", "cpu or gpu:N (default: TensorFlow's choice — the GPU when there is one)"),
 			intFlag("threads", 0, "TensorFlow intra-op threads (0: all cores)"),
 			strFlag("precision", "fp32", "fp32, or bf16: oneDNN mixed precision (AMX/AVX512-BF16 CPUs), faster, weights stay float32"),
+			convFlag(),
 			intFlag("workers", 0, "image decoding workers (0: all cores)"),
 		},
 		Action: func(c *cli.Context) error {
@@ -67,7 +68,7 @@ Watch it with:  tensorboard --logdir runs/`,
 				DropoutKeep:  c.Float64("dropout-keep"),
 				ClassWeights: c.String("class-weights"), LogEvery: c.Int("log-every"), EvalEvery: c.Int("eval-every"),
 				SaveEvery: c.Duration("save-every"), SaveEverySteps: c.Int("save-every-steps"),
-				Device: c.String("device"), Threads: c.Int("threads"), Workers: c.Int("workers"), Precision: c.String("precision"),
+				Device: c.String("device"), Threads: c.Int("threads"), Workers: c.Int("workers"), Precision: c.String("precision"), Conv: c.String("conv"),
 				Progress: c.App.ErrWriter, TlearnVersion: version,
 			}
 			if opts.ValSplit == 0 {
