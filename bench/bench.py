@@ -159,12 +159,14 @@ def train(tool, cfg, a, out, data):
     return {"images_per_s": ips, "peak_rss": rss, "seconds": sec}, model
 
 
-def predict(tool, cfg, a, out, data, model, n_images):
+def predict(tool, cfg, a, out, data, model, n_images, conv="auto"):
+    """conv is tlearn's --conv: auto (its default: Winograd for the wide 3×3
+    convs on the CPU) or direct (TensorFlow's Conv2D, Keras's kernels)."""
     arch_t, arch_c, size = CONFIGS[cfg]
-    err = os.path.join(out, "stderr-predict.txt")
+    err = os.path.join(out, "stderr-predict" + ("" if conv == "auto" else "-" + conv) + ".txt")
     if tool == "tlearn":
         cmd = [TLEARN, "predict", "--model", model, "--batch", str(a.batch), "--threads", str(a.threads),
-               "--workers", str(a.workers), "--format", "jsonl", "--top-k", "1", data]
+               "--workers", str(a.workers), "--format", "jsonl", "--top-k", "1", "--conv", conv, data]
     else:
         cmd = [PY, os.path.join(HERE, "competitors.py"), tool, "predict", "--data", data, "--arch", arch_c,
                "--size", str(size), "--batch", str(a.batch), "--threads", str(a.threads),
@@ -176,7 +178,12 @@ def predict(tool, cfg, a, out, data, model, n_images):
     first, last = preds[0][0], preds[-1][0]
     rest = n_images - min(a.batch, n_images)
     ips = rest / (last - first) if rest and last > first else None
-    return {"cold_start_s": first, "images_per_s": ips, "peak_rss": rss, "seconds": sec}
+    top1 = {}
+    if tool == "tlearn":
+        for _, text in preds:
+            d = json.loads(text)
+            top1[d["path"]] = d["predictions"][0]["label"] if d.get("predictions") else None
+    return {"cold_start_s": first, "images_per_s": ips, "peak_rss": rss, "seconds": sec, "top1": top1}
 
 
 def pipeline_alone(a, rep):
@@ -271,6 +278,7 @@ def ratio(a, b):
 METRICS = [  # key, label, unit, scale, digits, goal vs Keras (text)
     ("train_ips", "training, images/s", "", 1, 2, "≥ 1.0×"),
     ("predict_ips", "inference, images/s", "", 1, 2, "≥ 1.2×"),
+    ("predict_direct_ips", "inference, tlearn `--conv direct` (Keras's conv kernels), images/s", "", 1, 2, "—"),
     ("cold_start", "cold start (start → first prediction), s", "", 1, 2, "≤ 0.5×"),
     ("train_rss", "peak RSS, training, MiB", "", 2**20, 0, "≤ 1.0×"),
     ("predict_rss", "peak RSS, inference, MiB", "", 2**20, 0, "≤ 1.0×"),
@@ -289,8 +297,12 @@ def collect(raw):
             m["train_ips"][tool] = stats([r["train"]["images_per_s"] for r in reps])
             m["train_rss"][tool] = stats([r["train"]["peak_rss"] for r in reps])
             m["predict_ips"][tool] = stats([r["predict"]["images_per_s"] for r in reps])
+            direct = [r.get("predict_direct", r["predict"])["images_per_s"] for r in reps]
+            if tool != "tlearn" or any("predict_direct" in r for r in reps):
+                m["predict_direct_ips"][tool] = stats(direct)
             m["cold_start"][tool] = stats([r["predict"]["cold_start_s"] for r in reps])
             m["predict_rss"][tool] = stats([r["predict"]["peak_rss"] for r in reps])
+        m["top1_agree"] = [r["predict_direct"]["top1_agree"] for r in tools.get("tlearn", []) if "predict_direct" in r]
         out[cfg] = m
     return out
 
@@ -312,6 +324,14 @@ def table(summary, tools):
         rows.append("| input pipeline alone (224, batch 64) | images/s | " + " | ".join(cells) +
                     f" | {ratio(s.get('tlearn'), s.get('keras'))} | {ratio(s.get('tlearn'), s.get('torch'))} | — |")
     return "\n".join(rows)
+
+
+def agreement(summary, n):
+    parts = []
+    for cfg, m in summary.items():
+        if cfg != "pipeline" and m.get("top1_agree"):
+            parts.append(f"{cfg}: " + ", ".join(str(x) for x in m["top1_agree"]))
+    return ("; ".join(parts) + f" of the {n} images per repetition") if parts else "— (not measured)"
 
 
 def write_report(path, a, summary, env, tools, skipped, elapsed):
@@ -350,7 +370,11 @@ def write_report(path, a, summary, env, tools, skipped, elapsed):
         f"- Inference: the whole folder at batch {a.batch}, central crop: `tlearn predict --model RUN_DIR` (JSON lines), "
         "Keras `model.predict` on tf.data (first batch, then the rest), PyTorch `inference_mode` over a DataLoader. "
         "Each loads the weights its own training run saved. Cold start includes loading the library, building the "
-        "network, reading the weights and the first batch.",
+        "network, reading the weights and the first batch. tlearn runs with its default `--conv auto`, which computes "
+        "the 3×3 convs with at least 128 input and output channels as Winograd F(4×4,3×3) on the CPU (VGG19: conv2_2 "
+        "onwards; vgg_mini has none that wide); the row \"tlearn `--conv direct`\" is the same model with TensorFlow's "
+        "own Conv2D, i.e. the same oneDNN kernels as Keras (its Keras and PyTorch cells repeat their inference figures). "
+        "Top-1 of `--conv auto` and `--conv direct` agreed on " + agreement(summary, env["data"]["images"]) + ".",
         "- Peak RSS: the process tree's resident set, sampled every 0.1 s (DataLoader workers included).",
         "- Configurations: VGG19 at 224 (Keras: `tf.keras.applications.VGG19(weights=None, include_top=False)` + "
         "Flatten/Dense 4096/Dense 4096/Dense C, PyTorch: `torchvision.models.vgg19(num_classes=C)`), and "
@@ -386,6 +410,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--pipeline", default="on", choices=["on", "off"])
+    ap.add_argument("--direct", default="on", choices=["on", "off"],
+                    help="also run tlearn predict with --conv direct (the same-kernel inference figure)")
     ap.add_argument("--pipeline-images", type=int, default=256)
     ap.add_argument("--out", default=None)
     ap.add_argument("--report", default=None, help="RESULTS.md path (default bench/RESULTS.md)")
@@ -440,7 +466,17 @@ def main():
                 pr = predict(tool, cfg, a, d, data, model, n_images)
                 log(f"bench:   predict {pr['images_per_s'] or 0:.2f} img/s, cold start {pr['cold_start_s']:.2f} s, "
                     f"peak RSS {pr['peak_rss'] / 2**20:.0f} MiB")
-                raw.setdefault(cfg, {}).setdefault(tool, []).append({"train": tr, "predict": pr})
+                r = {"train": tr, "predict": pr}
+                if tool == "tlearn" and a.direct == "on":
+                    # The same model with TensorFlow's own convolutions: the
+                    # same-kernel figure, and how often the top-1 agrees.
+                    pd = predict(tool, cfg, a, d, data, model, n_images, conv="direct")
+                    agree = sum(pd["top1"].get(k) == v for k, v in pr["top1"].items())
+                    pd["top1_agree"] = agree
+                    log(f"bench:   predict --conv direct {pd['images_per_s'] or 0:.2f} img/s; top-1 agrees with --conv auto "
+                        f"on {agree} of {n_images}")
+                    r["predict_direct"] = pd
+                raw.setdefault(cfg, {}).setdefault(tool, []).append(r)
                 if tool != "tlearn":
                     os.remove(model)  # weights files are large; the tlearn run dir is cleared next rep
         if a.pipeline == "on":
