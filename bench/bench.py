@@ -46,6 +46,16 @@ CONFIGS = {  # name: (tlearn arch, competitors' arch, input size)
     "vgg19@224": ("vgg_19", "vgg19", 224),
     "mini@64": ("vgg_mini", "mini", 64),
 }
+# Default training warm-up and timed steps per configuration: a VGG19 step
+# takes seconds, a vgg_mini step ~35 ms, so 3 of those are too short a window
+# for a steady rate.
+STEPS = {"vgg19@224": (2, 3), "mini@64": (10, 40)}
+
+
+def train_steps(cfg, a):
+    """(warm-up, timed) training steps for cfg: --warmup/--steps, else STEPS."""
+    w, s = STEPS.get(cfg, (2, 3))
+    return (a.warmup if a.warmup is not None else w), (a.steps if a.steps is not None else s)
 
 
 def log(*a):
@@ -122,7 +132,8 @@ def parse_slog_time(s):
 
 def train(tool, cfg, a, out, data):
     arch_t, arch_c, size = CONFIGS[cfg]
-    want = a.warmup + a.steps
+    warmup, steps = train_steps(cfg, a)
+    want = warmup + steps
     err = os.path.join(out, "stderr.txt")
     if tool == "tlearn":
         run_dir = os.path.join(out, "run")
@@ -135,7 +146,7 @@ def train(tool, cfg, a, out, data):
     else:
         model = os.path.join(out, "model" + (".weights.h5" if tool == "keras" else ".pt"))
         cmd = [PY, os.path.join(HERE, "competitors.py"), tool, "train", "--data", data, "--arch", arch_c,
-               "--size", str(size), "--batch", str(a.batch), "--warmup", str(a.warmup), "--steps", str(a.steps),
+               "--size", str(size), "--batch", str(a.batch), "--warmup", str(warmup), "--steps", str(steps),
                "--threads", str(a.threads), "--workers", str(a.workers), "--save", model]
     lines, rc, rss, sec = run(cmd, stderr_path=err)
     if rc != 0:
@@ -153,9 +164,9 @@ def train(tool, cfg, a, out, data):
                 d = json.loads(text)
                 if "step" in d:
                     times[d["step"]] = d["t"]
-    if want not in times or a.warmup not in times:
-        raise RuntimeError(f"{tool} train: steps {a.warmup} and {want} not both logged: {sorted(times)}\n{tail(err)}")
-    ips = a.steps * a.batch / (times[want] - times[a.warmup]) if a.steps else None
+    if want not in times or warmup not in times:
+        raise RuntimeError(f"{tool} train: steps {warmup} and {want} not both logged: {sorted(times)}\n{tail(err)}")
+    ips = steps * a.batch / (times[want] - times[warmup]) if steps else None
     return {"images_per_s": ips, "peak_rss": rss, "seconds": sec}, model
 
 
@@ -363,7 +374,7 @@ def write_report(path, a, summary, env, tools, skipped, elapsed):
         "(on for x86 Linux builds), PyTorch's default (mkldnn).",
         f"- Data: {env['data']['images']} generated JPEGs in {env['data']['classes']} class folders "
         "(Food-101-like: 512 px long side, quality 90; `bench/gendata.py`, into the git-ignored bench/data).",
-        f"- Training: batch {a.batch}, {a.warmup} warm-up + {a.steps} timed steps from the JPEG files with the training "
+        f"- Training: batch {a.batch}, " + ", ".join(f"{c} {train_steps(c, a)[0]} warm-up + {train_steps(c, a)[1]}" for c in a.configs.split(",")) + " timed steps from the JPEG files with the training "
         "augmentation, SGD momentum 0.9, weight decay 5e-4, dropout 0.5 after fc6/fc7, from scratch. "
         "tlearn: `tlearn train --weights none --log-every 1` (step times from its log); Keras: `model.fit` on tf.data "
         "(`jit_compile` auto, which resolves to off here); PyTorch: a DataLoader and a plain loop.",
@@ -405,8 +416,8 @@ def main():
     ap.add_argument("--classes", type=int, default=6)
     ap.add_argument("--per-class", type=int, default=50)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=None, help="training warm-up steps (default per configuration, STEPS)")
+    ap.add_argument("--steps", type=int, default=None, help="timed training steps (default per configuration, STEPS)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--pipeline", default="on", choices=["on", "off"])
