@@ -157,8 +157,8 @@ func winogradLayer(cfg Config, l layer) bool {
 // Float32 results differ from Conv2D's by ~2e-5 of the output's magnitude.
 // The ops (Pad, GatherV2, MatMul, BatchMatMulV2, Transpose) all have oneDNN
 // or Eigen CPU kernels. Training keeps direct convolution (forward's
-// winograd flag): the gradient would run through the Gather's sparse
-// scatter, and oneDNN's backward convs are already the CPU's best.
+// winograd flag) and oneDNN's backward convs; a Winograd training path is
+// untried.
 func winogradConv(s *op.Scope, x, w tf.Output, H, W, C, K int64) tf.Output {
 	const m, a = winoM, winoA
 	th, tw := (H+m-1)/m, (W+m-1)/m
