@@ -160,45 +160,93 @@ func (l *Loader) getBatch(epoch, index int) *Batch {
 // Breaking out of the loop stops all goroutines before the loop returns.
 func (l *Loader) Epoch(ctx context.Context, samples []Sample, epoch, startBatch int) iter.Seq2[*Batch, error] {
 	return func(yield func(*Batch, error) bool) {
-		n := len(samples)
-		B := l.opts.BatchSize
-		steps := StepsPerEpoch(n, B, l.opts.DropRemainder)
-		if startBatch < 0 || (startBatch > steps && n > 0) {
-			yield(nil, fmt.Errorf("epoch %d: start batch %d out of range 0..%d", epoch, startBatch, steps))
+		produce, err := l.epochProducer(samples, epoch, startBatch)
+		if err != nil {
+			yield(nil, err)
 			return
 		}
-		order := make([]int, n)
-		for i := range order {
-			order[i] = i
-		}
-		if l.opts.Shuffle {
-			r := rand.New(rand.NewPCG(uint64(l.opts.Seed), mix(uint64(epoch), 0x5_4ff1e, 0)))
-			r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
-		}
-		replace := l.opts.Mode == Train && l.opts.DropRemainder
 		l.run(ctx, yield, func(ctx context.Context, submit func(*pending) bool) error {
-			for b := startBatch; b < steps; b++ {
-				lo, hi := b*B, min((b+1)*B, n)
-				p := l.newPending(epoch, b, hi-lo)
-				for i := lo; i < hi; i++ {
-					p.slots[i-lo] = slot{s: samples[order[i]], pos: i}
-				}
-				if replace {
-					p.next = func(k int) (Sample, int, bool, bool) {
-						if k >= n-(hi-lo) {
-							return Sample{}, 0, false, false
-						}
-						pos := (hi + k) % n
-						return samples[order[pos]], pos, pos >= steps*B, true
-					}
-				}
-				if !submit(p) {
-					return nil
-				}
-			}
+			produce(submit)
 			return nil
 		})
 	}
+}
+
+// Epochs streams epoch after epoch over samples — epoch firstEpoch from batch
+// startBatch, then every following epoch from its first batch — with one set
+// of workers: the next epoch's first batches are prepared while the consumer
+// still works on the last ones of the current epoch, so there is no pause at
+// an epoch boundary (on a folder of a few hundred images, a pause every few
+// steps). Every batch is exactly the one Epoch(ctx, samples, b.Epoch, ...)
+// yields at b.Index. The iteration ends only when the consumer stops, ctx is
+// cancelled or a batch cannot be filled; it yields an error at once for an
+// empty sample list.
+func (l *Loader) Epochs(ctx context.Context, samples []Sample, firstEpoch, startBatch int) iter.Seq2[*Batch, error] {
+	return func(yield func(*Batch, error) bool) {
+		if StepsPerEpoch(len(samples), l.opts.BatchSize, l.opts.DropRemainder) == 0 {
+			yield(nil, fmt.Errorf("epochs: %d samples make no batch of %d", len(samples), l.opts.BatchSize))
+			return
+		}
+		first, err := l.epochProducer(samples, firstEpoch, startBatch)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		l.run(ctx, yield, func(ctx context.Context, submit func(*pending) bool) error {
+			produce := first
+			for epoch := firstEpoch + 1; ; epoch++ {
+				if !produce(submit) {
+					return nil
+				}
+				if produce, err = l.epochProducer(samples, epoch, 0); err != nil {
+					return err
+				}
+			}
+		})
+	}
+}
+
+// epochProducer returns the function that submits the batches of one epoch
+// from startBatch on (the order and replacement rules of Epoch). It returns
+// false when submit refused a batch (the consumer stopped).
+func (l *Loader) epochProducer(samples []Sample, epoch, startBatch int) (func(submit func(*pending) bool) bool, error) {
+	n := len(samples)
+	B := l.opts.BatchSize
+	steps := StepsPerEpoch(n, B, l.opts.DropRemainder)
+	if startBatch < 0 || (startBatch > steps && n > 0) {
+		return nil, fmt.Errorf("epoch %d: start batch %d out of range 0..%d", epoch, startBatch, steps)
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	if l.opts.Shuffle {
+		r := rand.New(rand.NewPCG(uint64(l.opts.Seed), mix(uint64(epoch), 0x5_4ff1e, 0)))
+		r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	replace := l.opts.Mode == Train && l.opts.DropRemainder
+	return func(submit func(*pending) bool) bool {
+		for b := startBatch; b < steps; b++ {
+			lo, hi := b*B, min((b+1)*B, n)
+			p := l.newPending(epoch, b, hi-lo)
+			for i := lo; i < hi; i++ {
+				p.slots[i-lo] = slot{s: samples[order[i]], pos: i}
+			}
+			if replace {
+				p.next = func(k int) (Sample, int, bool, bool) {
+					if k >= n-(hi-lo) {
+						return Sample{}, 0, false, false
+					}
+					pos := (hi + k) % n
+					return samples[order[pos]], pos, pos >= steps*B, true
+				}
+			}
+			if !submit(p) {
+				return false
+			}
+		}
+		return true
+	}, nil
 }
 
 // Stream preprocesses samples as they arrive, in order, in batches of

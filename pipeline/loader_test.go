@@ -440,3 +440,74 @@ func TestLoaderOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestEpochs: one Epochs iteration from the middle of epoch 1 yields exactly
+// what Epoch yields for the tail of epoch 1 and then epochs 2 and 3, whatever
+// the worker count, including a bad file's report and replacement; breaking
+// out stops every goroutine; no samples is an error.
+func TestEpochs(t *testing.T) {
+	dir := t.TempDir()
+	samples := makeImages(t, dir, 23, 3)
+	bad := filepath.Join(dir, "bad.jpg")
+	if err := os.WriteFile(bad, []byte("not a jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	samples = append(samples, Sample{Path: bad, Label: 1})
+	ctx := context.Background()
+	for _, workers := range []int{1, 3} {
+		opts := LoaderOptions{BatchSize: 4, Workers: workers, Mode: Train, Shuffle: true, DropRemainder: true, Seed: 5}
+		l, _ := NewLoader(testPre, opts)
+		var want []*Batch
+		want = append(want, collect(t, l.Epoch(ctx, samples, 1, 4), l)...)
+		want = append(want, collect(t, l.Epoch(ctx, samples, 2, 0), l)...)
+		want = append(want, collect(t, l.Epoch(ctx, samples, 3, 0), l)...)
+
+		l, _ = NewLoader(testPre, opts) // a fresh Loader: bad files are reported once per Loader
+		var got []*Batch
+		for b, err := range l.Epochs(ctx, samples, 1, 4) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := *b
+			c.Images = slices.Clone(b.Images[:b.N*l.p.Size()])
+			c.Labels = slices.Clone(b.Labels[:b.N])
+			c.Paths = slices.Clone(b.Paths[:b.N])
+			c.Failed = slices.Clone(b.Failed)
+			got = append(got, &c)
+			l.Release(b)
+			if len(got) == len(want) {
+				break
+			}
+		}
+		if err := sameBatches(want, got); err != nil {
+			t.Fatalf("workers=%d: Epochs vs Epoch: %v", workers, err)
+		}
+		if got[len(got)-1].Epoch != 3 || got[0].Epoch != 1 || got[0].Index != 4 {
+			t.Errorf("workers=%d: epochs/indices %d/%d … %d", workers, got[0].Epoch, got[0].Index, got[len(got)-1].Epoch)
+		}
+	}
+
+	base := runtime.NumGoroutine()
+	l, _ := NewLoader(testPre, LoaderOptions{BatchSize: 4, Workers: 2, Mode: Train, Shuffle: true, DropRemainder: true})
+	n := 0
+	for b, err := range l.Epochs(ctx, samples, 0, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Release(b)
+		if n++; n == 13 { // into the third epoch
+			break
+		}
+	}
+	waitGoroutines(t, base)
+	for _, err := range l.Epochs(ctx, nil, 0, 0) {
+		if err == nil {
+			t.Error("Epochs over no samples yielded a batch")
+		}
+	}
+	for _, err := range l.Epochs(ctx, samples, 0, 99) {
+		if err == nil {
+			t.Error("Epochs from batch 99 yielded a batch")
+		}
+	}
+}

@@ -99,53 +99,55 @@ func (l *Loop) run(ctx context.Context) (*Result, error) {
 	return res, err
 }
 
-// steps runs training steps until TotalSteps, cancellation or failure.
+// steps runs training steps until TotalSteps, cancellation or failure. One
+// Loader.Epochs iteration feeds every epoch, so the pipeline prepares the
+// next epoch's first batches while the current epoch's last steps run.
 func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
+	if l.Step >= l.TotalSteps {
+		return Finished, nil
+	}
 	spe := int64(l.StepsPerEpoch)
 	last := time.Now()
-	for l.Step < l.TotalSteps {
-		epoch := int(l.Step / spe)
-		start := int(l.Step % spe)
-		for b, err := range l.trainLoader.Epoch(ctx, l.Data.Train, epoch, start) {
-			if err != nil {
-				if ctx.Err() != nil {
-					return Interrupted, nil
-				}
-				return Failed, fmt.Errorf("input pipeline: %w", err)
-			}
-			if err := l.reportBad(b.Failed); err != nil {
-				return Failed, err
-			}
-			r, err := l.Model.TrainStep(b.Images, b.Labels, b.N)
-			n := b.N
-			l.trainLoader.Release(b)
-			if err != nil {
-				return Failed, fmt.Errorf("train step %d: %w", l.Step+1, err)
-			}
-			if !finite(float64(r.TotalLoss)) {
-				return Failed, &NonFiniteLossError{Step: r.Step, Loss: float64(r.TotalLoss), LR: float64(r.LearningRate)}
-			}
-			now := time.Now()
-			l.Step = r.Step
-			l.LastLoss = float64(r.Loss)
-			info := StepInfo{Step: r.Step, Epoch: epoch + 1, Loss: float64(r.Loss), TotalLoss: float64(r.TotalLoss),
-				LR: float64(r.LearningRate), Images: n, StepTime: now.Sub(last)}
-			last = now
-			for _, h := range hooks {
-				if err := h.OnStep(l, info); err != nil {
-					return Failed, fmt.Errorf("%s: %w", h.Name(), err)
-				}
-			}
+	for b, err := range l.trainLoader.Epochs(ctx, l.Data.Train, int(l.Step/spe), int(l.Step%spe)) {
+		if err != nil {
 			if ctx.Err() != nil {
 				return Interrupted, nil
 			}
-			if l.Step >= l.TotalSteps {
-				break
+			return Failed, fmt.Errorf("input pipeline: %w", err)
+		}
+		if err := l.reportBad(b.Failed); err != nil {
+			return Failed, err
+		}
+		epoch := b.Epoch
+		r, err := l.Model.TrainStep(b.Images, b.Labels, b.N)
+		n := b.N
+		l.trainLoader.Release(b)
+		if err != nil {
+			return Failed, fmt.Errorf("train step %d: %w", l.Step+1, err)
+		}
+		if !finite(float64(r.TotalLoss)) {
+			return Failed, &NonFiniteLossError{Step: r.Step, Loss: float64(r.TotalLoss), LR: float64(r.LearningRate)}
+		}
+		now := time.Now()
+		l.Step = r.Step
+		l.LastLoss = float64(r.Loss)
+		info := StepInfo{Step: r.Step, Epoch: epoch + 1, Loss: float64(r.Loss), TotalLoss: float64(r.TotalLoss),
+			LR: float64(r.LearningRate), Images: n, StepTime: now.Sub(last)}
+		last = now
+		for _, h := range hooks {
+			if err := h.OnStep(l, info); err != nil {
+				return Failed, fmt.Errorf("%s: %w", h.Name(), err)
 			}
 		}
 		if ctx.Err() != nil {
 			return Interrupted, nil
 		}
+		if l.Step >= l.TotalSteps {
+			return Finished, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return Interrupted, nil
 	}
 	return Finished, nil
 }
