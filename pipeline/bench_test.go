@@ -236,3 +236,23 @@ func BenchmarkResize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkResampler: tlearn's resampler alone on the training crop of a
+// 512×384 photo (364×364) to the network input, at the recipe's 224 px and
+// a small 64 px input (a 5.7× downscale: 13 taps per axis).
+func BenchmarkResampler(b *testing.B) {
+	img, err := Decode(benchPhoto(b, 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, S := range []int{224, 64} {
+		b.Run(fmt.Sprint(S), func(b *testing.B) {
+			g := geometry{x0: 74, y0: 10, rw: 364, rh: 364, ow: S, oh: S, size: S, flip: true}
+			dst := make([]float32, S*S*3)
+			var r resampler
+			for b.Loop() {
+				r.run(img, g, VGGMeans, dst)
+			}
+		})
+	}
+}

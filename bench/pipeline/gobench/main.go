@@ -23,6 +23,7 @@ func main() {
 	batch := flag.Int("batch", 64, "batch size")
 	epochs := flag.Int("epochs", 2, "epochs to time (after one warm-up epoch)")
 	mode := flag.String("mode", "train", "train or eval")
+	size := flag.Int("size", 0, "input side (0: the default, 224)")
 	flag.Parse()
 	var samples []pipeline.Sample
 	for s, err := range pipeline.WalkImages(context.Background(), []string{*dir}) {
@@ -35,11 +36,15 @@ func main() {
 	if len(samples) == 0 {
 		log.Fatalf("no images in %s", *dir)
 	}
+	pre := pipeline.DefaultPreprocess()
+	if *size > 0 {
+		pre.InputSize = *size
+	}
 	m := pipeline.Train
 	if *mode == "eval" {
 		m = pipeline.Eval
 	}
-	l, err := pipeline.NewLoader(pipeline.DefaultPreprocess(), pipeline.LoaderOptions{
+	l, err := pipeline.NewLoader(pre, pipeline.LoaderOptions{
 		BatchSize: *batch, Workers: *workers, Mode: m, Shuffle: true, DropRemainder: m == pipeline.Train,
 	})
 	if err != nil {
