@@ -355,7 +355,7 @@ def write_report(path, a, summary, env, tools, skipped, elapsed):
         f"Reproduce: `{cmd}`.",
         "",
         f"Figures are medians of {a.reps} repetition(s) with (min–max); the three tools run interleaved in each "
-        "repetition, each task in a fresh process. Ratios are of medians. Higher is better for images/s, "
+        "repetition, in an order rotated from one repetition to the next, each task in a fresh process. Ratios are of medians. Higher is better for images/s, "
         "lower for seconds and memory.",
         "",
         table(summary, tools).replace("| tlearn | keras | torch |", "| tlearn | Keras | PyTorch |"),
@@ -468,7 +468,9 @@ def main():
     raw = {}
     for rep in range(a.reps):
         for cfg in a.configs.split(","):
-            for tool in tools:
+            # Rotate the order each repetition, so no tool always runs first
+            # (after another configuration's heavy runs) or last.
+            for tool in tools[rep % len(tools):] + tools[:rep % len(tools)]:
                 d = os.path.join(out, cfg, tool, f"rep{rep}")
                 os.makedirs(d, exist_ok=True)
                 log(f"bench: rep {rep + 1}/{a.reps} {cfg} {tool} train …")
