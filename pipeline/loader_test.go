@@ -463,22 +463,7 @@ func TestEpochs(t *testing.T) {
 		want = append(want, collect(t, l.Epoch(ctx, samples, 3, 0), l)...)
 
 		l, _ = NewLoader(testPre, opts) // a fresh Loader: bad files are reported once per Loader
-		var got []*Batch
-		for b, err := range l.Epochs(ctx, samples, 1, 4) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := *b
-			c.Images = slices.Clone(b.Images[:b.N*l.p.Size()])
-			c.Labels = slices.Clone(b.Labels[:b.N])
-			c.Paths = slices.Clone(b.Paths[:b.N])
-			c.Failed = slices.Clone(b.Failed)
-			got = append(got, &c)
-			l.Release(b)
-			if len(got) == len(want) {
-				break
-			}
-		}
+		got := collect(t, take(l.Epochs(ctx, samples, 1, 4), len(want)), l)
 		if err := sameBatches(want, got); err != nil {
 			t.Fatalf("workers=%d: Epochs vs Epoch: %v", workers, err)
 		}
@@ -508,6 +493,21 @@ func TestEpochs(t *testing.T) {
 	for _, err := range l.Epochs(ctx, samples, 0, 99) {
 		if err == nil {
 			t.Error("Epochs from batch 99 yielded a batch")
+		}
+	}
+}
+
+// take stops seq after its first n batches.
+func take(seq func(yield func(*Batch, error) bool), n int) func(yield func(*Batch, error) bool) {
+	return func(yield func(*Batch, error) bool) {
+		i := 0
+		for b, err := range seq {
+			if !yield(b, err) {
+				return
+			}
+			if i++; i == n {
+				return
+			}
 		}
 	}
 }

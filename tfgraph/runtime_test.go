@@ -43,23 +43,11 @@ func TestCAPIGradients(t *testing.T) {
 	diff := op.Sub(s, op.MatMul(s, xc, wp), yc)
 	loss := op.L2Loss(s, diff)
 	grads := op.Gradients(s, []tf.Output{loss}, []tf.Output{wp})
-	g, err := s.Finalize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, err := tf.NewSession(g, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
 	wt, err := tf.NewTensor(w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := sess.Run(map[tf.Output]*tf.Tensor{wp: wt}, []tf.Output{loss, grads[0]}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runGraph(t, s, map[tf.Output]*tf.Tensor{wp: wt}, loss, grads[0])
 
 	// Closed form in float64.
 	var wantLoss float64

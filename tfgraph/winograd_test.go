@@ -45,7 +45,7 @@ func TestWinogradConv(t *testing.T) {
 			wt := op.Const(s.SubScope("w"), reshape4(wv, 3, 3, tc.c, tc.k))
 			direct := op.Conv2D(s.SubScope("direct"), xt, wt, []int64{1, 1, 1, 1}, "SAME")
 			wino := winogradConv(s.SubScope("winograd"), xt, wt, tc.h, tc.w, tc.c, tc.k)
-			out := runGraph(t, s, direct, wino)
+			out := runGraph(t, s, nil, direct, wino)
 			want, got := out[0].Value().([][][][]float32), out[1].Value().([][][][]float32)
 			if fmt.Sprint(out[0].Shape()) != fmt.Sprint(out[1].Shape()) {
 				t.Fatalf("shape %v, Conv2D gives %v", out[1].Shape(), out[0].Shape())
@@ -137,7 +137,9 @@ func TestWinogradModel(t *testing.T) {
 	}
 }
 
-func runGraph(t *testing.T, s *op.Scope, fetch ...tf.Output) []*tf.Tensor {
+// runGraph finalizes s, runs fetch with feeds in a fresh session and returns
+// the fetched tensors.
+func runGraph(t *testing.T, s *op.Scope, feeds map[tf.Output]*tf.Tensor, fetch ...tf.Output) []*tf.Tensor {
 	t.Helper()
 	g, err := s.Finalize()
 	if err != nil {
@@ -148,7 +150,7 @@ func runGraph(t *testing.T, s *op.Scope, fetch ...tf.Output) []*tf.Tensor {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	out, err := sess.Run(nil, fetch, nil)
+	out, err := sess.Run(feeds, fetch, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
