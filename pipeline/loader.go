@@ -198,9 +198,11 @@ func (l *Loader) Epochs(ctx context.Context, samples []Sample, firstEpoch, start
 				if !produce(submit) {
 					return nil
 				}
-				if produce, err = l.epochProducer(samples, epoch, 0); err != nil {
+				next, err := l.epochProducer(samples, epoch, 0)
+				if err != nil {
 					return err
 				}
+				produce = next
 			}
 		})
 	}

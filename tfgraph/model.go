@@ -293,8 +293,8 @@ func (m *Model) build() error {
 
 // forward builds logits [n, NumClasses] from images; training adds dropout
 // after fc6 and fc7 (when DropoutKeep < 1). winograd lets the layers
-// winogradLayer selects run as Winograd convolutions (inference paths only:
-// that computation has no C++ gradient).
+// winogradLayer selects run as Winograd convolutions: inference paths only,
+// training differentiates direct convolutions (see winogradConv).
 func (b *builder) forward(s *op.Scope, lvs []layerVars, x tf.Output, training, winograd bool) tf.Output {
 	keep := b.m.cfg.DropoutKeep
 	side := int64(b.m.cfg.InputSize) // spatial side of x
@@ -367,8 +367,8 @@ func (b *builder) buildTraining(lvs []layerVars) error {
 	s := b.ds.SubScope("train")
 	logits := m.logits
 	if cfg.DropoutKeep < 1 || b.evalUsesWinograd(lvs) {
-		// Its own forward: dropout, and direct convolutions, whose
-		// gradients TensorFlow's C API has.
+		// Its own forward: dropout, and direct convolutions (the eval
+		// path may use Winograd, which training does not).
 		logits = b.forward(s.SubScope(m.arch.Name), lvs, m.images, true, false)
 	}
 	m.trainLoss = b.xentLoss(s.SubScope("loss"), logits)

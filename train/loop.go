@@ -149,7 +149,8 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 	if ctx.Err() != nil {
 		return Interrupted, nil
 	}
-	return Finished, nil
+	// Epochs ends only with an error or when we stop it: an end here is a bug.
+	return Failed, fmt.Errorf("input pipeline ended at step %d of %d", l.Step, l.TotalSteps)
 }
 
 // reportBad appends newly seen bad files to RUN_DIR/bad_files.txt at once, so
