@@ -47,7 +47,7 @@ pydeps: $(PYENV)/.done ## Python reference environment for tests and benchmarks 
 $(PYENV)/.done: third_party/libtensorflow/versions.env scripts/requirements-test.txt
 	python3 -m venv $(PYENV)
 	$(PYENV)/bin/pip install --quiet $(TF_PY_REQUIREMENT) -r scripts/requirements-test.txt
-	$(PYENV)/bin/pip install --quiet --no-deps $(TF_PY_NODEPS)
+	$(PYENV)/bin/pip install --quiet --no-deps $(TF_PY_KERAS) $(TF_PY_SLIM)
 	touch $@
 
 build: deps ## build bin/tlearn
