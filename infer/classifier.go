@@ -129,13 +129,12 @@ func openCheckpoint(opts OpenOptions) (Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
-	arch := opts.Arch
+	arch, size := opts.Arch, opts.InputSize
 	if arch == "" {
-		arch = "vgg_19"
+		return nil, &UsageError{"--arch is required with --weights: vgg_19, vgg_16 or vgg_mini"}
 	}
-	size := opts.InputSize
-	if size == 0 {
-		size = 224
+	if size < 1 {
+		return nil, &UsageError{fmt.Sprintf("--input-size must be at least 1 (got %d)", size)}
 	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: arch, NumClasses: len(labels), InputSize: size, ForInference: true,
 		Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true, Precision: opts.Precision,

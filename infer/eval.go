@@ -31,7 +31,7 @@ type Report struct {
 // EvalOptions tunes an evaluation.
 type EvalOptions struct {
 	Layout  string // auto|food101|folders|list
-	Batch   int    // default 64
+	Batch   int    // images per inference batch, at least 1
 	Workers int
 }
 
@@ -40,11 +40,11 @@ type EvalOptions struct {
 // train/ + val/ sub-folders), otherwise every image. Class names must be
 // among the model's classes.
 func Evaluate(ctx context.Context, clf Classifier, data string, opts EvalOptions) (*Report, error) {
-	if opts.Batch <= 0 {
-		opts.Batch = 64
+	if opts.Batch < 1 {
+		return nil, &UsageError{fmt.Sprintf("--batch must be at least 1 (got %d)", opts.Batch)}
 	}
 	classes := clf.Classes()
-	ds, err := pipeline.Load(data, pipeline.LoadOptions{Layout: opts.Layout, ValSplit: -1, Classes: classes})
+	ds, err := pipeline.Load(data, pipeline.LoadOptions{Layout: opts.Layout, ValSplit: 0, Classes: classes})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", data, err)
 	}

@@ -40,10 +40,10 @@ type ValResult struct {
 	Top1, Top5 float64 // fractions in 0..1
 }
 
-// Run trains as configured and returns when the run is done, failed, or ctx
+// Run trains as configured (every field as given: start from DefaultOptions)
+// and returns when the run is done, failed, or ctx
 // was cancelled (then it saves a checkpoint and returns ErrInterrupted).
 func Run(ctx context.Context, o Options) (*Result, error) {
-	o.Defaults()
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}

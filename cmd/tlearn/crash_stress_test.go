@@ -383,7 +383,7 @@ func evalCheckpoint(t *testing.T, m *tfgraph.Model, prefix, data string) (loss, 
 	if err := m.RestoreCheckpoint(prefix); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := pipeline.Load(data, pipeline.LoadOptions{ValSplit: -1})
+	ds, err := pipeline.Load(data, pipeline.LoadOptions{ValSplit: 0})
 	if err != nil {
 		t.Fatal(err)
 	}

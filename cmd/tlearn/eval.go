@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,6 +50,10 @@ Example:
 			}
 			defer clf.Close()
 			r, err := infer.Evaluate(c.Context, clf, c.String("data"), infer.EvalOptions{Layout: c.String("layout"), Batch: c.Int("batch"), Workers: c.Int("workers")})
+			var ue *infer.UsageError
+			if errors.As(err, &ue) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
 			}

@@ -36,11 +36,7 @@ func boolFlag(name string, usage string) cli.Flag {
 	return altsrc.NewBoolFlag(&cli.BoolFlag{Name: name, Usage: usage, EnvVars: envName(name)})
 }
 
-func altsrcDuration(name, value, usage string) cli.Flag {
-	d, err := time.ParseDuration(value)
-	if err != nil {
-		panic(err) // programmer error in a default
-	}
+func durationFlag(name string, d time.Duration, usage string) cli.Flag {
 	return altsrc.NewDurationFlag(&cli.DurationFlag{Name: name, Value: d, Usage: usage + " (e.g. 600s, 10m)", EnvVars: envName(name)})
 }
 

@@ -83,6 +83,10 @@ Examples:
 			if cerr := out.Close(); err == nil {
 				err = cerr
 			}
+			var ue *infer.UsageError
+			if errors.As(err, &ue) {
+				return usageError{err}
+			}
 			if err != nil {
 				if c.Context.Err() != nil {
 					return exitCodeError{code: exitInterrupted, err: fmt.Errorf("interrupted after %d images", sum.Images+sum.Failed)}

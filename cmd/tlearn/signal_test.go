@@ -68,7 +68,7 @@ func TestCtrlCSavesAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no checkpoint after SIGINT: %v\n%s", err, log.String())
 	}
-	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: 2, InputSize: 32})
+	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: 2, InputSize: 32, ForInference: true})
 	if err != nil {
 		t.Fatal(err)
 	}

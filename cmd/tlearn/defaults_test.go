@@ -1,0 +1,124 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tlearn/tlearn/internal/testdata"
+	"github.com/tlearn/tlearn/rundir"
+)
+
+// tinyData writes a generated dataset of classes classes × perClass 36-px
+// images and returns its folder.
+func tinyData(t *testing.T, classes, perClass int) string {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	testdata.Folders(t, data, classes, perClass, 36, 3)
+	return data
+}
+
+// tinyTrain is the leanest training command line: vgg_mini at 32 px, 1 step.
+func tinyTrain(data, out string, extra ...string) []string {
+	return append([]string{"train", "--data", data, "--out", out, "--arch", "vgg_mini", "--input-size", "32",
+		"--weights", "none", "--batch", "2", "--steps", "1", "--threads", "2", "--workers", "2"}, extra...)
+}
+
+// TestExplicitZeroIsUsed: a 0 given as a flag, a TLEARN_* variable or a
+// --config key is trained with and recorded in config.json, never replaced
+// by the recipe's default (issue 15 item 2).
+func TestExplicitZeroIsUsed(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	zeros := []string{"weight-decay", "momentum", "lr-end", "val-split", "margin"}
+	for _, source := range []string{"flag", "env", "config"} {
+		t.Run(source, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			args := tinyTrain(data, out)
+			switch source {
+			case "flag":
+				for _, k := range zeros {
+					args = append(args, "--"+k, "0")
+				}
+			case "env":
+				for _, k := range zeros {
+					t.Setenv("TLEARN_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_")), "0")
+				}
+			case "config":
+				cfg := filepath.Join(t.TempDir(), "cfg.yaml")
+				var b strings.Builder
+				for _, k := range zeros {
+					v := "0.0"
+					if k == "margin" {
+						v = "0"
+					}
+					b.WriteString(k + ": " + v + "\n")
+				}
+				os.WriteFile(cfg, []byte(b.String()), 0o644)
+				args = append(args, "--config", cfg)
+			}
+			code, stdout, stderr := tlearn(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			c, err := rundir.ReadConfig(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]float64{"weight-decay": c.Train.WeightDecay, "momentum": c.Train.Momentum,
+				"lr-end": c.Train.LREnd, "val-split": c.Train.ValSplit, "margin": float64(c.Preprocess.Margin)}
+			for k, v := range got {
+				if v != 0 {
+					t.Errorf("--%s 0 from the %s: config.json records %g", k, source, v)
+				}
+			}
+			if c.Train.ValImages != 0 {
+				t.Errorf("--val-split 0: %d validation images, want none", c.Train.ValImages)
+			}
+		})
+	}
+}
+
+// TestExplicitInvalidZeroIsRefused: a 0 that cannot work is a usage error
+// naming the flag (exit 2), not the default in disguise.
+func TestExplicitInvalidZeroIsRefused(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--lr", "0"}, "--lr must be > 0"},
+		{[]string{"--dropout-keep", "0"}, "--dropout-keep must be in (0, 1]"},
+		{[]string{"--batch", "0"}, "--batch must be at least 1"},
+		{[]string{"--steps", "0", "--epochs", "0"}, "--epochs must be at least 1"},
+		{[]string{"--input-size", "0"}, "input size 0"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			code, _, stderr := tlearn(t, tinyTrain(data, out, tc.args...)...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("a refused run left %s behind", out)
+			}
+		})
+	}
+}
+
+// TestPredictZeroTopKRefused: predict --top-k 0 (or --batch 0) is a usage
+// error, not 5 classes per image.
+func TestPredictZeroTopKRefused(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	out := filepath.Join(t.TempDir(), "run")
+	if code, stdout, stderr := tlearn(t, tinyTrain(data, out)...); code != 0 {
+		t.Fatalf("train exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, tc := range []struct{ flag, want string }{{"--top-k", "--top-k must be at least 1"}, {"--batch", "--batch must be at least 1"}} {
+		code, stdout, stderr := tlearn(t, "predict", "--model", out, tc.flag, "0", "--format", "jsonl", data)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) || stdout != "" {
+			t.Errorf("predict %s 0: exit %d, stdout %q, stderr %q; want 2 and %q", tc.flag, code, stdout, stderr, tc.want)
+		}
+	}
+}
