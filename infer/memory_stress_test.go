@@ -68,7 +68,7 @@ func TestPredictMemoryFlat(t *testing.T) {
 	run := filepath.Join(tmp, "run")
 	o := train.DefaultOptions()
 	o.Data, o.Out, o.Arch, o.Weights, o.InputSize, o.Margin, o.Batch, o.Steps, o.Threads, o.Workers =
-		data, run, "vgg_mini", "none", 32, 2, 4, 2, 2, 2
+		data, run, "vgg_mini", "none", 32, 0.05, 4, 2, 2, 2
 	o.Log, o.Progress = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
 	_, err := train.Run(context.Background(), o)
 	if err != nil {

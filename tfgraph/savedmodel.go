@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tlearn/tlearn/internal/atomicfile"
+	"github.com/tlearn/tlearn/pipeline"
 )
 
 // Names in an exported SavedModel: the contract between ExportSavedModel,
@@ -78,7 +79,7 @@ type ExportOptions struct {
 	// Style is the pipeline's preprocessing style the bytes signature
 	// reproduces in its evaluation form: "crop" (the default: central square
 	// of side min(h,w), resized to S) or "vgg" (shorter side resized to
-	// max(256,S), central S×S window), as pipeline.Preprocess.
+	// pipeline.VGGResizeRange(S), central S×S window), as pipeline.Preprocess.
 	Style string
 }
 
@@ -447,7 +448,7 @@ func shapeProto(dims ...int64) *shapepb.TensorShapeProto {
 //
 //	img = DecodeImage(image, channels=3, expand_animations=False)  # uint8 [h,w,3]
 //	crop: s = min(h,w); x = resize(img[(h-s)/2 : +s, (w-s)/2 : +s], [S,S])
-//	vgg:  k = max(256,S)/min(h,w) (float32); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
+//	vgg:  k = side/min(h,w) (float32, side from pipeline.VGGResizeRange(S)); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
 //	      x = resize(img, [nh,nw])[(nh-S)/2 : +S, (nw-S)/2 : +S]
 //	pixels = x - means
 //
@@ -475,7 +476,8 @@ func preprocessBody(S int, style string) ([]byte, *verpb.VersionDef, error) {
 	var x tf.Output
 	switch style {
 	case StyleVGG:
-		k := op.Div(s.SubScope("k"), c("resize_side", float32(max(256, S))), op.Cast(s.SubScope("short_f"), short, tf.Float))
+		side, _ := pipeline.VGGResizeRange(S)
+		k := op.Div(s.SubScope("k"), c("resize_side", float32(side)), op.Cast(s.SubScope("short_f"), short, tf.Float))
 		nhw := op.Cast(s.SubScope("nhw"), op.Round(s, op.Mul(s.SubScope("hk"), op.Cast(s.SubScope("hw_f"), hw, tf.Float), k)), tf.Int32)
 		nhw = op.Maximum(s.SubScope("at_least_S"), nhw, c("S2", []int32{int32(S), int32(S)}))
 		r := resize(img, nhw)

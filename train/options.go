@@ -39,8 +39,8 @@ type Options struct {
 	Batch     int
 	ValBatch  int
 	InputSize int
-	Margin    int    // random-crop margin (crop style); 0: no margin
-	Style     string // preprocessing: crop (default) | vgg
+	Margin    float64 // random-crop margin per side, a fraction of the shorter side in [0, 0.5) (crop style); 0: none
+	Style     string  // preprocessing: crop (default) | vgg
 
 	LR, LREnd, Momentum, WeightDecay float64
 	ClassWeights                     string // "" or "balanced"
@@ -81,7 +81,7 @@ func DefaultOptions() Options {
 	return Options{
 		Arch: "vgg_19", Layout: "auto", ValSplit: 0.2, Seed: 1,
 		Trainable: "all", Epochs: 20, Batch: 64, ValBatch: 128, InputSize: 224,
-		Margin: 10, Style: "crop",
+		Margin: pipeline.DefaultMargin, Style: "crop",
 		LR: 1e-3, LREnd: 1e-7, Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5, ClassWeights: "none",
 		LogEvery: 10, EvalEvery: 500, SaveEvery: 600 * time.Second, KeepCheckpoints: 5,
 		Precision: "fp32", Conv: "auto",

@@ -22,7 +22,7 @@ import (
 // smallOptions trains vgg_mini at 32 px on a generated 3-class dataset.
 func smallOptions(t *testing.T, data, out string) Options {
 	o := DefaultOptions()
-	o.Data, o.Out, o.Arch, o.Weights, o.InputSize, o.Margin = data, out, "vgg_mini", "none", 32, 2
+	o.Data, o.Out, o.Arch, o.Weights, o.InputSize, o.Margin = data, out, "vgg_mini", "none", 32, 0.05
 	o.Batch, o.ValBatch, o.Steps, o.LR, o.LREnd, o.LogEvery, o.EvalEvery = 8, 16, 24, 0.001, 1e-4, 4, 12
 	o.Seed, o.Workers, o.Threads = 7, 2, 2
 	o.Log, o.Progress = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard

@@ -48,11 +48,7 @@ func TestExplicitZeroIsUsed(t *testing.T) {
 				cfg := filepath.Join(t.TempDir(), "cfg.yaml")
 				var b strings.Builder
 				for _, k := range zeros {
-					v := "0.0"
-					if k == "margin" {
-						v = "0"
-					}
-					b.WriteString(k + ": " + v + "\n")
+					b.WriteString(k + ": 0.0\n")
 				}
 				os.WriteFile(cfg, []byte(b.String()), 0o644)
 				args = append(args, "--config", cfg)
@@ -120,5 +116,31 @@ func TestPredictZeroTopKRefused(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, tc.want) || stdout != "" {
 			t.Errorf("predict %s 0: exit %d, stdout %q, stderr %q; want 2 and %q", tc.flag, code, stdout, stderr, tc.want)
 		}
+	}
+}
+
+// TestMarginIsRelative: --margin is a fraction of the image, so its default
+// suits any image size (issue 15 item 3): a fractional value trains and is
+// recorded, a margin that would leave no crop is refused, and --help says so.
+func TestMarginIsRelative(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	out := filepath.Join(t.TempDir(), "run")
+	if code, stdout, stderr := tlearn(t, tinyTrain(data, out, "--margin", "0.05")...); code != 0 {
+		t.Fatalf("--margin 0.05: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	c, err := rundir.ReadConfig(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Preprocess.Margin != 0.05 || c.Format != 2 {
+		t.Errorf("config.json: margin %g format %d, want the fraction 0.05 in format 2", c.Preprocess.Margin, c.Format)
+	}
+	code, _, stderr := tlearn(t, tinyTrain(data, filepath.Join(t.TempDir(), "run"), "--margin", "0.5")...)
+	if code != exitUsage || !strings.Contains(stderr, "[0, 0.5)") {
+		t.Errorf("--margin 0.5: exit %d, stderr %q; want a usage error naming [0, 0.5)", code, stderr)
+	}
+	_, help, _ := tlearn(t, "train", "--help")
+	if !strings.Contains(help, "fraction of the image's shorter side") || !strings.Contains(help, "(default: 0.02)") {
+		t.Errorf("train --help does not describe the relative margin:\n%s", help)
 	}
 }

@@ -35,7 +35,7 @@ func TestCtrlCSavesAndResumes(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	testdata.Folders(t, data, 2, 10, 40, 8)
 	run := filepath.Join(tmp, "run")
-	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 2 --weights none " +
+	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 0.05 --weights none " +
 		"--steps 100000 --batch 4 --lr 0.001 --log-every 1 --eval-every 1000000 --threads 1 --workers 1"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -72,7 +72,7 @@ func trainFlags(d train.Options) []cli.Flag {
 		intFlag("batch", d.Batch, "training batch size"),
 		intFlag("val-batch", d.ValBatch, "validation batch size"),
 		intFlag("input-size", d.InputSize, "network input side in pixels"),
-		intFlag("margin", d.Margin, "random-crop margin for training: crops of side min(h,w) - 2*margin (0: none)"),
+		floatFlag("margin", d.Margin, "random-crop margin for training, per side, as a fraction of the image's shorter side: crops of side min(h,w)·(1 - 2·margin), the same share of any image size (0: none; 0.02 is 10 px of a 512-px image)"),
 		strFlag("preprocess", d.Style, "preprocessing: crop (tlearn's) or vgg (TF-Slim vgg_preprocessing)"),
 		floatFlag("lr", d.LR, "initial learning rate"),
 		floatFlag("lr-end", d.LREnd, "final learning rate (polynomial decay, power 1, over the run; 0 allowed)"),
@@ -99,7 +99,7 @@ func trainOptions(c *cli.Context) train.Options {
 	o.Layout, o.ValSplit, o.Seed = c.String("layout"), c.Float64("val-split"), c.Int64("seed")
 	o.Trainable, o.Epochs, o.Steps = c.String("trainable"), c.Int("epochs"), c.Int64("steps")
 	o.Batch, o.ValBatch, o.InputSize = c.Int("batch"), c.Int("val-batch"), c.Int("input-size")
-	o.Margin, o.Style = c.Int("margin"), c.String("preprocess")
+	o.Margin, o.Style = c.Float64("margin"), c.String("preprocess")
 	o.LR, o.LREnd, o.Momentum, o.WeightDecay = c.Float64("lr"), c.Float64("lr-end"), c.Float64("momentum"), c.Float64("weight-decay")
 	o.DropoutKeep, o.ClassWeights = c.Float64("dropout-keep"), c.String("class-weights")
 	o.LogEvery, o.EvalEvery = c.Int("log-every"), c.Int("eval-every")
