@@ -132,6 +132,10 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load dataset %s: %w", o.Data, err)
 	}
+	if len(ds.Classes) < 2 {
+		return nil, usage(fmt.Sprintf("%s has %d class (%s): a classifier needs at least 2 — add a sub-folder (or labels) per class",
+			o.Data, len(ds.Classes), strings.Join(ds.Classes, ", ")))
+	}
 	if len(ds.Train) < o.Batch {
 		return nil, usage(fmt.Sprintf("the training split has %d images, fewer than one batch of %d: lower --batch or add images", len(ds.Train), o.Batch))
 	}

@@ -144,3 +144,17 @@ func TestMarginIsRelative(t *testing.T) {
 		t.Errorf("train --help does not describe the relative margin:\n%s", help)
 	}
 }
+
+// TestSingleClassRefused: a dataset with one class is a usage error, not a
+// run that reports validation top-1 1.0 (issue 15 item 4).
+func TestSingleClassRefused(t *testing.T) {
+	data := tinyData(t, 1, 6)
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := tlearn(t, tinyTrain(data, out)...)
+	if code != exitUsage || !strings.Contains(stderr, "a classifier needs at least 2") {
+		t.Errorf("exit %d, stderr %q; want 2 and a message that a classifier needs at least 2 classes", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a refused run left %s behind", out)
+	}
+}
