@@ -27,8 +27,8 @@ import (
 type Options struct {
 	Data     string  // dataset: folder (Food-101 or folder-per-class) or list file
 	Out      string  // RUN_DIR
-	Arch     string  // vgg_19 (default), vgg_16, vgg_mini
-	Weights  string  // TF-Slim checkpoint, tlearn RUN_DIR, or "none"; required unless resuming
+	Arch     string  // vgg_19 (default), vgg_16, vgg_mini; "" with a RUN_DIR Weights: the run's
+	Weights  string  // TF-Slim checkpoint, tlearn RUN_DIR (its best/ if any, else its latest), or "none"; required unless resuming
 	Layout   string  // auto|food101|folders|list
 	ValSplit float64 // validation fraction per class in [0, 1); 0: no validation split
 	Seed     int64
@@ -38,9 +38,9 @@ type Options struct {
 	Steps     int64 // if > 0, train this many steps instead of Epochs (LR decays over them)
 	Batch     int
 	ValBatch  int
-	InputSize int
+	InputSize int     // 0 with a RUN_DIR Weights: the run's
 	Margin    float64 // random-crop margin per side, a fraction of the shorter side in [0, 0.5) (crop style); 0: none
-	Style     string  // preprocessing: crop (default) | vgg
+	Style     string  // preprocessing: crop (default) | vgg; "" with a RUN_DIR Weights: the run's
 
 	LR, LREnd, Momentum, WeightDecay float64
 	ClassWeights                     string // "" or "balanced"

@@ -44,6 +44,9 @@ type ValResult struct {
 // and returns when the run is done, failed, or ctx
 // was cancelled (then it saves a checkpoint and returns ErrInterrupted).
 func Run(ctx context.Context, o Options) (*Result, error) {
+	if err := inheritFromRunDir(&o); err != nil {
+		return nil, err
+	}
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -187,10 +190,18 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		}
 		log.Info(msg)
 	} else if o.Weights != "none" {
-		if err := model.LoadPretrained(o.Weights); err != nil {
+		from, which, err := weightsCheckpoint(o.Weights)
+		if err != nil {
+			return nil, err
+		}
+		if err := model.LoadPretrained(from); err != nil {
 			return nil, fmt.Errorf("pretrained weights: %w", err)
 		}
-		log.Info("restored pretrained weights (all but the head)", "from", o.Weights, "head", fmt.Sprintf("fc8 → %d classes, fresh", len(ds.Classes)))
+		args := []any{"from", from, "head", fmt.Sprintf("fc8 → %d classes, fresh", len(ds.Classes))}
+		if which != "" {
+			args = append(args, "checkpoint", which)
+		}
+		log.Info("restored pretrained weights (all but the head)", args...)
 	} else {
 		log.Info("training from scratch (--weights none)")
 	}
@@ -230,6 +241,56 @@ func workersOrCPUs(n int) int {
 		return n
 	}
 	return runtime.NumCPU()
+}
+
+// inheritFromRunDir fills Arch, InputSize and Style left empty from the
+// config.json of a RUN_DIR given as Weights, and refuses a given Arch or
+// InputSize that disagrees with it (its weights would not fit) or a run whose
+// normalisation is not the pipeline's. Other weights leave o unchanged.
+func inheritFromRunDir(o *Options) error {
+	if o.Weights == "" || o.Weights == "none" || !rundir.Exists(o.Weights) {
+		return nil
+	}
+	prev, err := rundir.ReadConfig(o.Weights)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.Arch == "":
+		o.Arch = prev.Arch
+	case o.Arch != prev.Arch:
+		return usage(fmt.Sprintf("--weights %s was trained as %s, not --arch %s: drop --arch or give --arch %s", o.Weights, prev.Arch, o.Arch, prev.Arch))
+	}
+	switch {
+	case o.InputSize == 0:
+		o.InputSize = prev.InputSize
+	case o.InputSize != prev.InputSize:
+		return usage(fmt.Sprintf("--weights %s was trained at --input-size %d, not %d: drop --input-size or give --input-size %d", o.Weights, prev.InputSize, o.InputSize, prev.InputSize))
+	}
+	if o.Style == "" {
+		o.Style = prev.Preprocess.Style
+	}
+	if prev.Preprocess.Means != pipeline.VGGMeans {
+		return usage(fmt.Sprintf("--weights %s was trained on inputs minus the means %v; tlearn subtracts %v", o.Weights, prev.Preprocess.Means, pipeline.VGGMeans))
+	}
+	return nil
+}
+
+// weightsCheckpoint resolves --weights to a checkpoint prefix: a RUN_DIR's
+// best/ when it has one, else its latest (which says which, for the log);
+// anything else as given.
+func weightsCheckpoint(weights string) (prefix, which string, err error) {
+	if !rundir.Exists(weights) {
+		return weights, "", nil
+	}
+	if p, err := tfgraph.LatestCheckpoint(filepath.Join(weights, rundir.BestDir)); err == nil && p != "" {
+		return p, "best (best validation top-1 of " + weights + ")", nil
+	}
+	p, err := tfgraph.LatestCheckpoint(weights)
+	if err != nil || p == "" {
+		return "", "", usage(fmt.Sprintf("--weights %s is a run directory without a checkpoint: train it first, or give another", weights))
+	}
+	return p, "latest (" + weights + " has no best/)", nil
 }
 
 // compatible checks that a resumed run trains the same model on the same classes.

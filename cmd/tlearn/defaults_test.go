@@ -158,3 +158,40 @@ func TestSingleClassRefused(t *testing.T) {
 		t.Errorf("a refused run left %s behind", out)
 	}
 }
+
+// TestFineTuneFromRunDir: --weights RUN_DIR takes the run's arch, input size
+// and preprocessing from its config.json, restores best/ and says so, and a
+// given value that disagrees is a usage error naming the run's (issue 15 item 5).
+func TestFineTuneFromRunDir(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	first := filepath.Join(t.TempDir(), "first")
+	if code, stdout, stderr := tlearn(t, tinyTrain(data, first, "--preprocess", "vgg")...); code != 0 {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	second := filepath.Join(t.TempDir(), "second")
+	code, stdout, stderr := tlearn(t, "train", "--data", data, "--out", second, "--weights", first,
+		"--batch", "2", "--steps", "1", "--threads", "2", "--workers", "2")
+	if code != 0 {
+		t.Fatalf("fine-tune without --arch/--input-size: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "checkpoint=\"best") || !strings.Contains(stderr, filepath.Join(first, "best", "model.ckpt-1")) {
+		t.Errorf("the log does not say best/ was restored:\n%s", stderr)
+	}
+	c, err := rundir.ReadConfig(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Arch != "vgg_mini" || c.InputSize != 32 || c.Preprocess.Style != "vgg" {
+		t.Errorf("fine-tuned run: arch %s input %d style %s; want the first run's vgg_mini, 32, vgg", c.Arch, c.InputSize, c.Preprocess.Style)
+	}
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--input-size", "64", "was trained at --input-size 32, not 64"},
+		{"--arch", "vgg_16", "was trained as vgg_mini, not --arch vgg_16"},
+	} {
+		code, _, stderr := tlearn(t, "train", "--data", data, "--out", filepath.Join(t.TempDir(), "third"), "--weights", first,
+			tc.flag, tc.value, "--batch", "2", "--steps", "1")
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s %s: exit %d, stderr %q; want 2 and %q", tc.flag, tc.value, code, stderr, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tlearn/tlearn/rundir"
 	"github.com/tlearn/tlearn/train"
 )
 
@@ -61,8 +62,8 @@ func trainFlags(d train.Options) []cli.Flag {
 	return []cli.Flag{
 		strFlag("data", "", "dataset `DIR` (Food-101 or folder per class) or list FILE (required)"),
 		strFlag("out", "", "run `DIR` to write: checkpoints, config.json, events (required)"),
-		strFlag("arch", d.Arch, "network: vgg_19, vgg_16, or vgg_mini (small, for tests and demos)"),
-		strFlag("weights", "", "pretrained weights: a TF-Slim checkpoint (vgg_19.ckpt), a tlearn RUN_DIR, or 'none' to train from scratch"),
+		strFlag("arch", d.Arch, "network: vgg_19, vgg_16, or vgg_mini (small, for tests and demos); with --weights RUN_DIR, the run's"),
+		strFlag("weights", "", "pretrained weights: a TF-Slim checkpoint (vgg_19.ckpt), a tlearn RUN_DIR (its best/ checkpoint if any, else its latest; its arch, input size and preprocessing unless given), or 'none' to train from scratch"),
 		strFlag("layout", d.Layout, "dataset layout: auto, food101, folders or list"),
 		floatFlag("val-split", d.ValSplit, "fraction of each class held out for validation (folders and list layouts; 0: none)"),
 		int64Flag("seed", d.Seed, "seed for the split, shuffling, augmentation and the new head's initial weights"),
@@ -71,9 +72,9 @@ func trainFlags(d train.Options) []cli.Flag {
 		int64Flag("steps", d.Steps, "train exactly this many steps instead of --epochs (0: use --epochs)"),
 		intFlag("batch", d.Batch, "training batch size"),
 		intFlag("val-batch", d.ValBatch, "validation batch size"),
-		intFlag("input-size", d.InputSize, "network input side in pixels"),
+		intFlag("input-size", d.InputSize, "network input side in pixels; with --weights RUN_DIR, the run's"),
 		floatFlag("margin", d.Margin, "random-crop margin for training, per side, as a fraction of the image's shorter side: crops of side min(h,w)·(1 - 2·margin), the same share of any image size (0: none; 0.02 is 10 px of a 512-px image)"),
-		strFlag("preprocess", d.Style, "preprocessing: crop (tlearn's) or vgg (TF-Slim vgg_preprocessing)"),
+		strFlag("preprocess", d.Style, "preprocessing: crop (tlearn's) or vgg (TF-Slim vgg_preprocessing); with --weights RUN_DIR, the run's"),
 		floatFlag("lr", d.LR, "initial learning rate"),
 		floatFlag("lr-end", d.LREnd, "final learning rate (polynomial decay, power 1, over the run; 0 allowed)"),
 		floatFlag("momentum", d.Momentum, "SGD momentum (0: plain SGD)"),
@@ -107,5 +108,17 @@ func trainOptions(c *cli.Context) train.Options {
 	o.Device, o.Threads, o.Workers = c.String("device"), c.Int("threads"), c.Int("workers")
 	o.Precision, o.Conv = c.String("precision"), c.String("conv")
 	o.Progress, o.TlearnVersion = c.App.ErrWriter, version
+	// Fine-tuning from a RUN_DIR: what was not given comes from its config.json.
+	if rundir.Exists(o.Weights) {
+		if !c.IsSet("arch") {
+			o.Arch = ""
+		}
+		if !c.IsSet("input-size") {
+			o.InputSize = 0
+		}
+		if !c.IsSet("preprocess") {
+			o.Style = ""
+		}
+	}
 	return o
 }
