@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -89,10 +90,8 @@ Examples:
 				}
 				return err
 			}
-			if n := sum.Images + sum.Failed; n > 0 {
-				secs := time.Since(start).Seconds()
-				fmt.Fprintf(c.App.ErrWriter, "tlearn: predicted %d images (%d unreadable) in %.1fs, %.1f images/s\n",
-					sum.Images, sum.Failed, secs, float64(n)/secs)
+			if sum.Images+sum.Failed > 0 {
+				printPredictSummary(c.App.ErrWriter, sum, time.Since(start))
 			}
 			if sum.Failed > 0 {
 				return exitCodeError{code: exitSomeFailed, err: fmt.Errorf("%d of %d inputs could not be read (see their error lines)", sum.Failed, sum.Images+sum.Failed)}
@@ -103,4 +102,15 @@ Examples:
 			return nil
 		},
 	})
+}
+
+// printPredictSummary reports counts and, when images were classified, their
+// rate: a rate over unreadable files alone (or a run too short to time) would
+// be noise.
+func printPredictSummary(w io.Writer, sum infer.Summary, took time.Duration) {
+	fmt.Fprintf(w, "tlearn: predicted %d images (%d unreadable) in %.1fs", sum.Images, sum.Failed, took.Seconds())
+	if sum.Images > 0 && took > 0 {
+		fmt.Fprintf(w, ", %.1f images/s", float64(sum.Images)/took.Seconds())
+	}
+	fmt.Fprintln(w)
 }

@@ -25,7 +25,11 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if fixture.dir != "" {
+		os.RemoveAll(fixture.dir)
+	}
+	os.Exit(code)
 }
 
 // TestCtrlCSavesAndResumes: SIGINT during training saves a checkpoint at the
