@@ -161,6 +161,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", o.Arch, err)
 	}
+	model.KeepCheckpoints = o.KeepCheckpoints
 	l := &Loop{Opts: o, Model: model, Data: ds, StepsPerEpoch: stepsPerEpoch, TotalSteps: total, Log: log, bad: map[string]bool{}}
 	ok := false
 	defer func() {

@@ -90,3 +90,55 @@ func TestPredictOnlyUnreadableNoRate(t *testing.T) {
 		t.Errorf("no summary line:\n%s", errOut)
 	}
 }
+
+// trainMini trains a fresh 3-class vgg_mini at 32 px into a new RUN_DIR with extra flags.
+func trainMini(t *testing.T, extra ...string) (run, stdout, stderr string) {
+	t.Helper()
+	data, _ := sharedRun(t)
+	run = filepath.Join(t.TempDir(), "run")
+	args := append([]string{"train", "--data", data, "--out", run, "--arch", "vgg_mini", "--input-size", "32",
+		"--margin", "2", "--weights", "none", "--batch", "4", "--threads", "2", "--workers", "2"}, extra...)
+	code, out, errOut := tlearn(t, args...)
+	if code != 0 {
+		t.Fatalf("train exit %d\n%s\n%s", code, out, errOut)
+	}
+	return run, out, errOut
+}
+
+// TestKeepCheckpoints: --keep-checkpoints 2 with a checkpoint every step
+// leaves exactly the two newest in RUN_DIR.
+func TestKeepCheckpoints(t *testing.T) {
+	run, _, _ := trainMini(t, "--steps", "5", "--save-every-steps", "1", "--keep-checkpoints", "2", "--eval-every", "1000")
+	idx, _ := filepath.Glob(filepath.Join(run, "model.ckpt-*.index"))
+	for i := range idx {
+		idx[i] = filepath.Base(idx[i])
+	}
+	if strings.Join(idx, " ") != "model.ckpt-4.index model.ckpt-5.index" {
+		t.Errorf("RUN_DIR keeps %v, want model.ckpt-4 and -5", idx)
+	}
+}
+
+// TestBestLinksLatest: when the best checkpoint is also the latest, best/
+// holds hard links to the same files, not a second copy.
+func TestBestLinksLatest(t *testing.T) {
+	run, _, _ := trainMini(t, "--steps", "3", "--eval-every", "1000")
+	data, _ := filepath.Glob(filepath.Join(run, "model.ckpt-3.data-*"))
+	if len(data) == 0 {
+		t.Fatalf("no latest checkpoint model.ckpt-3 in %s", run)
+	}
+	for _, f := range append(data, filepath.Join(run, "model.ckpt-3.index")) {
+		a, err1 := os.Stat(f)
+		b, err2 := os.Stat(filepath.Join(run, "best", filepath.Base(f)))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("stat: %v %v", err1, err2)
+		}
+		if !os.SameFile(a, b) {
+			t.Errorf("best/%s is a copy of %s, want a hard link", filepath.Base(f), f)
+		}
+	}
+	// best/ still resolves as a checkpoint on its own.
+	imgs, _ := sharedRun(t)
+	if code, _, errOut := tlearn(t, "predict", "--model", run, "--checkpoint", "best", "--format", "jsonl", imgs); code != 0 {
+		t.Errorf("predict from best/: exit %d: %s", code, errOut)
+	}
+}
