@@ -57,8 +57,11 @@ type Options struct {
 	Precision string // fp32 (default) or bf16 (tfgraph.Config.Precision)
 	Conv      string // validation's 3×3 convs: auto (default), direct or winograd (tfgraph.Config.ConvAlgorithm)
 	Device    string // cpu|gpu:N
-	Threads   int    // TensorFlow intra-op threads (0: all cores)
-	Workers   int    // pipeline decode workers (0: all cores)
+	// SoftPlacement runs on the CPU when Device names a GPU that is not
+	// there; without it Run refuses (a *UsageError).
+	SoftPlacement bool
+	Threads       int // TensorFlow intra-op threads (0: all cores)
+	Workers       int // pipeline decode workers (0: all cores)
 
 	// Where logs and progress go. Log defaults to a text logger on Progress's
 	// writer; Progress (default os.Stderr) shows a bar when it is a terminal.

@@ -16,11 +16,17 @@ func modelFlags() []cli.Flag {
 		strFlag("model", "", "a tlearn RUN_`DIR` or an exported SavedModel folder"),
 		strFlag("checkpoint", "best", "for a RUN_DIR: best (best/ if present, else latest) or latest"),
 		strFlag("device", "", "cpu or gpu:N (default: TensorFlow's choice)"),
+		softPlacementFlag(),
 		intFlag("threads", 0, "TensorFlow intra-op threads (0: all cores)"),
 		intFlag("workers", 0, "image decoding workers (0: all cores)"),
 		strFlag("precision", "fp32", "fp32, or bf16: oneDNN mixed precision, several times faster on CPUs with AMX/AVX512-BF16, ~3 significant digits"),
 		convFlag(),
 	}
+}
+
+// softPlacementFlag is --soft-placement of train, predict and eval.
+func softPlacementFlag() cli.Flag {
+	return boolFlag("soft-placement", "when --device names a GPU that is not there, run on the CPU instead of refusing")
 }
 
 // convFlag is --conv of predict, eval and train (validation).
@@ -33,7 +39,7 @@ func openModel(c *cli.Context) (infer.Classifier, error) {
 		Model: c.String("model"), Checkpoint: c.String("checkpoint"),
 		Arch: c.String("arch"), Weights: c.String("weights"), Labels: c.String("labels"), InputSize: c.Int("input-size"),
 		Device: c.String("device"), Threads: c.Int("threads"), Precision: c.String("precision"),
-		Conv: c.String("conv"),
+		Conv: c.String("conv"), SoftPlacement: c.Bool("soft-placement"),
 	})
 	var ue *infer.UsageError
 	if errors.As(err, &ue) {

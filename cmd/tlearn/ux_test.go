@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tlearn/tlearn/internal/testdata"
+	"github.com/tlearn/tlearn/tfgraph"
 )
 
 // fixture is one tiny trained RUN_DIR (3-class vgg_mini at 32 px, 2 steps)
@@ -140,5 +141,50 @@ func TestBestLinksLatest(t *testing.T) {
 	imgs, _ := sharedRun(t)
 	if code, _, errOut := tlearn(t, "predict", "--model", run, "--checkpoint", "best", "--format", "jsonl", imgs); code != 0 {
 		t.Errorf("predict from best/: exit %d: %s", code, errOut)
+	}
+}
+
+// skipIfGPU skips tests of the no-GPU behaviour on a machine with a GPU.
+func skipIfGPU(t *testing.T) {
+	t.Helper()
+	devs, err := tfgraph.ListDevices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs {
+		if d.Type == "GPU" {
+			t.Skip("this machine has a GPU")
+		}
+	}
+}
+
+// TestTrainNoGPURefused: --device gpu:0 without a GPU is a usage error in
+// one line, and leaves no RUN_DIR.
+func TestTrainNoGPURefused(t *testing.T) {
+	skipIfGPU(t)
+	data, _ := sharedRun(t)
+	run := filepath.Join(t.TempDir(), "run")
+	code, out, errOut := tlearn(t, "train", "--data", data, "--out", run, "--arch", "vgg_mini", "--input-size", "32",
+		"--weights", "none", "--batch", "4", "--steps", "1", "--device", "gpu:0")
+	if code != exitUsage || !strings.Contains(errOut, "no GPU") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("exit %d, want 2 with one line saying there is no GPU\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if _, err := os.Stat(run); err == nil {
+		t.Errorf("a refused run left %s", run)
+	}
+}
+
+// TestPredictNoGPU: predict --device gpu:0 without a GPU is refused (exit 2)
+// unless --soft-placement asks for the CPU fallback.
+func TestPredictNoGPU(t *testing.T) {
+	skipIfGPU(t)
+	data, run := sharedRun(t)
+	code, _, errOut := tlearn(t, "predict", "--model", run, "--device", "gpu:0", "--format", "jsonl", data)
+	if code != exitUsage || !strings.Contains(errOut, "no GPU") {
+		t.Errorf("without --soft-placement: exit %d, want 2 saying there is no GPU: %s", code, errOut)
+	}
+	code, out, errOut := tlearn(t, "predict", "--model", run, "--device", "gpu:0", "--soft-placement", "--format", "jsonl", data)
+	if code != 0 || strings.Count(out, "\n") != 18 {
+		t.Errorf("with --soft-placement: exit %d, %d lines, want 0 and 18\n%s", code, strings.Count(out, "\n"), errOut)
 	}
 }
