@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -57,6 +60,7 @@ func predictCommand() *cli.Command {
 		intFlag("top-k", 5, "how many classes to print per image"),
 		strFlag("format", "", "jsonl, csv or table (default: table on a terminal, jsonl otherwise)"),
 		intFlag("batch", 32, "images per inference batch"),
+		strFlag("files-from", "", "also read input paths from `FILE`, one per line ('-': standard input); answers keep the input order"),
 	)
 	return withConfig(&cli.Command{
 		Name:      "predict",
@@ -71,8 +75,16 @@ Examples:
   tlearn predict --arch vgg_19 --weights vgg_19.ckpt --labels imagenet.txt cat.jpg`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return usageError{errors.New("predict needs at least one PATH (an image or a folder)")}
+			paths := c.Args().Slice()
+			if from := c.String("files-from"); from != "" {
+				listed, err := readPathList(from, c.App.Reader)
+				if err != nil {
+					return usageError{err}
+				}
+				paths = append(paths, listed...)
+			}
+			if len(paths) == 0 {
+				return usageError{errors.New("predict needs at least one PATH (an image or a folder), or --files-from FILE")}
 			}
 			format := outputFormat(c, "jsonl")
 			out, err := newPredictionWriter(c.App.Writer, format)
@@ -85,7 +97,7 @@ Examples:
 			}
 			defer clf.Close()
 			start := time.Now()
-			sum, err := infer.Predict(c.Context, clf, c.Args().Slice(),
+			sum, err := infer.Predict(c.Context, clf, paths,
 				infer.PredictOptions{TopK: c.Int("top-k"), Batch: c.Int("batch"), Workers: c.Int("workers")}, out.Write)
 			if cerr := out.Close(); err == nil {
 				err = cerr
@@ -103,7 +115,7 @@ Examples:
 				return exitCodeError{code: exitSomeFailed, err: fmt.Errorf("%d of %d inputs could not be read (see their error lines)", sum.Failed, sum.Images+sum.Failed)}
 			}
 			if sum.Images == 0 {
-				return fmt.Errorf("no images found under %v", c.Args().Slice())
+				return fmt.Errorf("no images found under %v", paths)
 			}
 			return nil
 		},
@@ -119,4 +131,32 @@ func printPredictSummary(w io.Writer, sum infer.Summary, took time.Duration) {
 		fmt.Fprintf(w, ", %.1f images/s", float64(sum.Images)/took.Seconds())
 	}
 	fmt.Fprintln(w)
+}
+
+// readPathList reads --files-from: one path per line, from the file name or,
+// for "-", from stdin; blank lines are skipped, other whitespace is kept
+// (file names may have spaces). Each listed path gets its own answer, so a
+// missing file is an error line in its place.
+func readPathList(name string, stdin io.Reader) ([]string, error) {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("--files-from: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	var paths []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if p := strings.TrimSuffix(sc.Text(), "\r"); strings.TrimSpace(p) != "" {
+			paths = append(paths, p)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--files-from %s: %w", name, err)
+	}
+	return paths, nil
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,5 +189,43 @@ func TestPredictNoGPU(t *testing.T) {
 	code, out, errOut := tlearn(t, "predict", "--model", run, "--device", "gpu:0", "--soft-placement", "--format", "jsonl", data)
 	if code != 0 || strings.Count(out, "\n") != 18 {
 		t.Errorf("with --soft-placement: exit %d, %d lines, want 0 and 18\n%s", code, strings.Count(out, "\n"), errOut)
+	}
+}
+
+// TestPredictFilesFromStdin: --files-from - reads paths from stdin and
+// answers each in input order, a missing and a broken file as error lines in
+// their places.
+func TestPredictFilesFromStdin(t *testing.T) {
+	data, run := sharedRun(t)
+	imgs, _ := filepath.Glob(filepath.Join(data, "*", "*"))
+	if len(imgs) < 3 {
+		t.Fatalf("fixture has %d images", len(imgs))
+	}
+	tmp := t.TempDir()
+	broken := filepath.Join(tmp, "broken.jpg")
+	os.WriteFile(broken, []byte("nope"), 0o644)
+	list := []string{imgs[2], filepath.Join(tmp, "missing.png"), imgs[0], broken, imgs[1]}
+	var stdout, stderr bytes.Buffer
+	code := runIO(context.Background(), []string{"tlearn", "predict", "--model", run, "--format", "jsonl", "--batch", "2", "--files-from", "-"},
+		strings.NewReader(strings.Join(list, "\n")+"\n\n"), &stdout, &stderr)
+	if code != exitSomeFailed {
+		t.Fatalf("exit %d, want 3 (two inputs failed)\n%s", code, stderr.String())
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var p struct {
+			Path  string `json:"path"`
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(line), &p); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if (p.Error != "") != (p.Path == list[1] || p.Path == list[3]) {
+			t.Errorf("line %s: error only for the missing and the broken file", line)
+		}
+		got = append(got, p.Path)
+	}
+	if strings.Join(got, "\n") != strings.Join(list, "\n") {
+		t.Errorf("answers in order\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(list, "\n"))
 	}
 }
