@@ -87,8 +87,7 @@ Examples:
 				return usageError{errors.New("predict needs at least one PATH (an image or a folder), or --files-from FILE")}
 			}
 			format := outputFormat(c, "jsonl")
-			out, err := newPredictionWriter(c.App.Writer, format)
-			if err != nil {
+			if err := checkPredictionFormat(format); err != nil {
 				return err
 			}
 			clf, err := openModel(c)
@@ -96,6 +95,10 @@ Examples:
 				return err
 			}
 			defer clf.Close()
+			out, err := newPredictionWriter(c.App.Writer, format, clf.Classes())
+			if err != nil {
+				return err
+			}
 			start := time.Now()
 			sum, err := infer.Predict(c.Context, clf, paths,
 				infer.PredictOptions{TopK: c.Int("top-k"), Batch: c.Int("batch"), Workers: c.Int("workers")}, out.Write)

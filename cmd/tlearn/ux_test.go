@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rivo/uniseg"
 
 	"github.com/tlearn/tlearn/internal/testdata"
 	"github.com/tlearn/tlearn/tfgraph"
@@ -227,5 +231,92 @@ func TestPredictFilesFromStdin(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(list, "\n") {
 		t.Errorf("answers in order\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(list, "\n"))
+	}
+}
+
+// wideLabels are class names with spaces, '&', East Asian wide characters and emoji.
+var wideLabels = []string{"ice cream & sundae", "寿司と刺身", "😀 smileys & emotion"}
+
+// wideRun trains a tiny run whose classes are wideLabels, in a data folder
+// that is relative to the (changed) working directory, so paths stay short.
+func wideRun(t *testing.T) (data, run string) {
+	t.Helper()
+	tmp := t.TempDir()
+	t.Chdir(tmp)
+	names := testdata.Folders(t, "data", 3, 4, 36, 5)
+	for i, n := range names {
+		if err := os.Rename(filepath.Join("data", n), filepath.Join("data", wideLabels[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := tlearn(t, "train", "--data", "data", "--out", "run", "--arch", "vgg_mini", "--input-size", "32",
+		"--margin", "2", "--weights", "none", "--batch", "4", "--steps", "1", "--val-split", "0.25", "--threads", "2", "--workers", "2")
+	if code != 0 {
+		t.Fatalf("train exit %d\n%s\n%s", code, out, errOut)
+	}
+	return "data", "run"
+}
+
+// endColumn is the terminal column where the first match of re ends in line.
+func endColumn(line string, re *regexp.Regexp) int {
+	loc := re.FindStringIndex(line)
+	if loc == nil {
+		return -1
+	}
+	return uniseg.StringWidth(line[:loc[1]])
+}
+
+// TestPredictTableWideLabels: with long, spaced and double-width labels the
+// probability column stays aligned (by terminal columns), and NEXT lists
+// "label (p)" entries that parse back into the model's labels.
+func TestPredictTableWideLabels(t *testing.T) {
+	data, run := wideRun(t)
+	code, out, errOut := tlearn(t, "predict", "--model", run, "--format", "table", "--top-k", "3", data)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	want := endColumn(lines[0], regexp.MustCompile(`PROB`))
+	prob := regexp.MustCompile(`\b[01]\.\d{3}\b`)
+	entry := regexp.MustCompile(`^(.+) \([01]\.\d{3}\)$`)
+	for _, l := range lines[1:] {
+		if got := endColumn(l, prob); got != want {
+			t.Errorf("PROB ends at column %d, header at %d:\n%s\n%s", got, want, lines[0], l)
+		}
+		loc := prob.FindStringIndex(l)
+		if loc == nil {
+			continue
+		}
+		next := strings.Split(strings.TrimSpace(l[loc[1]:]), ", ")
+		if len(next) != 2 {
+			t.Errorf("NEXT has %d entries, want 2: %q", len(next), l)
+		}
+		for _, e := range next {
+			m := entry.FindStringSubmatch(e)
+			if m == nil || !slices.Contains(wideLabels, m[1]) {
+				t.Errorf("NEXT entry %q is not \"label (p)\" with a model label", e)
+			}
+		}
+	}
+}
+
+// TestEvalTableWideLabels: the per-class table's columns line up by terminal
+// columns when class names have double-width characters.
+func TestEvalTableWideLabels(t *testing.T) {
+	data, run := wideRun(t)
+	code, out, errOut := tlearn(t, "eval", "--model", run, "--data", data, "--format", "table")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	table := out[strings.Index(out, "CLASS"):]
+	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("want a header and 3 classes:\n%s", table)
+	}
+	want := endColumn(lines[0], regexp.MustCompile(`RECALL`))
+	for _, l := range lines[1:] {
+		if got := endColumn(l, regexp.MustCompile(`\d\.\d{3}$`)); got != want {
+			t.Errorf("RECALL ends at column %d, header at %d:\n%s", got, want, table)
+		}
 	}
 }
