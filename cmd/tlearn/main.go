@@ -39,9 +39,21 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGPIPE (`tlearn train 2>&1 | head` once head has exited) stops like
+	// SIGTERM: training saves a checkpoint and exits, instead of dying at
+	// its next log line. It stays caught for the whole run, so the writes
+	// that follow to the closed pipe just fail.
+	ctx, stopOnPipe := context.WithCancel(ctx)
+	defer stopOnPipe()
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
 	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C kills at once, while the first one's checkpoint is being saved
+		select {
+		case <-pipe:
+			stopOnPipe()
+		case <-ctx.Done():
+			stop() // a second Ctrl-C kills at once, while the first one's checkpoint is being saved
+		}
 	}()
 	os.Exit(runIO(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
