@@ -85,7 +85,9 @@ func trainFlags(d train.Options) []cli.Flag {
 		intFlag("eval-every", d.EvalEvery, "steps between validations over the whole validation split"),
 		durationFlag("save-every", d.SaveEvery, "wall time between checkpoints"),
 		intFlag("save-every-steps", d.SaveEverySteps, "also checkpoint every N steps (0: by time only)"),
+		intFlag("keep-checkpoints", d.KeepCheckpoints, "how many of the newest checkpoints RUN_DIR keeps (best/ is kept apart, hard-linked)"),
 		strFlag("device", d.Device, "cpu or gpu:N (default: TensorFlow's choice — the GPU when there is one)"),
+		softPlacementFlag(),
 		intFlag("threads", d.Threads, "TensorFlow intra-op threads (0: all cores)"),
 		strFlag("precision", d.Precision, "fp32, or bf16: oneDNN mixed precision (AMX/AVX512-BF16 CPUs), faster, weights stay float32"),
 		convFlag(),
@@ -104,8 +106,8 @@ func trainOptions(c *cli.Context) train.Options {
 	o.LR, o.LREnd, o.Momentum, o.WeightDecay = c.Float64("lr"), c.Float64("lr-end"), c.Float64("momentum"), c.Float64("weight-decay")
 	o.DropoutKeep, o.ClassWeights = c.Float64("dropout-keep"), c.String("class-weights")
 	o.LogEvery, o.EvalEvery = c.Int("log-every"), c.Int("eval-every")
-	o.SaveEvery, o.SaveEverySteps = c.Duration("save-every"), c.Int("save-every-steps")
-	o.Device, o.Threads, o.Workers = c.String("device"), c.Int("threads"), c.Int("workers")
+	o.SaveEvery, o.SaveEverySteps, o.KeepCheckpoints = c.Duration("save-every"), c.Int("save-every-steps"), c.Int("keep-checkpoints")
+	o.Device, o.SoftPlacement, o.Threads, o.Workers = c.String("device"), c.Bool("soft-placement"), c.Int("threads"), c.Int("workers")
 	o.Precision, o.Conv = c.String("precision"), c.String("conv")
 	o.Progress, o.TlearnVersion = c.App.ErrWriter, version
 	// Fine-tuning from a RUN_DIR: what was not given comes from its config.json.
