@@ -362,9 +362,23 @@ type NonFiniteLossError struct {
 	Step int64
 	Loss float64
 	LR   float64
+	// Checkpoint is the RUN_DIR's latest checkpoint, the one a rerun resumes
+	// from; "" when none was ever saved.
+	Checkpoint string
+	// EventsRemoved is this run's TensorBoard event file, removed because the
+	// run saved nothing (a rerun would log the same steps again); "" if kept.
+	EventsRemoved string
 }
 
 func (e *NonFiniteLossError) Error() string {
-	return fmt.Sprintf("loss became %v at step %d (learning rate %.3g): the run stopped without saving this state; "+
-		"lower --lr, check the data, and run the same command to resume from the last checkpoint", e.Loss, e.Step, e.LR)
+	msg := fmt.Sprintf("loss became %v at step %d (learning rate %.3g): the run stopped without saving this state; ", e.Loss, e.Step, e.LR)
+	if e.Checkpoint == "" {
+		msg += "no checkpoint was ever saved, so there is nothing to resume: lower --lr or check the data, and start again"
+	} else {
+		msg += fmt.Sprintf("lower --lr or check the data, and run again to resume from the last checkpoint, %s", filepath.Base(e.Checkpoint))
+	}
+	if e.EventsRemoved != "" {
+		msg += fmt.Sprintf(" (this run's TensorBoard events, %s, were removed)", filepath.Base(e.EventsRemoved))
+	}
+	return msg
 }

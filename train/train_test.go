@@ -178,6 +178,9 @@ func TestNaNLossStopsWithoutCheckpoint(t *testing.T) {
 		if atoi(step) >= nf.Step {
 			t.Errorf("checkpoint %s saved at/after the non-finite step %d", p, nf.Step)
 		}
+		if !strings.Contains(err.Error(), "resume from the last checkpoint, "+filepath.Base(p)) {
+			t.Errorf("message does not name the checkpoint a rerun resumes from (%s): %v", filepath.Base(p), err)
+		}
 	}
 }
 

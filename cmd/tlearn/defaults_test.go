@@ -195,3 +195,23 @@ func TestFineTuneFromRunDir(t *testing.T) {
 		}
 	}
 }
+
+// TestNonFiniteLossSaysWhatExists: a run whose loss becomes NaN before any
+// checkpoint says there is nothing to resume (not "resume from the last
+// checkpoint") and leaves no event file behind (issue 15 item 6).
+func TestNonFiniteLossSaysWhatExists(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := tlearn(t, "train", "--data", data, "--out", out, "--arch", "vgg_mini", "--input-size", "32",
+		"--weights", "none", "--batch", "2", "--steps", "6", "--lr", "1e30", "--lr-end", "1e30", "--threads", "2", "--workers", "2")
+	if code != exitFailure || !strings.Contains(stderr, "loss became") {
+		t.Fatalf("exit %d, want 1 and a non-finite loss:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "nothing to resume") || strings.Contains(stderr, "resume from the last checkpoint") {
+		t.Errorf("the message does not say that no checkpoint exists:\n%s", stderr)
+	}
+	events, _ := filepath.Glob(filepath.Join(out, "events.out.tfevents.*"))
+	if len(events) != 0 {
+		t.Errorf("a run that saved nothing left its events: %v", events)
+	}
+}
