@@ -6,6 +6,7 @@
 package infer
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -70,6 +71,16 @@ func Open(opts OpenOptions) (Classifier, error) {
 	}
 }
 
+// configUsage turns tfgraph's configuration errors (a bad --device,
+// --input-size, …) into a UsageError and returns others unchanged.
+func configUsage(err error) error {
+	var ce *tfgraph.ConfigError
+	if errors.As(err, &ce) {
+		return &UsageError{ce.Error()}
+	}
+	return err
+}
+
 // UsageError is a mistake in how the model was named (the CLI exits 2).
 type UsageError struct{ Msg string }
 
@@ -103,7 +114,7 @@ func openRunDir(opts OpenOptions) (Classifier, error) {
 		ForInference: true, Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true,
 		Precision: opts.Precision, ConvAlgorithm: opts.Conv})
 	if err != nil {
-		return nil, fmt.Errorf("build %s from %s: %w", cfg.Arch, dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, configUsage(err))
 	}
 	if err := m.RestoreCheckpoint(ckpt); err != nil {
 		m.Close()
@@ -144,11 +155,14 @@ func openCheckpoint(opts OpenOptions) (Classifier, error) {
 	if size < 1 {
 		return nil, &UsageError{fmt.Sprintf("--input-size must be at least 1 (got %d)", size)}
 	}
+	if _, err := tfgraph.LookupArch(arch); err != nil {
+		return nil, &UsageError{"--arch: " + err.Error()}
+	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: arch, NumClasses: len(labels), InputSize: size, ForInference: true,
 		Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true, Precision: opts.Precision,
 		ConvAlgorithm: opts.Conv})
 	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", arch, err)
+		return nil, configUsage(err)
 	}
 	if err := m.LoadAll(opts.Weights); err != nil {
 		m.Close()

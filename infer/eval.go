@@ -46,7 +46,7 @@ func Evaluate(ctx context.Context, clf Classifier, data string, opts EvalOptions
 	classes := clf.Classes()
 	ds, err := pipeline.Load(data, pipeline.LoadOptions{Layout: opts.Layout, ValSplit: 0, Classes: classes})
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", data, err)
+		return nil, err // pipeline's errors name the path
 	}
 	samples, split := ds.Val, "test/validation split"
 	if len(samples) == 0 {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -78,7 +79,11 @@ func Load(path string, opts LoadOptions) (*Dataset, error) {
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("load dataset: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // its message repeats the path
+		}
+		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	layout := opts.Layout
 	switch layout {

@@ -88,7 +88,22 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// ConfigError is a Config that cannot build a model (a bad Trainable,
+// InputSize, Device, …): the caller's mistake, not a TensorFlow failure.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// validate reports the first unusable setting as a *ConfigError.
 func (c Config) validate(a Arch) error {
+	if err := c.check(a); err != nil {
+		return &ConfigError{Err: err}
+	}
+	return nil
+}
+
+func (c Config) check(a Arch) error {
 	switch {
 	case c.NumClasses < 1:
 		return fmt.Errorf("NumClasses %d: need at least 1", c.NumClasses)
@@ -102,6 +117,11 @@ func (c Config) validate(a Arch) error {
 		return fmt.Errorf("negative learning rate %v → %v", c.LearningRate, c.LearningRateEnd)
 	}
 	if _, err := a.fc6Kernel(c.InputSize); err != nil {
+		return err
+	}
+	if ls, err := a.layers(c.InputSize, c.NumClasses); err != nil {
+		return err
+	} else if _, err := trainableFrom(c.Trainable, len(ls)); err != nil {
 		return err
 	}
 	if _, err := parseDevice(c.Device); err != nil {

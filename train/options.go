@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tlearn/tlearn/pipeline"
+	"github.com/tlearn/tlearn/tfgraph"
 )
 
 // Options configures a training run. Every field is used as given: start
@@ -135,6 +136,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := ParseTrainable(o.Trainable); err != nil {
 		return err
+	}
+	if _, err := tfgraph.LookupArch(o.Arch); err != nil {
+		return usage("--arch: " + err.Error())
 	}
 	p := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style)}
 	if err := p.Validate(); err != nil {

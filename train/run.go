@@ -132,13 +132,16 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		return nil, usage("--weights is required: a TF-Slim checkpoint (e.g. vgg_19.ckpt), a tlearn RUN_DIR, or 'none' to train from scratch")
 	}
 
+	if _, err := os.Stat(o.Data); errors.Is(err, fs.ErrNotExist) {
+		return nil, usage(fmt.Sprintf("--data %s does not exist", o.Data))
+	}
 	var forceClasses []string
 	if prev != nil {
 		forceClasses = prev.Classes
 	}
 	ds, err := pipeline.Load(o.Data, pipeline.LoadOptions{Layout: o.Layout, ValSplit: o.ValSplit, Seed: o.Seed, Classes: forceClasses})
 	if err != nil {
-		return nil, fmt.Errorf("load dataset %s: %w", o.Data, err)
+		return nil, err // pipeline's errors name the path
 	}
 	if len(ds.Classes) < 2 {
 		return nil, usage(fmt.Sprintf("%s has %d class (%s): a classifier needs at least 2 — add a sub-folder (or labels) per class",
@@ -171,7 +174,11 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		Precision: o.Precision, ConvAlgorithm: o.Conv,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", o.Arch, err)
+		var ce *tfgraph.ConfigError
+		if errors.As(err, &ce) {
+			return nil, usage(ce.Error())
+		}
+		return nil, err // tfgraph's errors name the arch
 	}
 	model.KeepCheckpoints = o.KeepCheckpoints
 	l := &Loop{Opts: o, Model: model, Data: ds, StepsPerEpoch: stepsPerEpoch, TotalSteps: total, Log: log, bad: map[string]bool{}}

@@ -215,3 +215,42 @@ func TestNonFiniteLossSaysWhatExists(t *testing.T) {
 		t.Errorf("a run that saved nothing left its events: %v", events)
 	}
 }
+
+// TestBadTrainFlagsExit2: a bad --arch, --trainable or --device, or a --data
+// path that does not exist, is a usage error (exit 2) whose message says each
+// context once (issue 15 item 9).
+func TestBadTrainFlagsExit2(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	nope := filepath.Join(t.TempDir(), "nope")
+	tests := []struct {
+		name  string
+		args  []string
+		want  string
+		twice string // must not appear twice in stderr
+	}{
+		{"arch", tinyTrain(data, filepath.Join(t.TempDir(), "r"), "--arch", "vgg_20"), `unknown architecture "vgg_20"`, "vgg_20"},
+		{"trainable", tinyTrain(data, filepath.Join(t.TempDir(), "r"), "--trainable", "last-99"), `trainable "last-99"`, "last-99"},
+		{"device", tinyTrain(data, filepath.Join(t.TempDir(), "r"), "--device", "tpu", "--soft-placement"), `device "tpu"`, "tpu"},
+		{"data", tinyTrain(nope, filepath.Join(t.TempDir(), "r")), nope + " does not exist", nope},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := tlearn(t, tc.args...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+			if strings.Count(stderr, tc.twice) > 1 {
+				t.Errorf("the message repeats %q: %s", tc.twice, stderr)
+			}
+		})
+	}
+	// eval of a missing --data path says "load PATH" once.
+	run := filepath.Join(t.TempDir(), "run")
+	if code, stdout, stderr := tlearn(t, tinyTrain(data, run)...); code != 0 {
+		t.Fatalf("train: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	_, _, stderr := tlearn(t, "eval", "--model", run, "--data", nope)
+	if strings.Count(stderr, "load") != 1 || strings.Count(stderr, nope) != 1 {
+		t.Errorf("eval of a missing path repeats its context: %s", stderr)
+	}
+}
