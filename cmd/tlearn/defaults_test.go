@@ -254,3 +254,74 @@ func TestBadTrainFlagsExit2(t *testing.T) {
 		t.Errorf("eval of a missing path repeats its context: %s", stderr)
 	}
 }
+
+// TestConfigNumbersAreNumbers: an integer for a float key (momentum: 0,
+// {"lr": 1}) is a number, and config.json's spelling (weight_decay) is a key
+// (issue 15 item 10).
+func TestConfigNumbersAreNumbers(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	for name, body := range map[string]string{
+		"yaml": "momentum: 0\nweight_decay: 0\nlr: 1\nlr_end: 0\nmargin: 0\n",
+		"json": `{"momentum": 0, "weight_decay": 0, "lr": 1, "lr-end": 0, "margin": 0}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "cfg."+name)
+			os.WriteFile(cfg, []byte(body), 0o644)
+			out := filepath.Join(t.TempDir(), "run")
+			code, stdout, stderr := tlearn(t, tinyTrain(data, out, "--config", cfg)...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			c, err := rundir.ReadConfig(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Train.Momentum != 0 || c.Train.WeightDecay != 0 || c.Train.LR != 1 || c.Train.LREnd != 0 || c.Preprocess.Margin != 0 {
+				t.Errorf("config.json: momentum %g weight_decay %g lr %g lr_end %g margin %g; want 0 0 1 0 0",
+					c.Train.Momentum, c.Train.WeightDecay, c.Train.LR, c.Train.LREnd, c.Preprocess.Margin)
+			}
+		})
+	}
+}
+
+// TestConfigUnknownKeyRefused: a key that is no flag is a usage error naming
+// the nearest valid key, never silently ignored (issue 15 item 10).
+func TestConfigUnknownKeyRefused(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	for _, tc := range []struct{ body, want string }{
+		{"momentun: 0.5\n", `unknown key "momentun"; did you mean "momentum"?`},
+		{"weight_decy: 0\n", `unknown key "weight_decy"; did you mean "weight-decay"?`},
+		{"batch: 2.5\n", `key "batch": want an integer, got 2.5`},
+	} {
+		cfg := filepath.Join(t.TempDir(), "cfg.yaml")
+		os.WriteFile(cfg, []byte(tc.body), 0o644)
+		code, _, stderr := tlearn(t, tinyTrain(data, filepath.Join(t.TempDir(), "run"), "--config", cfg)...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.body, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestConfigJSONReusable: a run's own config.json, given as --config, trains
+// another run with the same settings (issue 15 item 10).
+func TestConfigJSONReusable(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	first := filepath.Join(t.TempDir(), "first")
+	if code, stdout, stderr := tlearn(t, tinyTrain(data, first, "--momentum", "0.5", "--weight-decay", "0.001", "--margin", "0.1", "--val-split", "0.25")...); code != 0 {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	second := filepath.Join(t.TempDir(), "second")
+	code, stdout, stderr := tlearn(t, "train", "--config", filepath.Join(first, rundir.ConfigFile), "--out", second,
+		"--steps", "1", "--threads", "2", "--workers", "2")
+	if code != 0 {
+		t.Fatalf("--config FIRST/config.json: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	a, _ := rundir.ReadConfig(first)
+	b, err := rundir.ReadConfig(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Arch != b.Arch || a.InputSize != b.InputSize || a.Preprocess != b.Preprocess || a.Train != b.Train {
+		t.Errorf("the second run differs from the config.json it was given:\nfirst:  %+v %+v\nsecond: %+v %+v", a.Preprocess, a.Train, b.Preprocess, b.Train)
+	}
+}

@@ -41,7 +41,7 @@ func durationFlag(name string, d time.Duration, usage string) cli.Flag {
 }
 
 func configFlag() cli.Flag {
-	return &cli.PathFlag{Name: "config", Usage: "read flag values from a YAML or JSON `FILE` (keys are flag names, e.g. `lr: 0.001`); explicit flags and TLEARN_* variables win", EnvVars: envName("config")}
+	return &cli.PathFlag{Name: "config", Usage: "read flag values from a YAML or JSON `FILE`: keys are flag names with - or _ (lr: 0.001, weight_decay: 0), or a RUN_DIR's config.json; an unknown key is an error; explicit flags and TLEARN_* variables win", EnvVars: envName("config")}
 }
 
 // withConfig makes a command read --config before its action runs.
@@ -51,7 +51,7 @@ func withConfig(cmd *cli.Command) *cli.Command {
 		if c.String("config") == "" {
 			return &altsrc.MapInputSource{}, nil
 		}
-		return altsrc.NewYamlSourceFromFile(c.String("config"))
+		return loadConfigFile(c.String("config"), cmd.Flags)
 	})
 	cmd.Before = func(c *cli.Context) error {
 		if err := load(c); err != nil {
