@@ -68,12 +68,24 @@ type Config struct {
 		StepsPerEpoch int     `json:"steps_per_epoch"`
 		TotalSteps    int64   `json:"total_steps"`
 	} `json:"train"`
+	// Changes lists the settings a resume changed, oldest first: a run's
+	// history is never silently rewritten.
+	Changes  []Change `json:"changes,omitempty"`
 	Versions struct {
 		Tlearn     string `json:"tlearn"`
 		TensorFlow string `json:"tensorflow"`
 		Go         string `json:"go"`
 	} `json:"versions"`
 	Created time.Time `json:"created"`
+}
+
+// Change is one setting a resumed run changed, from the step it resumed at.
+type Change struct {
+	Step int64     `json:"step"`
+	Key  string    `json:"key"` // the flag's name, e.g. "lr"
+	From string    `json:"from"`
+	To   string    `json:"to"`
+	Time time.Time `json:"time"`
 }
 
 // Exists reports whether dir looks like a RUN_DIR (has config.json).

@@ -135,6 +135,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if _, err := os.Stat(o.Data); errors.Is(err, fs.ErrNotExist) {
 		return nil, usage(fmt.Sprintf("--data %s does not exist", o.Data))
 	}
+	var changes []rundir.Change // settings a resume changes
 	var forceClasses []string
 	if prev != nil {
 		forceClasses = prev.Classes
@@ -153,6 +154,9 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if prev != nil {
 		if err := compatible(prev, o, ds); err != nil {
 			return nil, fmt.Errorf("cannot resume %s: %w", o.Out, err)
+		}
+		if err := refuseSplitChange(prev, o); err != nil {
+			return nil, err
 		}
 	}
 
@@ -202,6 +206,11 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 			msg += fmt.Sprintf("; --weights %s is ignored", o.Weights)
 		}
 		log.Info(msg)
+		for _, ch := range settingChanges(prev, o, total) {
+			ch.Step = l.Step
+			log.Info("resume changes a setting (recorded in config.json)", "setting", "--"+ch.Key, "from", ch.From, "to", ch.To)
+			changes = append(changes, ch)
+		}
 	} else if o.Weights != "none" {
 		from, which, err := weightsCheckpoint(o.Weights)
 		if err != nil {
@@ -219,7 +228,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		log.Info("training from scratch (--weights none)")
 	}
 
-	if err := writeRunFiles(o, ds, stepsPerEpoch, total); err != nil {
+	if err := writeRunFiles(o, ds, stepsPerEpoch, total, changes); err != nil {
 		return nil, err
 	}
 	if best, found, err := rundir.ReadBest(o.Out); err != nil {
@@ -306,6 +315,43 @@ func weightsCheckpoint(weights string) (prefix, which string, err error) {
 	return p, "latest (" + weights + " has no best/)", nil
 }
 
+// refuseSplitChange refuses a resume with another --val-split or --seed: the
+// split would change, and images the run trained on would be validated on.
+func refuseSplitChange(prev *rundir.Config, o *Options) error {
+	switch {
+	case prev.Train.ValSplit != o.ValSplit:
+		return usage(fmt.Sprintf("cannot resume %s with --val-split %g: it was trained with %g, and another split would validate on images it trained on (give --val-split %g, or train into a new --out)", o.Out, o.ValSplit, prev.Train.ValSplit, prev.Train.ValSplit))
+	case prev.Train.Seed != o.Seed:
+		return usage(fmt.Sprintf("cannot resume %s with --seed %d: it was trained with %d, and another split would validate on images it trained on (give --seed %d, or train into a new --out)", o.Out, o.Seed, prev.Train.Seed, prev.Train.Seed))
+	}
+	return nil
+}
+
+// settingChanges lists the training settings o changes from the resumed
+// run's config.json (Step is left to the caller).
+func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Change {
+	p := prev.Train
+	pairs := []struct {
+		key      string
+		from, to any
+	}{
+		{"lr", p.LR, o.LR}, {"lr-end", p.LREnd, o.LREnd}, {"momentum", p.Momentum, o.Momentum},
+		{"weight-decay", p.WeightDecay, o.WeightDecay}, {"dropout-keep", p.DropoutKeep, o.DropoutKeep},
+		{"batch", p.Batch, o.Batch}, {"val-batch", p.ValBatch, o.ValBatch}, {"epochs", p.Epochs, o.Epochs},
+		{"steps", p.TotalSteps, total}, {"trainable", p.Trainable, o.Trainable}, {"class-weights", p.ClassWeights, o.ClassWeights},
+		{"margin", prev.Preprocess.Margin, o.Margin}, {"preprocess", prev.Preprocess.Style, o.Style},
+	}
+	now := time.Now().UTC()
+	var out []rundir.Change
+	for _, c := range pairs {
+		from, to := fmt.Sprint(c.from), fmt.Sprint(c.to)
+		if from != to {
+			out = append(out, rundir.Change{Key: c.key, From: from, To: to, Time: now})
+		}
+	}
+	return out
+}
+
 // compatible checks that a resumed run trains the same model on the same classes.
 func compatible(prev *rundir.Config, o *Options, ds *pipeline.Dataset) error {
 	switch {
@@ -334,7 +380,7 @@ func balancedWeights(ds *pipeline.Dataset) []float32 {
 	return w
 }
 
-func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total int64) error {
+func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total int64, changes []rundir.Change) error {
 	c := &rundir.Config{Arch: o.Arch, InputSize: o.InputSize, Classes: ds.Classes, Created: time.Now().UTC()}
 	c.Preprocess.Style = o.Style
 	c.Preprocess.Margin = o.Margin
@@ -349,7 +395,8 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.TrainImages, t.ValImages, t.StepsPerEpoch, t.TotalSteps = len(ds.Train), len(ds.Val), stepsPerEpoch, total
 	c.Versions.Tlearn, c.Versions.TensorFlow, c.Versions.Go = o.TlearnVersion, tfgraph.Version(), runtime.Version()
 	if prev, err := rundir.ReadConfig(o.Out); err == nil {
-		c.Created = prev.Created // a resumed run keeps its birth date
+		c.Created = prev.Created // a resumed run keeps its birth date and history
+		c.Changes = append(prev.Changes, changes...)
 	}
 	if err := rundir.WriteConfig(o.Out, c); err != nil {
 		return err

@@ -325,3 +325,60 @@ func TestConfigJSONReusable(t *testing.T) {
 		t.Errorf("the second run differs from the config.json it was given:\nfirst:  %+v %+v\nsecond: %+v %+v", a.Preprocess, a.Train, b.Preprocess, b.Train)
 	}
 }
+
+// TestResumeRecordsChanges: a resume with another --lr logs the change and
+// records it in config.json's history instead of silently overwriting the
+// run's settings (issue 15 item 15).
+func TestResumeRecordsChanges(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	out := filepath.Join(t.TempDir(), "run")
+	if code, stdout, stderr := tlearn(t, tinyTrain(data, out)...); code != 0 {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	args := tinyTrain(data, out, "--lr", "0.01")
+	for i, a := range args {
+		if a == "--steps" {
+			args[i+1] = "2"
+		}
+	}
+	code, stdout, stderr := tlearn(t, args...)
+	if code != 0 {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "resume changes a setting") || !strings.Contains(stderr, "setting=--lr from=0.001 to=0.01") {
+		t.Errorf("the resume does not log the --lr change:\n%s", stderr)
+	}
+	c, err := rundir.ReadConfig(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]rundir.Change{}
+	for _, ch := range c.Changes {
+		got[ch.Key] = ch
+	}
+	if ch := got["lr"]; ch.From != "0.001" || ch.To != "0.01" || ch.Step != 1 || c.Train.LR != 0.01 {
+		t.Errorf("config.json: lr %g, changes %+v; want lr 0.01 and a change 0.001 → 0.01 at step 1", c.Train.LR, c.Changes)
+	}
+	if ch := got["steps"]; ch.From != "1" || ch.To != "2" {
+		t.Errorf("config.json changes %+v lack steps 1 → 2", c.Changes)
+	}
+	if len(c.Changes) != 2 {
+		t.Errorf("config.json records %d changes, want 2 (lr, steps): %+v", len(c.Changes), c.Changes)
+	}
+}
+
+// TestResumeRefusesSplitChange: a resume with another --seed or --val-split
+// is refused, since the new split would validate on trained images.
+func TestResumeRefusesSplitChange(t *testing.T) {
+	data := tinyData(t, 2, 4)
+	out := filepath.Join(t.TempDir(), "run")
+	if code, stdout, stderr := tlearn(t, tinyTrain(data, out)...); code != 0 {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, extra := range [][]string{{"--seed", "2"}, {"--val-split", "0.5"}} {
+		code, _, stderr := tlearn(t, tinyTrain(data, out, extra...)...)
+		if code != exitUsage || !strings.Contains(stderr, "cannot resume") || !strings.Contains(stderr, extra[0]) {
+			t.Errorf("resume with %v: exit %d, stderr %q; want 2 and a refusal naming %s", extra, code, stderr, extra[0])
+		}
+	}
+}
