@@ -74,7 +74,7 @@ func trainFlags(d train.Options) []cli.Flag {
 		intFlag("val-batch", d.ValBatch, "validation batch size"),
 		intFlag("input-size", d.InputSize, "network input side in pixels; with --weights RUN_DIR, the run's"),
 		floatFlag("margin", d.Margin, "random-crop margin for training, per side, as a fraction of the image's shorter side: crops of side min(h,w)·(1 - 2·margin), the same share of any image size (0: none; 0.02 is 10 px of a 512-px image)"),
-		strFlag("preprocess", d.Style, "preprocessing: crop (tlearn's) or vgg (TF-Slim vgg_preprocessing); with --weights RUN_DIR, the run's"),
+		strFlag("preprocess", d.Style, "preprocessing: crop (tlearn's) or vgg (TF-Slim vgg_preprocessing, its 256/224 sizes scaled with --input-size); with --weights RUN_DIR, the run's"),
 		floatFlag("lr", d.LR, "initial learning rate"),
 		floatFlag("lr-end", d.LREnd, "final learning rate (polynomial decay, power 1, over the run; 0 allowed)"),
 		floatFlag("momentum", d.Momentum, "SGD momentum (0: plain SGD)"),
