@@ -46,7 +46,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends libjpeg62-turbo
 # --- build environment, GPU: the TensorFlow GPU image itself (Ubuntu), so that the binary
 # is built against the C library and libjpeg-turbo of the system it runs on.
 FROM ${TF_GPU_IMAGE} AS build-gpu
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libjpeg-turbo8-dev \
+# libjpeg-dev: libjpeg-turbo's headers under Ubuntu's name and Debian's alike.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libjpeg-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=go /usr/local/go /usr/local/go
 ENV PATH=/usr/local/go/bin:$PATH GOPATH=/go GOTOOLCHAIN=local
@@ -78,12 +79,17 @@ COPY --from=tf /opt/libtensorflow/lib/ /opt/tlearn/lib/
 # --- runtime, GPU: the TensorFlow GPU image keeps the CUDA/cuDNN libraries libtensorflow
 # needs; lib/ points at the libtensorflow its Python package already has (no second copy).
 FROM ${TF_GPU_IMAGE} AS runtime-gpu
-RUN apt-get update && apt-get install -y --no-install-recommends libjpeg-turbo8 && rm -rf /var/lib/apt/lists/* \
+# libjpeg-turbo's runtime library: libjpeg-turbo8 on Ubuntu (the TensorFlow image), libjpeg62-turbo on Debian.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends "$(apt-cache show libjpeg-turbo8 >/dev/null 2>&1 && echo libjpeg-turbo8 || echo libjpeg62-turbo)" \
+ && rm -rf /var/lib/apt/lists/* \
  && d="$(python3 -c 'import os, tensorflow; print(os.path.dirname(tensorflow.__file__))')" \
  && mkdir -p /opt/tlearn/lib \
  && ln -s "$d/libtensorflow_cc.so.2" "$d/libtensorflow_framework.so.2" /opt/tlearn/lib/
 
 FROM runtime-${VARIANT}
+ARG VARIANT
+LABEL org.opencontainers.image.title=tlearn io.tlearn.variant=${VARIANT}
 COPY --from=build /out/tlearn /opt/tlearn/bin/tlearn
 # A non-root user by default; `docker run --user "$(id -u):$(id -g)"` runs as the caller
 # instead, so that files written to a mounted folder belong to them.

@@ -36,14 +36,20 @@ step "the image $IMAGE"
 size=$("$DOCKER" image inspect -f '{{.Size}}' "$IMAGE")
 mb=$(awk -v s="$size" 'BEGIN { printf "%.0f", s / 1e6 }')
 echo "docker-test: image $IMAGE size $size bytes ($mb MB)"
+variant=$("$DOCKER" image inspect -f '{{index .Config.Labels "io.tlearn.variant"}}' "$IMAGE")
+echo "docker-test: variant ${variant:-unknown}"
+# The GPU variant runs on TensorFlow's GPU image, which is a Python image by design
+# (python3 stays), with the TensorFlow release that image carries (TF_GPU_IMAGE's tag).
+tools="go gcc cc python3 pip3" tf_want=$TF_VERSION
+if [ "$variant" = gpu ]; then tools="go gcc cc" tf_want=${TF_VERSION%.*}.; fi
 user=$("$DOCKER" image inspect -f '{{.Config.User}}' "$IMAGE")
 [ -n "$user" ] && [ "$user" != root ] && [ "$user" != 0 ] || die "image runs as root by default (USER '$user')"
 run_uid=$("$DOCKER" run --rm --entrypoint id "$IMAGE" -u)
 [ "$run_uid" != 0 ] || die "default user has uid 0"
 ok "runs as $user (uid $run_uid) by default"
 # shellcheck disable=SC2016
-inside=$("$DOCKER" run --rm --entrypoint sh "$IMAGE" -c '
-  for t in go gcc cc python3 pip3; do command -v "$t" >/dev/null && echo "tool:$t"; done
+inside=$("$DOCKER" run --rm -e tools="$tools" --entrypoint sh "$IMAGE" -c '
+  for t in $tools; do command -v "$t" >/dev/null && echo "tool:$t"; done
   ldd /opt/tlearn/bin/tlearn /opt/tlearn/lib/libtensorflow_cc.so.2 /opt/tlearn/lib/libtensorflow_framework.so.2 | grep "not found" || true
   ls /opt/tlearn/bin /opt/tlearn/lib')
 echo "$inside"
@@ -54,14 +60,15 @@ ok "runtime holds the binary and libtensorflow, every linked library resolves, n
 step "docker run --rm $IMAGE info --json"
 info=$("$DOCKER" run --rm "$IMAGE" info --json 2>"$work/info.err") || { cat "$work/info.err" >&2; die "info failed"; }
 echo "$info"
-python3 - "$info" "$TF_VERSION" <<'PY' || die "info --json is not what the pinned image must show"
+python3 - "$info" "$tf_want" <<'PY' || die "info --json is not what the pinned image must show"
 import json, sys
 info, want = json.loads(sys.argv[1]), sys.argv[2]
-assert info["tensorflow_version"] == want, f"TensorFlow {info['tensorflow_version']}, want {want}"
+v = info["tensorflow_version"]
+assert v == want or (want.endswith(".") and v.startswith(want)), f"TensorFlow {v}, want {want}"
 assert any(d["type"] == "CPU" for d in info["devices"]), info["devices"]
 assert info["jpeg_decoder"] == "libjpeg-turbo", info["jpeg_decoder"]
 PY
-ok "info: TensorFlow $TF_VERSION, a CPU device, libjpeg-turbo"
+ok "info: TensorFlow $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tensorflow_version"])' "$info"), a CPU device, libjpeg-turbo"
 
 step "real images: the demo's MNIST digits (demo/mkdata), RUN_DIR owned by uid $uid"
 "$GO" run ./demo/mkdata -out "$work/data" -pretrain 1 -shots 10 -val 10 -predict 2
