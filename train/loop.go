@@ -30,6 +30,7 @@ type Loop struct {
 	LastLoss      float64
 	Checkpoint    string // latest checkpoint prefix
 
+	status                 *statusLine // progress bar on a terminal, nil otherwise
 	trainLoader, valLoader *pipeline.Loader
 	bad                    map[string]bool // bad files already reported
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -53,8 +54,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Progress == nil {
 		o.Progress = os.Stderr
 	}
+	var status *statusLine
+	if isTerminal(o.Progress) {
+		status = newStatusLine(o.Progress)
+	}
 	if o.Log == nil {
-		o.Log = slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		var w io.Writer = o.Progress
+		if status != nil {
+			w = status // log lines go above the progress bar
+		}
+		o.Log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	_, statErr := os.Stat(o.Out)
 	created := errors.Is(statErr, fs.ErrNotExist)
@@ -80,6 +89,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer l.close()
+	l.status = status
 	return l.run(ctx)
 }
 
