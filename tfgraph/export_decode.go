@@ -49,7 +49,7 @@ const (
 
 // ErrGIFTransparencyMsg is the message of the serving graph's refusal of a
 // GIF with a transparent colour.
-const ErrGIFTransparencyMsg = "tlearn export: a GIF with a transparent colour cannot be decoded by the serving graph as tlearn does (TensorFlow's DecodeGif gives transparent pixels as black, tlearn composites them onto white): flatten it onto white (or convert it to PNG) before sending it"
+const ErrGIFTransparencyMsg = "tlearn export: a GIF with a transparent colour cannot be decoded by the serving graph as tlearn does (TensorFlow DecodeGif gives transparent pixels as black, tlearn composites them onto white): flatten it onto white (or convert it to PNG) before sending it"
 
 // tinyImages are 1×1 PNG and JPEG files, decoded by the branch that does not
 // apply to an input (the graph has no conditionals: both decoders run, each

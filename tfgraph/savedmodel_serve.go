@@ -252,6 +252,10 @@ func (s *Served) PredictEncoded(images [][]byte) ([][]float32, error) {
 	return out[0].Value().([][]float32), nil
 }
 
+// HasBytesSignature reports whether the SavedModel has SignatureBytes
+// (PredictEncoded works).
+func (s *Served) HasBytesSignature() bool { return s.hasBytes }
+
 // Close releases the session. The Served is unusable afterwards.
 func (s *Served) Close() error {
 	if s.sm == nil {
