@@ -78,12 +78,12 @@ func decodeExport(s *op.Scope, in tf.Output) (tf.Output, error) {
 	d := &dec{s: s}
 	c := d.c
 
-	// The file's first MiB as int64 bytes, with zero padding so that header
+	// The file's first MiB as bytes, with zero padding so that header
 	// reads never go past the end; every read is clamped to the vector.
 	head := op.StringJoin(s.SubScope("padded"), []tf.Output{
 		op.Substr(s.SubScope("first_mib"), in, c(int32(0)), c(int32(1<<20))),
 		c(string(make([]byte, 32)))})
-	d.b = op.Cast(s.SubScope("bytes"), op.DecodeRaw(s.SubScope("o"), head, tf.Uint8), tf.Int64)
+	d.b = op.DecodeRaw(s.SubScope("bytes"), head, tf.Uint8)
 	d.last = op.Sub(s.SubScope("last"), op.Size(s.SubScope("nbytes"), d.b, op.SizeOutType(tf.Int64)), c(int64(1)))
 	d.n = op.Cast(s.SubScope("len"), op.StringLength(s.SubScope("o"), in), tf.Int64)
 	magic := func(name, m string) tf.Output {
@@ -154,7 +154,7 @@ func decodeExport(s *op.Scope, in tf.Output) (tf.Output, error) {
 // dec holds the byte vector of one encoded image and small graph helpers.
 type dec struct {
 	s    *op.Scope
-	b    tf.Output // int64 [len+32]: the bytes, zero-padded
+	b    tf.Output // uint8 [len+32]: the bytes, zero-padded (read as int64 by at)
 	last tf.Output // int64: index of b's last element
 	n    tf.Output // int64: the real length
 	k    int
@@ -174,7 +174,7 @@ func (d *dec) sel(s *op.Scope, cond, x, y tf.Output) tf.Output {
 // at reads byte(s) at int64 index i (scalar or vector), clamped to b.
 func (d *dec) at(s *op.Scope, i tf.Output) tf.Output {
 	i = op.Minimum(s.SubScope("o"), op.Maximum(s.SubScope("o"), i, d.c(int64(0))), d.last)
-	return op.GatherV2(s.SubScope("o"), d.b, i, d.c(int32(0)))
+	return op.Cast(s.SubScope("o"), op.GatherV2(s.SubScope("o"), d.b, i, d.c(int32(0))), tf.Int64)
 }
 
 // u16 and u32 read unsigned integers at i, little-endian when le.
