@@ -44,7 +44,7 @@ import (
 const (
 	exportJPEGSegments = 8  // marker segments walked before giving up on EXIF
 	exportIFDEntries   = 64 // IFD0 entries searched for the orientation tag
-	exportPNGChunks    = 16 // PNG chunks walked looking for tRNS before IDAT
+	exportPNGChunks    = 32 // PNG chunks walked looking for tRNS before IDAT
 	exportGIFBlocks    = 4  // GIF extension blocks walked looking for transparency
 	exportGIFSubBlocks = 4  // data sub-blocks per GIF extension walked
 )
