@@ -36,11 +36,12 @@ import (
 // Transpose/ReverseV2. Cost (1024×768, 2 cores): JPEG 5.8 ms vs 4.4 ms for
 // DecodeImage alone, opaque PNG 8.2 vs 7.2, RGBA PNG 29 vs 9.
 //
-// What the graph cannot do, it refuses with an InvalidArgument naming the
-// image kind: GIFs with a transparent colour (TF's DecodeGif gives those
-// pixels as black, indistinguishable from real black, where the pipeline
-// gives white). WebP is not decodable by TensorFlow 2.18 at all (DecodeImage:
-// "Unknown image file format"). See docs/export.md.
+// GIFs with a transparent colour are rewritten before decoding (flag
+// cleared, that colour-table entry white: TF's DecodeGif gives transparent
+// pixels as black, like real black); those it cannot rewrite (local colour
+// table) are refused with an InvalidArgument naming the problem. WebP is not
+// decodable by TensorFlow 2.18 at all (DecodeImage: "Unknown image file
+// format"). See docs/export.md.
 const (
 	exportJPEGSegments = 8  // marker segments walked before giving up on EXIF
 	exportIFDEntries   = 64 // IFD0 entries searched for the orientation tag
@@ -51,7 +52,7 @@ const (
 
 // ErrGIFTransparencyMsg is the message of the serving graph's refusal of a
 // GIF with a transparent colour.
-const ErrGIFTransparencyMsg = "tlearn export: a GIF with a transparent colour cannot be decoded by the serving graph as tlearn does (TensorFlow DecodeGif gives transparent pixels as black, tlearn composites them onto white): flatten it onto white (or convert it to PNG) before sending it"
+const ErrGIFTransparencyMsg = "tlearn export: this GIF's transparent colour cannot be composited onto white by the serving graph as tlearn does (its first image has a local colour table): flatten it onto white (or convert it to PNG) before sending it"
 
 // tinyPNG is a 1×1 PNG, decoded by the branches that do not apply to an
 // input (the graph has no conditionals: every decoder runs, each on the real
@@ -108,23 +109,38 @@ func decodeExport(s *op.Scope, in tf.Output) (tf.Output, error) {
 	// BITMAPINFOHEADER (40 bytes); TF's DecodeBmp always keeps it.
 	bmpAlpha := and(isBMP, op.Greater(s.SubScope("o"), d.u32(s.SubScope("bmp"), k(14), c(true)), k(40)))
 	nrgba := or(pngAlpha, bmpAlpha)
+	gifTrns, gifFix, gifTidx, gifGCE := d.gifTransparency(s.SubScope("gif_header"))
+	gifTrns = and(isGIF, gifTrns)
 	const (
 		brPlain = iota
 		brNRGBA
 		brPalette
 		brPNG16
+		brGIF
 	)
-	which := d.sel(s, png16, c(int32(brPNG16)), d.sel(s, pngPal, c(int32(brPalette)), d.sel(s, nrgba, c(int32(brNRGBA)), c(int32(brPlain)))))
-	input := func(sc *op.Scope, br int32) tf.Output {
-		return d.sel(sc, op.Equal(sc.SubScope("o"), which, c(br)), in, c(string(tinyPNG)))
+	which := d.sel(s, gifTrns, c(int32(brGIF)), d.sel(s, png16, c(int32(brPNG16)), d.sel(s, pngPal, c(int32(brPalette)), d.sel(s, nrgba, c(int32(brNRGBA)), c(int32(brPlain))))))
+	input := func(sc *op.Scope, br int32, data ...tf.Output) tf.Output {
+		x := in
+		if len(data) > 0 {
+			x = data[0]
+		}
+		return d.sel(sc, op.Equal(sc.SubScope("o"), which, c(br)), x, c(string(tinyPNG)))
 	}
 
 	// Plain: JPEG, GIF, BMP without alpha, opaque 8-bit PNG.
 	ps := s.SubScope("plain")
 	plain := op.DecodeImage(ps.SubScope("o"), input(ps, brPlain), op.DecodeImageChannels(3), op.DecodeImageExpandAnimations(false))
-	gifOK := op.LogicalNot(ps.SubScope("o"), and(isGIF, d.gifTransparent(ps.SubScope("gif"))))
-	check := op.Assert(ps.SubScope("gif_transparency"), gifOK, []tf.Output{c(ErrGIFTransparencyMsg)})
-	plain = op.Identity(ps.WithControlDependencies(check).SubScope("checked"), plain)
+
+	// GIF with a transparent colour: TF's DecodeGif gives transparent pixels
+	// as black (as real black), so the bytes are rewritten first: the
+	// transparency flag cleared and the transparent entry of the global
+	// colour table made white — exactly the pipeline's composite on white.
+	gs := s.SubScope("gif")
+	gif := op.DecodeImage(gs.SubScope("o"), input(gs, brGIF, d.gifFlatten(gs.SubScope("flatten"), in, gifTidx, gifGCE)),
+		op.DecodeImageChannels(3), op.DecodeImageExpandAnimations(false))
+	gifOK := op.LogicalNot(gs.SubScope("o"), and(gifTrns, op.LogicalNot(gs.SubScope("o"), gifFix)))
+	check := op.Assert(gs.SubScope("gif_transparency"), gifOK, []tf.Output{c(ErrGIFTransparencyMsg)})
+	gif = op.Identity(gs.WithControlDependencies(check).SubScope("checked"), gif)
 
 	// 8-bit alpha (PNG RGBA, grey+alpha, tRNS colour key; BMP V4/V5): the
 	// image.NRGBA composite, int32.
@@ -154,7 +170,7 @@ func decodeExport(s *op.Scope, in tf.Output) (tf.Output, error) {
 	v = op.Sub(hs.SubScope("o"), op.AddV2(hs.SubScope("o"), v, k(65535)), a)
 	pix16 := op.Cast(hs.SubScope("o"), op.RightShift(hs.SubScope("o"), v, k(8)), tf.Uint8)
 
-	img := d.merge(s.SubScope("merge"), []tf.Output{plain, nrgbaPix, palPix, pix16}, which)
+	img := d.merge(s.SubScope("merge"), []tf.Output{plain, nrgbaPix, palPix, pix16, gif}, which)
 
 	// EXIF orientation, JPEG only (1 for everything else).
 	es := s.SubScope("exif")
@@ -318,32 +334,72 @@ func (d *dec) pngHasTRNS(s *op.Scope) tf.Output {
 	return has
 }
 
-// gifTransparent reports whether the GIF's first Graphic Control Extension,
-// among the first exportGIFBlocks extension blocks after the global colour
-// table, sets the transparency flag.
-func (d *dec) gifTransparent(s *op.Scope) tf.Output {
+// gifTransparency reads the GIF's first Graphic Control Extension (at
+// gcePos) among the first exportGIFBlocks extension blocks: transparent says
+// it sets the transparency flag for palette index tidx; recoverable that the
+// first image uses the global colour table, which holds tidx.
+func (d *dec) gifTransparency(s *op.Scope) (transparent, recoverable, tidx, gcePos tf.Output) {
 	k := func(v int64) tf.Output { return d.c(v) }
-	and := func(x, y tf.Output) tf.Output { return op.LogicalAnd(s.SubScope("o"), x, y) }
+	o := func() *op.Scope { return s.SubScope("o") }
+	and := func(x, y tf.Output) tf.Output { return op.LogicalAnd(o(), x, y) }
+	eq := func(x tf.Output, v int64) tf.Output { return op.Equal(o(), x, k(v)) }
 	packed := d.at(s, k(10))
-	gct := op.LeftShift(s.SubScope("o"), k(3), op.AddV2(s.SubScope("o"), op.BitwiseAnd(s.SubScope("o"), packed, k(7)), k(1)))
-	p := op.AddV2(s.SubScope("o"), k(13), d.sel(s, op.Greater(s.SubScope("o"), op.BitwiseAnd(s.SubScope("o"), packed, k(0x80)), k(0)), gct, k(0)))
+	hasGCT := op.Greater(o(), op.BitwiseAnd(o(), packed, k(0x80)), k(0))
+	entries := op.LeftShift(o(), k(1), op.AddV2(o(), op.BitwiseAnd(o(), packed, k(7)), k(1)))
+	p := op.AddV2(o(), k(13), d.sel(s, hasGCT, op.Mul(o(), entries, k(3)), k(0)))
 	done := d.c(false)
-	transparent := d.c(false)
+	transparent = d.c(false)
+	seen := d.c(false) // a GCE was met
+	tidx = k(-1)
+	gcePos = k(0)
 	for range exportGIFBlocks {
-		ext := and(op.LogicalNot(s.SubScope("o"), done), op.Equal(s.SubScope("o"), d.at(s, p), k(0x21)))
-		gce := and(ext, op.Equal(s.SubScope("o"), d.at(s, op.AddV2(s.SubScope("o"), p, k(1))), k(0xF9)))
-		flag := op.Equal(s.SubScope("o"), op.BitwiseAnd(s.SubScope("o"), d.at(s, op.AddV2(s.SubScope("o"), p, k(3))), k(1)), k(1))
-		transparent = op.LogicalOr(s.SubScope("o"), transparent, and(gce, flag))
+		ext := and(op.LogicalNot(o(), done), eq(d.at(s, p), 0x21))
+		gce := and(and(ext, op.LogicalNot(o(), seen)), eq(d.at(s, op.AddV2(o(), p, k(1))), 0xF9))
+		flag := eq(op.BitwiseAnd(o(), d.at(s, op.AddV2(o(), p, k(3))), k(1)), 1)
+		transparent = op.LogicalOr(o(), transparent, and(gce, flag))
+		tidx = d.sel(s, and(gce, flag), d.at(s, op.AddV2(o(), p, k(6))), tidx)
+		gcePos = d.sel(s, gce, p, gcePos)
+		seen = op.LogicalOr(o(), seen, gce)
 		// Skip the extension: label, then sub-blocks until a zero size.
-		q := op.AddV2(s.SubScope("o"), p, k(2))
+		q := op.AddV2(o(), p, k(2))
 		for range exportGIFSubBlocks {
 			n := d.at(s, q)
-			q = d.sel(s, op.Equal(s.SubScope("o"), n, k(0)), q, op.AddV2(s.SubScope("o"), op.AddV2(s.SubScope("o"), q, n), k(1)))
+			q = d.sel(s, eq(n, 0), q, op.AddV2(o(), op.AddV2(o(), q, n), k(1)))
 		}
-		p = op.AddV2(s.SubScope("o"), q, k(1))
-		done = op.LogicalOr(s.SubScope("o"), done, op.LogicalOr(s.SubScope("o"), op.LogicalNot(s.SubScope("o"), ext), gce))
+		p = d.sel(s, ext, op.AddV2(o(), q, k(1)), p)
+		done = op.LogicalOr(o(), done, op.LogicalNot(o(), ext))
 	}
-	return transparent
+	// p is now the image descriptor (0x2C) if the walk reached it; its
+	// packed byte (offset 9) flags a local colour table.
+	descriptor := and(done, eq(d.at(s, p), 0x2C))
+	noLCT := eq(op.BitwiseAnd(o(), d.at(s, op.AddV2(o(), p, k(9))), k(0x80)), 0)
+	recoverable = and(and(descriptor, noLCT), and(hasGCT, op.Less(o(), tidx, entries)))
+	return transparent, recoverable, tidx, gcePos
+}
+
+// gifFlatten returns in with the transparent colour index tidx of the
+// global colour table set to white and the transparency flag of the GCE at
+// gcePos cleared. Positions are clamped to the input, so the result is
+// garbage but valid for inputs it does not apply to (never decoded then).
+func (d *dec) gifFlatten(s *op.Scope, in, tidx, gcePos tf.Output) tf.Output {
+	k := func(v int64) tf.Output { return d.c(v) }
+	o := func() *op.Scope { return s.SubScope("o") }
+	clamp := func(v tf.Output) tf.Output { return op.Minimum(o(), op.Maximum(o(), v, k(0)), d.n) }
+	pal := clamp(op.AddV2(o(), k(13), op.Mul(o(), tidx, k(3))))
+	flag := clamp(op.AddV2(o(), gcePos, k(3)))
+	afterPal := op.Minimum(o(), op.AddV2(o(), pal, k(3)), flag)
+	var table []byte
+	for v := range 256 {
+		table = append(table, byte(v))
+	}
+	packed := op.BitwiseAnd(o(), d.at(s, flag), k(0xFE))
+	sub := func(pos, end tf.Output) tf.Output {
+		return op.Substr(o(), in, pos, op.Maximum(o(), op.Sub(o(), end, pos), k(0)))
+	}
+	return op.StringJoin(o(), []tf.Output{
+		sub(k(0), pal), d.c("\xff\xff\xff"), sub(afterPal, flag),
+		op.Substr(o(), d.c(string(table)), packed, k(1)),
+		sub(clamp(op.AddV2(o(), flag, k(1))), d.n)})
 }
 
 // orientImage applies EXIF orientation o (1..8) to img [h,w,3], as

@@ -1,6 +1,10 @@
 package tfgraph
 
 import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/gif"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +44,7 @@ func TestDecodeExportMatchesPipeline(t *testing.T) {
 	for _, dir := range []string{"img", "exif", "kinds"} {
 		files, _ := filepath.Glob(filepath.Join("..", "pipeline", "testdata", dir, "*"))
 		for _, p := range files {
-			if strings.HasSuffix(p, ".webp") || strings.HasSuffix(p, "trns.gif") {
+			if strings.HasSuffix(p, ".webp") {
 				continue
 			}
 			b, err := os.ReadFile(p)
@@ -105,6 +109,25 @@ func TestDecodeExportMatchesPipeline(t *testing.T) {
 		if diff > 0 {
 			t.Errorf("%s: %d of %d values differ from pipeline.Decode (max %d levels)", p, diff, 3*want.W*want.H, mx)
 		}
+	}
+	// A transparent GIF whose first image has its own (local) colour table:
+	// refused with the message, not decoded with black where tlearn has white.
+	pal := color.Palette{color.RGBA{0, 0, 0, 255}, color.RGBA{200, 10, 10, 255}, color.RGBA{}, color.RGBA{9, 9, 9, 255}}
+	fr := image.NewPaletted(image.Rect(0, 0, 8, 8), pal)
+	for i := range fr.Pix {
+		fr.Pix[i] = uint8(i % 3)
+	}
+	var gb bytes.Buffer
+	if err := gif.EncodeAll(&gb, &gif.GIF{Image: []*image.Paletted{fr}, Delay: []int{0},
+		Config: image.Config{ColorModel: color.Palette{color.Black, color.White}, Width: 8, Height: 8}}); err != nil {
+		t.Fatal(err)
+	}
+	if gb.Bytes()[10]&0x80 == 0 || !bytes.Contains(gb.Bytes(), []byte{0x21, 0xF9}) {
+		t.Fatalf("test GIF lacks a global table or a GCE: % x", gb.Bytes()[:40])
+	}
+	x, _ := tf.NewTensor(gb.String())
+	if _, err := sess.Run(map[tf.Output]*tf.Tensor{inT: x}, []tf.Output{img}, nil); err == nil || !strings.Contains(err.Error(), ErrGIFTransparencyMsg) {
+		t.Errorf("transparent GIF with a local colour table: %v, want the refusal %q", err, ErrGIFTransparencyMsg)
 	}
 	if n < 25 {
 		t.Errorf("only %d fixtures", n)

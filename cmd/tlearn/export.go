@@ -16,8 +16,8 @@ func exportCommand() *cli.Command {
 with two signatures: serving_default takes encoded image bytes (string [N]) and does
 decode, central crop, resize and normalisation inside the graph, giving the pixels
 tlearn's own decoder gives (JPEG incl. CMYK and EXIF orientation, PNG incl. 16-bit,
-palette and transparency composited onto white, GIF, BMP; WebP and GIFs with a
-transparent colour are refused with an error); serving_float takes
+palette and transparency composited onto white, GIF, BMP; WebP is refused with
+an error, see docs/export.md); serving_float takes
 preprocessed float32 [N,H,W,3] (RGB 0..255 minus the VGG means). Both return class
 probabilities [N,C] and top-1 class indices. Loads in TensorFlow Serving, Python
 (tf.saved_model.load) and tlearn predict --model DIR (--signature bytes runs

@@ -63,7 +63,8 @@ func place(t *testing.T, src, dst string) {
 // the SavedModel's serving_default on the files' bytes (no Go decoding) and,
 // on transparent, 16-bit, palette and EXIF-rotated images, agree with the
 // Go pipeline (--signature float) to 1e-4; what the serving graph refuses
-// (WebP, transparent GIF) gets an error line and exit 3; --signature bytes
+// (WebP) gets an error line and exit 3 while transparent GIFs and 32-bit
+// BMPs are answered; --signature bytes
 // with a RUN_DIR is a usage error.
 func TestSignatureBytesCLI(t *testing.T) {
 	tmp := t.TempDir()
@@ -127,7 +128,7 @@ func TestSignatureBytesCLI(t *testing.T) {
 	// Files the serving graph cannot decode as tlearn does: one error line
 	// each, the others answered, exit 3.
 	mixed := filepath.Join(tmp, "mixed")
-	for _, f := range []string{"img/lossless.webp", "kinds/trns.gif", "img/anim.gif", "kinds/rgba32.bmp"} {
+	for _, f := range []string{"img/lossless.webp", "kinds/trns.gif", "kinds/trns_black.gif", "kinds/rgba32.bmp"} {
 		place(t, filepath.Join(td, f), filepath.Join(mixed, filepath.Base(f)))
 	}
 	code, out, _ := tlearn(t, "predict", "--model", exp, "--signature", "bytes", "--format", "jsonl", mixed)
@@ -136,9 +137,16 @@ func TestSignatureBytesCLI(t *testing.T) {
 	if code != exitSomeFailed || len(pm) != 4 {
 		t.Errorf("predict --signature bytes on refused kinds: exit %d, %d answers, want %d and 4:\n%s", code, len(pm), exitSomeFailed, out)
 	}
-	for name, want := range map[string]string{"lossless.webp": "Unknown image file format", "trns.gif": "transparent colour", "anim.gif": "", "rgba32.bmp": ""} {
+	for name, want := range map[string]string{"lossless.webp": "Unknown image file format", "trns.gif": "", "trns_black.gif": "", "rgba32.bmp": ""} {
 		if got := pm[name].err; (want == "") != (got == "") || !strings.Contains(got, want) {
 			t.Errorf("%s: error %q, want one containing %q", name, got, want)
+		}
+	}
+
+	_, outF, _ := tlearn(t, "predict", "--model", exp, "--format", "jsonl", mixed)
+	for name, f := range predictions(t, outF) {
+		if b := pm[name]; name != "lossless.webp" && (b.top != f.top || math.Abs(b.probs[f.top]-f.probs[f.top]) > 1e-4) {
+			t.Errorf("%s: bytes signature top-1 %d (p %.6f, error %q), Go pipeline %d (p %.6f)", name, b.top, b.probs[f.top], b.err, f.top, f.probs[f.top])
 		}
 	}
 
