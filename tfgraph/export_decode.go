@@ -52,7 +52,7 @@ const (
 
 // ErrGIFTransparencyMsg is the message of the serving graph's refusal of a
 // GIF with a transparent colour.
-const ErrGIFTransparencyMsg = "tlearn export: this GIF's transparent colour cannot be composited onto white by the serving graph as tlearn does (its first image has a local colour table): flatten it onto white (or convert it to PNG) before sending it"
+const ErrGIFTransparencyMsg = "tlearn export: the transparent colour of this GIF cannot be composited onto white by the serving graph as tlearn does (its first image has a local colour table): flatten it onto white (or convert it to PNG) before sending it"
 
 // tinyPNG is a 1×1 PNG, decoded by the branches that do not apply to an
 // input (the graph has no conditionals: every decoder runs, each on the real
