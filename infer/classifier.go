@@ -41,6 +41,9 @@ type OpenOptions struct {
 	// (default), direct or winograd (tfgraph.Config.ConvAlgorithm). A
 	// SavedModel runs the direct convolutions it was exported with.
 	Conv string
+	// Signature is which signature of a SavedModel runs: SignatureFloat
+	// (default) or SignatureBytes. Only for a SavedModel.
+	Signature string
 	// SoftPlacement runs on the CPU when Device names a GPU that is not
 	// there; without it Open refuses (a *UsageError).
 	SoftPlacement bool
@@ -56,10 +59,17 @@ func Open(opts OpenOptions) (Classifier, error) {
 	switch {
 	case opts.Model != "" && (opts.Weights != "" || opts.Labels != ""):
 		return nil, &UsageError{"give either --model, or --arch with --weights and --labels, not both"}
+	case opts.Signature != "" && opts.Signature != SignatureFloat && opts.Signature != SignatureBytes:
+		return nil, &UsageError{fmt.Sprintf("--signature must be %s or %s (got %q)", SignatureFloat, SignatureBytes, opts.Signature)}
+	case opts.Signature == SignatureBytes && (opts.Model == "" || !tfgraph.IsSavedModel(opts.Model)):
+		return nil, &UsageError{"--signature bytes runs an exported SavedModel's own serving_default: give --model EXPORT_DIR (a folder with saved_model.pb; make one with `tlearn export`)"}
 	case opts.Model != "":
 		if tfgraph.IsSavedModel(opts.Model) {
 			if opts.Conv == tfgraph.ConvWinograd {
 				return nil, &UsageError{fmt.Sprintf("--conv winograd needs a RUN_DIR or a checkpoint: the SavedModel %s runs the direct convolutions it was exported with", opts.Model)}
+			}
+			if opts.Signature == SignatureBytes {
+				return openBytes(opts)
 			}
 			return openSavedModel(opts)
 		}

@@ -52,16 +52,25 @@ func Evaluate(ctx context.Context, clf Classifier, data string, opts EvalOptions
 	if len(samples) == 0 {
 		samples, split = ds.Train, "all images"
 	}
-	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{BatchSize: opts.Batch, Workers: opts.Workers, Mode: pipeline.Eval})
-	if err != nil {
-		return nil, err
-	}
 	c := len(classes)
 	conf := make([][]int, c)
 	for i := range conf {
 		conf[i] = make([]int, c)
 	}
 	r := &Report{Classes: classes, Confusion: conf, Split: split}
+	if ec, ok := clf.(encodedClassifier); ok {
+		top5, err := evaluateEncoded(ctx, ec, samples, opts.Batch, r)
+		if err != nil {
+			return nil, err
+		}
+		r.Failed = len(r.BadFiles)
+		finishReport(r, top5)
+		return r, nil
+	}
+	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{BatchSize: opts.Batch, Workers: opts.Workers, Mode: pipeline.Eval})
+	if err != nil {
+		return nil, err
+	}
 	var top5 int
 	for b, err := range loader.Epoch(ctx, samples, 0, 0) {
 		if err != nil {

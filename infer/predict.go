@@ -52,6 +52,9 @@ func Predict(ctx context.Context, clf Classifier, paths []string, opts PredictOp
 	if opts.TopK > len(classes) {
 		opts.TopK = len(classes)
 	}
+	if ec, ok := clf.(encodedClassifier); ok {
+		return predictEncoded(ctx, ec, paths, opts, emit)
+	}
 	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{
 		BatchSize: opts.Batch, Workers: opts.Workers, Prefetch: opts.Prefetch, Mode: pipeline.Eval})
 	if err != nil {

@@ -17,6 +17,10 @@ prints one JSON object on the last line of stdout:
                           --style crop or vgg geometry, tf.image.resize
                           bilinear antialias, minus the VGG means): checks the
                           in-graph preprocessing against its written definition.
+                          decode_image(channels=3) drops alpha and ignores EXIF
+                          orientation, so this reference holds for opaque,
+                          upright images only (the graph composites onto white
+                          and orients, as tlearn's pipeline; docs/export.md).
 """
 
 import argparse

@@ -33,8 +33,9 @@ func evalCommand() *cli.Command {
 meta/test.txt, or train/ and val/ sub-folders), otherwise on every image.
 Exits 3 when some images could not be read (they are counted in "failed").
 
-Example:
-  tlearn eval --model runs/dishes --data photos-test/ --out reports/dishes`,
+Examples:
+  tlearn eval --model runs/dishes --data photos-test/ --out reports/dishes
+  tlearn eval --model export/dishes --signature bytes --data photos-test/   # the SavedModel's own decoding`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if c.String("data") == "" {

@@ -24,6 +24,7 @@ func modelFlags() []cli.Flag {
 		intFlag("workers", 0, "image decoding workers (0: all cores)"),
 		strFlag("precision", "fp32", "fp32, or bf16: oneDNN mixed precision, several times faster on CPUs with AMX/AVX512-BF16, ~3 significant digits"),
 		convFlag(),
+		strFlag("signature", "float", "with a SavedModel: float (tlearn decodes and preprocesses in Go, then runs serving_float) or bytes (each file's bytes go unchanged into serving_default, which decodes in-graph: what a TF Serving or Python client gets)"),
 	}
 }
 
@@ -42,7 +43,7 @@ func openModel(c *cli.Context) (infer.Classifier, error) {
 		Model: c.String("model"), Checkpoint: c.String("checkpoint"),
 		Arch: c.String("arch"), Weights: c.String("weights"), Labels: c.String("labels"), InputSize: c.Int("input-size"),
 		Device: c.String("device"), Threads: c.Int("threads"), Precision: c.String("precision"),
-		Conv: c.String("conv"), SoftPlacement: c.Bool("soft-placement"),
+		Conv: c.String("conv"), SoftPlacement: c.Bool("soft-placement"), Signature: c.String("signature"),
 	})
 	var ue *infer.UsageError
 	if errors.As(err, &ue) {
@@ -72,6 +73,7 @@ the run goes on, and tlearn exits 3 at the end). Output streams as batches finis
 Examples:
   tlearn predict --model runs/dishes photos/ > predictions.jsonl
   tlearn predict --model export/dishes --format table one.jpg two.png
+  tlearn predict --model export/dishes --signature bytes photos/   # as a serving client sees it
   tlearn predict --arch vgg_19 --weights vgg_19.ckpt --labels imagenet.txt cat.jpg`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
