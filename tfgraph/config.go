@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tlearn/tlearn/tfgraph/nets"
 )
 
 // Config describes the graph NewModel builds. DefaultConfig holds the classic
@@ -94,7 +96,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func (c Config) validate(a Arch) error {
+func (c Config) validate(net nets.Net) error {
 	switch {
 	case c.NumClasses < 1:
 		return fmt.Errorf("NumClasses %d: need at least 1", c.NumClasses)
@@ -105,7 +107,7 @@ func (c Config) validate(a Arch) error {
 	case c.LearningRate < 0 || c.LearningRateEnd < 0:
 		return fmt.Errorf("negative learning rate %v → %v", c.LearningRate, c.LearningRateEnd)
 	}
-	if _, err := a.fc6Kernel(c.InputSize); err != nil {
+	if err := net.CheckInput(c.InputSize); err != nil {
 		return err
 	}
 	if _, err := parseDevice(c.Device); err != nil {
@@ -115,24 +117,6 @@ func (c Config) validate(a Arch) error {
 		return err
 	}
 	return nil
-}
-
-// trainableFrom returns the index of the first trainable layer among n.
-func trainableFrom(spec string, n int) (int, error) {
-	switch spec {
-	case "all":
-		return 0, nil
-	case "head":
-		return n - 1, nil
-	}
-	if rest, ok := strings.CutPrefix(spec, "last-"); ok {
-		k, err := strconv.Atoi(rest)
-		if err == nil && k >= 1 && k <= n {
-			return n - k, nil
-		}
-		return 0, fmt.Errorf("trainable %q: N must be 1..%d (the number of conv+fc layers)", spec, n)
-	}
-	return 0, fmt.Errorf("trainable %q: want all, head or last-N", spec)
 }
 
 // parseDevice turns "cpu"/"gpu:N" into a TensorFlow device string.
