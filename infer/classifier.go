@@ -40,10 +40,18 @@ type OpenOptions struct {
 	// (default), direct or winograd (tfgraph.Config.ConvAlgorithm). A
 	// SavedModel runs the direct convolutions it was exported with.
 	Conv string
+	// SoftPlacement runs on the CPU when Device names a GPU that is not
+	// there; without it Open refuses (a *UsageError).
+	SoftPlacement bool
 }
 
 // Open loads the classifier that opts describe.
 func Open(opts OpenOptions) (Classifier, error) {
+	if !opts.SoftPlacement {
+		if err := tfgraph.CheckDevice(opts.Device); err != nil {
+			return nil, &UsageError{err.Error() + ": use --device cpu, or --soft-placement to fall back to the CPU"}
+		}
+	}
 	switch {
 	case opts.Model != "" && (opts.Weights != "" || opts.Labels != ""):
 		return nil, &UsageError{"give either --model, or --arch with --weights and --labels, not both"}

@@ -172,11 +172,16 @@ func (h *validationHook) validate(l *Loop) error {
 	if l.Best != nil && v.Top1 <= l.Best.Top1 {
 		return nil
 	}
-	bestDir := filepath.Join(l.Opts.Out, rundir.BestDir)
-	if err := os.MkdirAll(bestDir, 0o755); err != nil {
-		return err
+	// best/ holds hard links to a checkpoint of RUN_DIR (saved now unless
+	// the latest is already at this step), so a best that is also the latest
+	// costs no second copy, and retention deleting it later keeps best/'s.
+	if !checkpointAt(l.Checkpoint, l.Step) {
+		if err := saveLatest(l); err != nil {
+			return err
+		}
 	}
-	prefix, err := l.Model.SaveCheckpoint(bestDir)
+	bestDir := filepath.Join(l.Opts.Out, rundir.BestDir)
+	prefix, err := tfgraph.LinkCheckpoint(l.Checkpoint, bestDir)
 	if err != nil {
 		return fmt.Errorf("save best checkpoint: %w", err)
 	}
@@ -229,7 +234,7 @@ func (h *checkpointHook) OnEnd(l *Loop, why EndReason) error {
 	if why == Failed {
 		return nil
 	}
-	if l.Checkpoint != "" && strings.HasSuffix(l.Checkpoint, fmt.Sprintf("-%d", l.Step)) {
+	if checkpointAt(l.Checkpoint, l.Step) {
 		return nil
 	}
 	if err := h.save(l); err != nil {
@@ -242,12 +247,26 @@ func (h *checkpointHook) OnEnd(l *Loop, why EndReason) error {
 }
 
 func (h *checkpointHook) save(l *Loop) error {
+	if err := saveLatest(l); err != nil {
+		return err
+	}
+	h.last = time.Now()
+	return nil
+}
+
+// checkpointAt reports whether prefix is the checkpoint of step.
+func checkpointAt(prefix string, step int64) bool {
+	return prefix != "" && strings.HasSuffix(prefix, fmt.Sprintf("-%d", step))
+}
+
+// saveLatest writes a checkpoint of the current step into RUN_DIR (keeping
+// the newest KeepCheckpoints) and records it as l.Checkpoint.
+func saveLatest(l *Loop) error {
 	start := time.Now()
 	prefix, err := l.Model.SaveCheckpoint(l.Opts.Out)
 	if err != nil {
 		return fmt.Errorf("save checkpoint at step %d: %w (the previous checkpoint is intact)", l.Step, err)
 	}
-	h.last = time.Now()
 	l.Checkpoint = prefix
 	l.Log.Info("checkpoint saved", "step", l.Step, "path", prefix, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil

@@ -52,13 +52,16 @@ type Options struct {
 	EvalEvery       int           // steps between validations (and one at the end)
 	SaveEvery       time.Duration // wall time between checkpoints
 	SaveEverySteps  int           // steps between checkpoints (0: time only)
-	KeepCheckpoints int
+	KeepCheckpoints int           // checkpoints kept in RUN_DIR, newest first (default 5; best/ is kept apart)
 
 	Precision string // fp32 (default) or bf16 (tfgraph.Config.Precision)
 	Conv      string // validation's 3×3 convs: auto (default), direct or winograd (tfgraph.Config.ConvAlgorithm)
 	Device    string // cpu|gpu:N
-	Threads   int    // TensorFlow intra-op threads (0: all cores)
-	Workers   int    // pipeline decode workers (0: all cores)
+	// SoftPlacement runs on the CPU when Device names a GPU that is not
+	// there; without it Run refuses (a *UsageError).
+	SoftPlacement bool
+	Threads       int // TensorFlow intra-op threads (0: all cores)
+	Workers       int // pipeline decode workers (0: all cores)
 
 	// Where logs and progress go. Log defaults to a text logger on Progress's
 	// writer; Progress (default os.Stderr) shows a bar when it is a terminal.
@@ -140,6 +143,8 @@ func (o *Options) Validate() error {
 		return usage(fmt.Sprintf("--dropout-keep must be in (0, 1] (got %g)", o.DropoutKeep))
 	case o.ValSplit >= 1:
 		return usage(fmt.Sprintf("--val-split must be in [0, 1) (got %g)", o.ValSplit))
+	case o.KeepCheckpoints < 1:
+		return usage(fmt.Sprintf("--keep-checkpoints must be at least 1 (got %d)", o.KeepCheckpoints))
 	case o.LogEvery < 1 || o.EvalEvery < 1:
 		return usage("--log-every and --eval-every must be at least 1")
 	case o.ClassWeights != "" && o.ClassWeights != "balanced" && o.ClassWeights != "none":

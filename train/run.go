@@ -109,6 +109,11 @@ func removeStaleTemp(dir string, log *slog.Logger) {
 // checkpoint; every input error surfaces here, before the first step.
 func setup(ctx context.Context, o *Options) (*Loop, error) {
 	log := o.Log
+	if !o.SoftPlacement {
+		if err := tfgraph.CheckDevice(o.Device); err != nil {
+			return nil, usage(err.Error() + ": use --device cpu, or --soft-placement to fall back to the CPU")
+		}
+	}
 	ckpt, err := tfgraph.LatestCheckpoint(o.Out)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("look for a checkpoint to resume in %s: %w", o.Out, err)
@@ -161,6 +166,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", o.Arch, err)
 	}
+	model.KeepCheckpoints = o.KeepCheckpoints
 	l := &Loop{Opts: o, Model: model, Data: ds, StepsPerEpoch: stepsPerEpoch, TotalSteps: total, Log: log, bad: map[string]bool{}}
 	ok := false
 	defer func() {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -38,11 +39,23 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGPIPE (`tlearn train 2>&1 | head` once head has exited) stops like
+	// SIGTERM: training saves a checkpoint and exits, instead of dying at
+	// its next log line. It stays caught for the whole run, so the writes
+	// that follow to the closed pipe just fail.
+	ctx, stopOnPipe := context.WithCancel(ctx)
+	defer stopOnPipe()
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
 	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C kills at once, while the first one's checkpoint is being saved
+		select {
+		case <-pipe:
+			stopOnPipe()
+		case <-ctx.Done():
+			stop() // a second Ctrl-C kills at once, while the first one's checkpoint is being saved
+		}
 	}()
-	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
+	os.Exit(runIO(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -90,9 +103,16 @@ type exitCodeError struct {
 func (e exitCodeError) Error() string { return e.err.Error() }
 func (e exitCodeError) Unwrap() error { return e.err }
 
-// run executes one command line and returns the exit status.
+// run executes one command line with no standard input and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := newApp(stdout, stderr).RunContext(ctx, args)
+	return runIO(ctx, args, strings.NewReader(""), stdout, stderr)
+}
+
+// runIO executes one command line and returns the exit status.
+func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	app.Reader = stdin
+	err := app.RunContext(ctx, args)
 	if err == nil {
 		return exitOK
 	}

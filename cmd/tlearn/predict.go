@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -15,11 +19,17 @@ func modelFlags() []cli.Flag {
 		strFlag("model", "", "a tlearn RUN_`DIR` or an exported SavedModel folder"),
 		strFlag("checkpoint", "best", "for a RUN_DIR: best (best/ if present, else latest) or latest"),
 		strFlag("device", "", "cpu or gpu:N (default: TensorFlow's choice)"),
+		softPlacementFlag(),
 		intFlag("threads", 0, "TensorFlow intra-op threads (0: all cores)"),
 		intFlag("workers", 0, "image decoding workers (0: all cores)"),
 		strFlag("precision", "fp32", "fp32, or bf16: oneDNN mixed precision, several times faster on CPUs with AMX/AVX512-BF16, ~3 significant digits"),
 		convFlag(),
 	}
+}
+
+// softPlacementFlag is --soft-placement of train, predict and eval.
+func softPlacementFlag() cli.Flag {
+	return boolFlag("soft-placement", "when --device names a GPU that is not there, run on the CPU instead of refusing")
 }
 
 // convFlag is --conv of predict, eval and train (validation).
@@ -32,7 +42,7 @@ func openModel(c *cli.Context) (infer.Classifier, error) {
 		Model: c.String("model"), Checkpoint: c.String("checkpoint"),
 		Arch: c.String("arch"), Weights: c.String("weights"), Labels: c.String("labels"), InputSize: c.Int("input-size"),
 		Device: c.String("device"), Threads: c.Int("threads"), Precision: c.String("precision"),
-		Conv: c.String("conv"),
+		Conv: c.String("conv"), SoftPlacement: c.Bool("soft-placement"),
 	})
 	var ue *infer.UsageError
 	if errors.As(err, &ue) {
@@ -50,6 +60,7 @@ func predictCommand() *cli.Command {
 		intFlag("top-k", 5, "how many classes to print per image"),
 		strFlag("format", "", "jsonl, csv or table (default: table on a terminal, jsonl otherwise)"),
 		intFlag("batch", 32, "images per inference batch"),
+		strFlag("files-from", "", "also read input paths from `FILE`, one per line ('-': standard input); answers keep the input order"),
 	)
 	return withConfig(&cli.Command{
 		Name:      "predict",
@@ -64,12 +75,19 @@ Examples:
   tlearn predict --arch vgg_19 --weights vgg_19.ckpt --labels imagenet.txt cat.jpg`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return usageError{errors.New("predict needs at least one PATH (an image or a folder)")}
+			paths := c.Args().Slice()
+			if from := c.String("files-from"); from != "" {
+				listed, err := readPathList(from, c.App.Reader)
+				if err != nil {
+					return usageError{err}
+				}
+				paths = append(paths, listed...)
+			}
+			if len(paths) == 0 {
+				return usageError{errors.New("predict needs at least one PATH (an image or a folder), or --files-from FILE")}
 			}
 			format := outputFormat(c, "jsonl")
-			out, err := newPredictionWriter(c.App.Writer, format)
-			if err != nil {
+			if err := checkPredictionFormat(format); err != nil {
 				return err
 			}
 			clf, err := openModel(c)
@@ -77,8 +95,12 @@ Examples:
 				return err
 			}
 			defer clf.Close()
+			out, err := newPredictionWriter(c.App.Writer, format, clf.Classes())
+			if err != nil {
+				return err
+			}
 			start := time.Now()
-			sum, err := infer.Predict(c.Context, clf, c.Args().Slice(),
+			sum, err := infer.Predict(c.Context, clf, paths,
 				infer.PredictOptions{TopK: c.Int("top-k"), Batch: c.Int("batch"), Workers: c.Int("workers")}, out.Write)
 			if cerr := out.Close(); err == nil {
 				err = cerr
@@ -89,18 +111,55 @@ Examples:
 				}
 				return err
 			}
-			if n := sum.Images + sum.Failed; n > 0 {
-				secs := time.Since(start).Seconds()
-				fmt.Fprintf(c.App.ErrWriter, "tlearn: predicted %d images (%d unreadable) in %.1fs, %.1f images/s\n",
-					sum.Images, sum.Failed, secs, float64(n)/secs)
+			if sum.Images+sum.Failed > 0 {
+				printPredictSummary(c.App.ErrWriter, sum, time.Since(start))
 			}
 			if sum.Failed > 0 {
 				return exitCodeError{code: exitSomeFailed, err: fmt.Errorf("%d of %d inputs could not be read (see their error lines)", sum.Failed, sum.Images+sum.Failed)}
 			}
 			if sum.Images == 0 {
-				return fmt.Errorf("no images found under %v", c.Args().Slice())
+				return fmt.Errorf("no images found under %v", paths)
 			}
 			return nil
 		},
 	})
+}
+
+// printPredictSummary reports counts and, when images were classified, their
+// rate: a rate over unreadable files alone (or a run too short to time) would
+// be noise.
+func printPredictSummary(w io.Writer, sum infer.Summary, took time.Duration) {
+	fmt.Fprintf(w, "tlearn: predicted %d images (%d unreadable) in %.1fs", sum.Images, sum.Failed, took.Seconds())
+	if sum.Images > 0 && took > 0 {
+		fmt.Fprintf(w, ", %.1f images/s", float64(sum.Images)/took.Seconds())
+	}
+	fmt.Fprintln(w)
+}
+
+// readPathList reads --files-from: one path per line, from the file name or,
+// for "-", from stdin; blank lines are skipped, other whitespace is kept
+// (file names may have spaces). Each listed path gets its own answer, so a
+// missing file is an error line in its place.
+func readPathList(name string, stdin io.Reader) ([]string, error) {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("--files-from: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	var paths []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if p := strings.TrimSuffix(sc.Text(), "\r"); strings.TrimSpace(p) != "" {
+			paths = append(paths, p)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--files-from %s: %w", name, err)
+	}
+	return paths, nil
 }

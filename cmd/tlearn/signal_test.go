@@ -25,7 +25,11 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if fixture.dir != "" {
+		os.RemoveAll(fixture.dir)
+	}
+	os.Exit(code)
 }
 
 // TestCtrlCSavesAndResumes: SIGINT during training saves a checkpoint at the
@@ -88,3 +92,48 @@ func TestCtrlCSavesAndResumes(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestBrokenPipeSavesLikeSIGTERM: `tlearn train 2>&1 | head` — when the
+// reader of its output goes away, training saves a checkpoint at the step
+// reached and exits 130 instead of being killed by SIGPIPE.
+func TestBrokenPipeSavesLikeSIGTERM(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	testdata.Folders(t, data, 2, 8, 36, 8)
+	run := filepath.Join(tmp, "run")
+	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 2 --weights none " +
+		"--steps 100000 --batch 4 --log-every 1 --eval-every 1000000 --threads 1 --workers 1"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), "TLEARN_AS_MAIN=1", "TLEARN_ARGS="+args)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	sc := bufio.NewScanner(r)
+	steps := 0
+	for steps < 3 && sc.Scan() {
+		if strings.Contains(sc.Text(), "msg=step") {
+			steps++
+		}
+	}
+	r.Close() // like head exiting
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("after the pipe closed: %v, want exit %d", err, exitInterrupted)
+	}
+	ckpt, err := tfgraph.LatestCheckpoint(run)
+	if err != nil {
+		t.Fatalf("no checkpoint saved: %v", err)
+	}
+	if step, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(ckpt), "model.ckpt-")); err != nil || step < 3 {
+		t.Errorf("checkpoint %s, want one at step >= 3", ckpt)
+	}
+}
