@@ -112,9 +112,10 @@ func ConvSame(b *B, x tf.Output, out, k, stride int, opts ...Opt) tf.Output {
 	if stride == 1 {
 		return Conv(b, x, out, k, append(opts, Padding("SAME"))...)
 	}
-	total := int64(k - 1)
+	total := int32(k - 1)
 	beg, end := total/2, total-total/2
-	x = op.Pad(b.sub("Pad"), x, op.Const(b.sub("paddings"), [][]int64{{0, 0}, {beg, end}, {beg, end}, {0, 0}}))
+	// int32 paddings: the C++ gradient of Pad slices with them and an int32 shape.
+	x = op.Pad(b.sub("Pad"), x, op.Const(b.sub("paddings"), [][]int32{{0, 0}, {beg, end}, {beg, end}, {0, 0}}))
 	return Conv(b, x, out, k, append(opts, Stride(stride), Padding("VALID"))...)
 }
 
