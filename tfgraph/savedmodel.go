@@ -407,7 +407,7 @@ func shapeProto(dims ...int64) *shapepb.TensorShapeProto {
 // "In-graph equivalent" in pipeline/preprocess.go), as a GraphDef with
 // placeholder "image" (string scalar) and result "pixels" (float32 [S,S,3]):
 //
-//	img = DecodeImage(image, channels=3, expand_animations=False)  # uint8 [h,w,3]
+//	img = pipeline.Decode(image)  # uint8 [h,w,3]; in-graph: decodeExport (export_decode.go)
 //	crop: s = min(h,w); x = resize(img[(h-s)/2 : +s, (w-s)/2 : +s], [S,S])
 //	vgg:  k = max(256,S)/min(h,w) (float32); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
 //	      x = resize(img, [nh,nw])[(nh-S)/2 : +S, (nw-S)/2 : +S]
@@ -420,7 +420,10 @@ func preprocessBody(S int, style string, norm imagenorm.Norm) ([]byte, *verpb.Ve
 	c := func(name string, v any) tf.Output { return op.Const(s.SubScope(name), v) }
 	in := s.AddOperation(tf.OpSpec{Type: "Placeholder", Name: "image",
 		Attrs: map[string]any{"dtype": tf.String, "shape": tf.ScalarShape()}}).Output(0)
-	img := op.DecodeImage(s, in, op.DecodeImageChannels(3), op.DecodeImageExpandAnimations(false))
+	img, err := decodeExport(s, in) // pipeline.Decode's pixels (export_decode.go)
+	if err != nil {
+		return nil, nil, err
+	}
 	shape := op.Shape(s, img, op.ShapeOutType(tf.Int32))
 	hw := op.Slice(s.SubScope("hw"), shape, c("hw_begin", []int32{0}), c("hw_size", []int32{2}))
 	short := op.Min(s.SubScope("short"), hw, c("short_axis", int32(0)))
