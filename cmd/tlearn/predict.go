@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tlearn/tlearn/infer"
+	"github.com/tlearn/tlearn/pipeline"
 )
 
 func modelFlags() []cli.Flag {
@@ -91,8 +92,13 @@ Examples:
 			}
 			if n := sum.Images + sum.Failed; n > 0 {
 				secs := time.Since(start).Seconds()
-				fmt.Fprintf(c.App.ErrWriter, "tlearn: predicted %d images (%d unreadable) in %.1fs, %.1f images/s\n",
-					sum.Images, sum.Failed, secs, float64(n)/secs)
+				iw := sum.InputWaitFraction()
+				fmt.Fprintf(c.App.ErrWriter, "tlearn: predicted %d images (%d unreadable) in %.1fs, %.1f images/s, input_wait %.2f\n",
+					sum.Images, sum.Failed, secs, float64(n)/secs, iw)
+				if iw > 0.1 {
+					fmt.Fprintf(c.App.ErrWriter, "tlearn: warning: prediction is input-bound (%.0f%% of the time the model waited for images): %s\n",
+						100*iw, pipeline.InputBoundAdvice(c.Int("workers")))
+				}
 			}
 			if sum.Failed > 0 {
 				return exitCodeError{code: exitSomeFailed, err: fmt.Errorf("%d of %d inputs could not be read (see their error lines)", sum.Failed, sum.Images+sum.Failed)}
