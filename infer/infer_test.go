@@ -113,7 +113,7 @@ func newRunDir(t *testing.T, classes []string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "run")
 	os.MkdirAll(dir, 0o755)
-	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: len(classes), InputSize: 32, Seed: 3})
+	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: len(classes), InputSize: 32, Seed: 3, DropoutKeep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,8 +26,8 @@ type Prediction struct {
 
 // PredictOptions tunes a prediction run.
 type PredictOptions struct {
-	TopK     int // default 5 (capped at the number of classes)
-	Batch    int // default 32
+	TopK     int // classes per image, at least 1 (capped at the number of classes)
+	Batch    int // images per inference batch, at least 1
 	Workers  int // decode workers (0: all cores)
 	Prefetch int // batches decoded ahead of inference (default 2)
 }
@@ -58,15 +58,18 @@ func (s Summary) InputWaitFraction() float64 {
 // memory stays flat however many files there are. Decoding of the next batch
 // overlaps inference of the current one.
 func Predict(ctx context.Context, clf Classifier, paths []string, opts PredictOptions, emit func(Prediction) error) (Summary, error) {
-	if opts.TopK <= 0 {
-		opts.TopK = 5
+	if opts.TopK < 1 {
+		return Summary{}, &UsageError{fmt.Sprintf("--top-k must be at least 1 (got %d)", opts.TopK)}
 	}
-	if opts.Batch <= 0 {
-		opts.Batch = 32
+	if opts.Batch < 1 {
+		return Summary{}, &UsageError{fmt.Sprintf("--batch must be at least 1 (got %d)", opts.Batch)}
 	}
 	classes := clf.Classes()
 	if opts.TopK > len(classes) {
 		opts.TopK = len(classes)
+	}
+	if ec, ok := clf.(encodedClassifier); ok {
+		return predictEncoded(ctx, ec, paths, opts, emit)
 	}
 	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{
 		BatchSize: opts.Batch, Workers: opts.Workers, Prefetch: opts.Prefetch, Mode: pipeline.Eval})

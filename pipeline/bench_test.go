@@ -88,7 +88,7 @@ func BenchmarkApply(b *testing.B) {
 	for _, style := range []Style{StyleCrop, StyleVGG} {
 		for _, mode := range []Mode{Train, Eval} {
 			b.Run(fmt.Sprintf("%s/%s", style, mode), func(b *testing.B) {
-				p := Preprocess{InputSize: 224, Margin: 10, Style: style}
+				p := Preprocess{InputSize: 224, Margin: 0.02, Style: style}
 				dst := make([]float32, p.Size())
 				rng := rand.New(rand.NewPCG(1, 2))
 				var r resampler

@@ -110,8 +110,10 @@ func readFile(path string, buf []byte) ([]byte, error) {
 // viewer shows it. Transparent pixels are composited on white: the colour
 // stored under alpha 0 is arbitrary (often black), and product photos and
 // icons with transparency are drawn to be seen on a white page. (TF's
-// decode_png with channels=3 drops alpha instead; see Preprocess for the
-// in-graph equivalent.) 16-bit channels keep their high byte.
+// decode_png with channels=3 drops alpha instead; the exported graph
+// reproduces this function's arithmetic, see tfgraph/export_decode.go and
+// docs/export.md — change both together.) 16-bit channels keep their high
+// byte.
 //
 // The size is checked from the header first: images over MaxPixels fail with
 // ErrTooLarge, unknown formats with ErrUnsupported, both wrapped.

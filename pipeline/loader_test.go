@@ -77,7 +77,7 @@ func sameBatches(a, b []*Batch) error {
 	return nil
 }
 
-var testPre = Preprocess{InputSize: 16, Margin: 2}
+var testPre = Preprocess{InputSize: 16, Margin: 0.1}
 
 func TestStepsPerEpoch(t *testing.T) {
 	tests := []struct {

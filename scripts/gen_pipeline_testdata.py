@@ -156,7 +156,9 @@ def main():
         y0, x0 = (h - s) // 2, (w - s) // 2
         return resize(img[y0 : y0 + s, x0 : x0 + s], S, S) - MEANS
 
-    def vgg_eval(img, S, side=256):
+    def vgg_eval(img, S):
+        # Slim's 256 for 224 px, scaled with S (pipeline.VGGResizeRange).
+        side = max((256 * S + 112) // 224, S)
         h, w = img.shape[:2]
         scale = np.float32(side) / np.float32(min(h, w))
         nh, nw = int(np.rint(np.float32(h) * scale)), int(np.rint(np.float32(w) * scale))

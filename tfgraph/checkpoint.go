@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -358,4 +359,81 @@ func syncFile(path string) error {
 	}
 	defer f.Close()
 	return f.Sync()
+}
+
+// LinkCheckpoint makes the checkpoint at prefix also the one checkpoint of
+// dir (e.g. RUN_DIR/best) without a second copy of its data: its files are
+// hard-linked (copied only where linking fails, e.g. across file systems),
+// then dir/checkpoint names it atomically. A later deletion of the original
+// (checkpoint retention) leaves dir's links intact. It returns the new prefix.
+func LinkCheckpoint(prefix, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("link checkpoint: %w", err)
+	}
+	name := filepath.Base(prefix)
+	files, _ := filepath.Glob(prefix + ".data-*")
+	files = append(files, prefix+".index")
+	for _, f := range files {
+		dst := filepath.Join(dir, filepath.Base(f))
+		if err := linkOrCopy(f, dst); err != nil {
+			return "", fmt.Errorf("link checkpoint %s into %s: %w", name, dir, err)
+		}
+	}
+	state := fmt.Sprintf("model_checkpoint_path: %s\nall_model_checkpoint_paths: %s\n", strconv.Quote(name), strconv.Quote(name))
+	if err := atomicfile.Write(filepath.Join(dir, "checkpoint"), []byte(state), 0o644); err != nil {
+		return "", fmt.Errorf("link checkpoint: %w", err)
+	}
+	return filepath.Join(dir, name), nil
+}
+
+// linkOrCopy replaces dst by a hard link to src, or by a synced copy.
+func linkOrCopy(src, dst string) error {
+	if same, err := sameFile(src, dst); err == nil && same {
+		return nil
+	}
+	os.Remove(dst)
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	return copyFile(src, dst)
+}
+
+// copyFile streams src to a temp file beside dst, syncs it and renames it.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+func sameFile(a, b string) (bool, error) {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	sb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(sa, sb), nil
 }

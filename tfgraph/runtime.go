@@ -43,3 +43,31 @@ func ListDevices() ([]Device, error) {
 	}
 	return out, nil
 }
+
+// CheckDevice reports whether device ("", "cpu", "gpu:N") exists here. TensorFlow
+// with soft placement silently runs a missing GPU's ops on the CPU (logging
+// hundreds of colocation warnings); callers that did not ask for that fallback
+// refuse early with this error instead.
+func CheckDevice(device string) error {
+	dev, err := parseDevice(device)
+	if err != nil || !strings.Contains(dev, "GPU") {
+		return err
+	}
+	devs, err := ListDevices()
+	if err != nil {
+		return err
+	}
+	gpus := 0
+	for _, d := range devs {
+		if d.Type == "GPU" {
+			if strings.HasSuffix(d.Name, strings.TrimPrefix(dev, "/device")) {
+				return nil
+			}
+			gpus++
+		}
+	}
+	if gpus == 0 {
+		return fmt.Errorf("device %s: there is no GPU (this libtensorflow is a CPU build or no GPU driver is visible)", device)
+	}
+	return fmt.Errorf("device %s: no such GPU (%d visible)", device, gpus)
+}

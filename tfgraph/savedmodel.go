@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tlearn/tlearn/internal/atomicfile"
+	"github.com/tlearn/tlearn/pipeline"
 )
 
 // Names in an exported SavedModel: the contract between ExportSavedModel,
@@ -78,7 +79,7 @@ type ExportOptions struct {
 	// Style is the pipeline's preprocessing style the bytes signature
 	// reproduces in its evaluation form: "crop" (the default: central square
 	// of side min(h,w), resized to S) or "vgg" (shorter side resized to
-	// max(256,S), central S×S window), as pipeline.Preprocess.
+	// pipeline.VGGResizeRange(S), central S×S window), as pipeline.Preprocess.
 	Style string
 }
 
@@ -445,9 +446,9 @@ func shapeProto(dims ...int64) *shapepb.TensorShapeProto {
 // "In-graph equivalent" in pipeline/preprocess.go), as a GraphDef with
 // placeholder "image" (string scalar) and result "pixels" (float32 [S,S,3]):
 //
-//	img = DecodeImage(image, channels=3, expand_animations=False)  # uint8 [h,w,3]
+//	img = pipeline.Decode(image)  # uint8 [h,w,3]; in-graph: decodeExport (export_decode.go)
 //	crop: s = min(h,w); x = resize(img[(h-s)/2 : +s, (w-s)/2 : +s], [S,S])
-//	vgg:  k = max(256,S)/min(h,w) (float32); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
+//	vgg:  k = side/min(h,w) (float32, side from pipeline.VGGResizeRange(S)); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
 //	      x = resize(img, [nh,nw])[(nh-S)/2 : +S, (nw-S)/2 : +S]
 //	pixels = x - means
 //
@@ -458,7 +459,10 @@ func preprocessBody(S int, style string) ([]byte, *verpb.VersionDef, error) {
 	c := func(name string, v any) tf.Output { return op.Const(s.SubScope(name), v) }
 	in := s.AddOperation(tf.OpSpec{Type: "Placeholder", Name: "image",
 		Attrs: map[string]any{"dtype": tf.String, "shape": tf.ScalarShape()}}).Output(0)
-	img := op.DecodeImage(s, in, op.DecodeImageChannels(3), op.DecodeImageExpandAnimations(false))
+	img, err := decodeExport(s, in) // pipeline.Decode's pixels (export_decode.go)
+	if err != nil {
+		return nil, nil, err
+	}
 	shape := op.Shape(s, img, op.ShapeOutType(tf.Int32))
 	hw := op.Slice(s.SubScope("hw"), shape, c("hw_begin", []int32{0}), c("hw_size", []int32{2}))
 	short := op.Min(s.SubScope("short"), hw, c("short_axis", int32(0)))
@@ -475,7 +479,8 @@ func preprocessBody(S int, style string) ([]byte, *verpb.VersionDef, error) {
 	var x tf.Output
 	switch style {
 	case StyleVGG:
-		k := op.Div(s.SubScope("k"), c("resize_side", float32(max(256, S))), op.Cast(s.SubScope("short_f"), short, tf.Float))
+		side, _ := pipeline.VGGResizeRange(S)
+		k := op.Div(s.SubScope("k"), c("resize_side", float32(side)), op.Cast(s.SubScope("short_f"), short, tf.Float))
 		nhw := op.Cast(s.SubScope("nhw"), op.Round(s, op.Mul(s.SubScope("hk"), op.Cast(s.SubScope("hw_f"), hw, tf.Float), k)), tf.Int32)
 		nhw = op.Maximum(s.SubScope("at_least_S"), nhw, c("S2", []int32{int32(S), int32(S)}))
 		r := resize(img, nhw)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/tlearn/tlearn/pipeline"
@@ -29,6 +30,7 @@ type Loop struct {
 	LastLoss      float64
 	Checkpoint    string // latest checkpoint prefix
 
+	status                 *statusLine // progress bar on a terminal, nil otherwise
 	trainLoader, valLoader *pipeline.Loader
 	bad                    map[string]bool // bad files already reported
 	inputWait              *inputWaitHook
@@ -95,12 +97,32 @@ func (l *Loop) run(ctx context.Context) (*Result, error) {
 			err = fmt.Errorf("%s: %w", h.Name(), herr)
 		}
 	}
+	var nan *NonFiniteLossError
+	if errors.As(err, &nan) {
+		l.explainNonFinite(nan)
+	}
 	res := &Result{RunDir: l.Opts.Out, Step: l.Step, TotalSteps: l.TotalSteps, Resumed: l.Resumed,
 		FinalLoss: l.LastLoss, Val: l.LastVal, Best: l.Best, BadFiles: len(l.bad), Checkpoint: l.Checkpoint}
 	if err == nil && why == Interrupted {
 		err = ErrInterrupted
 	}
 	return res, err
+}
+
+// explainNonFinite tells a stopped run's error which checkpoint a rerun
+// resumes from, and removes this run's event file when the run saved no
+// checkpoint: its steps will be trained (and logged) again.
+func (l *Loop) explainNonFinite(e *NonFiniteLossError) {
+	e.Checkpoint, _ = tfgraph.LatestCheckpoint(l.Opts.Out)
+	if l.Checkpoint != "" || l.Events == nil {
+		return
+	}
+	path := l.Events.Path()
+	l.Events.Close()
+	l.Events = nil
+	if err := os.Remove(path); err == nil {
+		e.EventsRemoved = path
+	}
 }
 
 // steps runs training steps until TotalSteps, cancellation or failure. One

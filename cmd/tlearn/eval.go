@@ -2,12 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"text/tabwriter"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,8 +33,9 @@ func evalCommand() *cli.Command {
 meta/test.txt, or train/ and val/ sub-folders), otherwise on every image.
 Exits 3 when some images could not be read (they are counted in "failed").
 
-Example:
-  tlearn eval --model runs/dishes --data photos-test/ --out reports/dishes`,
+Examples:
+  tlearn eval --model runs/dishes --data photos-test/ --out reports/dishes
+  tlearn eval --model export/dishes --signature bytes --data photos-test/   # the SavedModel's own decoding`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if c.String("data") == "" {
@@ -49,6 +51,10 @@ Example:
 			}
 			defer clf.Close()
 			r, err := infer.Evaluate(c.Context, clf, c.String("data"), infer.EvalOptions{Layout: c.String("layout"), Batch: c.Int("batch"), Workers: c.Int("workers")})
+			var ue *infer.UsageError
+			if errors.As(err, &ue) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
 			}
@@ -60,7 +66,7 @@ Example:
 			if format == "json" {
 				err = json.NewEncoder(c.App.Writer).Encode(r)
 			} else {
-				printEvalTable(c.App.Writer, r)
+				err = printEvalTable(c.App.Writer, r)
 			}
 			if err != nil {
 				return err
@@ -103,10 +109,9 @@ func writeEvalReport(dir, model string, r *infer.Report) error {
 	return nil
 }
 
-func printEvalTable(w io.Writer, r *infer.Report) {
+func printEvalTable(w io.Writer, r *infer.Report) error {
 	fmt.Fprintf(w, "images %d (%s), failed %d\ntop-1  %.4f\ntop-5  %.4f\n\n", r.N, r.Split, r.Failed, r.Top1, r.Top5)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLASS\tN\tPRECISION\tRECALL")
+	rows := [][]string{{"CLASS", "N", "PRECISION", "RECALL"}}
 	names := make([]string, 0, len(r.PerClass))
 	for n := range r.PerClass {
 		names = append(names, n)
@@ -114,7 +119,7 @@ func printEvalTable(w io.Writer, r *infer.Report) {
 	sort.Strings(names)
 	for _, n := range names {
 		s := r.PerClass[n]
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\n", n, s.N, s.Precision, s.Recall)
+		rows = append(rows, []string{n, strconv.Itoa(s.N), fmt.Sprintf("%.3f", s.Precision), fmt.Sprintf("%.3f", s.Recall)})
 	}
-	tw.Flush()
+	return writeAligned(w, rows, []bool{false, true, true, true})
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/tfgraph"
@@ -21,6 +24,26 @@ type infoReport struct {
 	Devices      []tfgraph.Device `json:"devices"`
 	GPUAvailable bool             `json:"gpu_available"`
 	JPEGDecoder  string           `json:"jpeg_decoder"`
+	// MemoryBytes is the machine's RAM (MemTotal of /proc/meminfo), 0 if unknown.
+	MemoryBytes int64 `json:"memory_bytes"`
+}
+
+// systemMemory reads MemTotal from /proc/meminfo: TensorFlow reports for the
+// CPU device its allocator's limit (a few hundred MB), not the RAM.
+func systemMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 func infoCommand() *cli.Command {
@@ -36,7 +59,7 @@ func infoCommand() *cli.Command {
 			r := infoReport{
 				Tlearn: version, TensorFlow: tfgraph.Version(), Go: runtime.Version(),
 				OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Devices: devs,
-				JPEGDecoder: pipeline.JPEGDecoder(),
+				JPEGDecoder: pipeline.JPEGDecoder(), MemoryBytes: systemMemory(),
 			}
 			for _, d := range devs {
 				if d.Type == "GPU" {
@@ -56,7 +79,10 @@ func infoCommand() *cli.Command {
 			fmt.Fprintf(w, "Devices:\n")
 			for _, d := range devs {
 				mem := ""
-				if d.MemoryBytes > 0 {
+				switch {
+				case d.Type == "CPU" && r.MemoryBytes > 0:
+					mem = fmt.Sprintf(" (%.1f GiB RAM)", float64(r.MemoryBytes)/(1<<30))
+				case d.Type != "CPU" && d.MemoryBytes > 0:
 					mem = fmt.Sprintf(" (%.1f GiB)", float64(d.MemoryBytes)/(1<<30))
 				}
 				fmt.Fprintf(w, "  %-4s %s%s\n", d.Type, d.Name, mem)

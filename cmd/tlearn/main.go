@@ -12,9 +12,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/tlearn/tlearn/internal/tflog"
 )
 
 // Exit statuses, as ARCHITECTURE.md promises them.
@@ -31,18 +34,39 @@ const (
 var version = "dev"
 
 func main() {
-	// TensorFlow's C++ INFO lines (oneDNN, CPU features) are noise for users;
-	// warnings and errors still show. TF_CPP_MIN_LOG_LEVEL=0 brings them back.
-	if _, set := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !set {
-		os.Setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+	// TensorFlow's own log lines (oneDNN notices, absl's MLIR line, placement
+	// warnings) are noise for users: by default they are filtered out of
+	// stderr; --tf-log or TLEARN_TF_LOG=1 shows them untouched.
+	stderr, stopFilter := os.Stderr, func() {}
+	if !tflog.Wanted(os.Args[1:], os.Getenv("TLEARN_TF_LOG")) {
+		// The one INFO line libtensorflow logs while it is loaded, before any
+		// Go code runs, only TF_CPP_MIN_LOG_LEVEL=1 in the environment hides.
+		if _, set := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !set {
+			os.Setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+		}
+		stderr, stopFilter = tflog.Filter()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGPIPE (`tlearn train 2>&1 | head` once head has exited) stops like
+	// SIGTERM: training saves a checkpoint and exits, instead of dying at
+	// its next log line. It stays caught for the whole run, so the writes
+	// that follow to the closed pipe just fail.
+	ctx, stopOnPipe := context.WithCancel(ctx)
+	defer stopOnPipe()
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
 	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C kills at once, while the first one's checkpoint is being saved
+		select {
+		case <-pipe:
+			stopOnPipe()
+		case <-ctx.Done():
+			stop() // a second Ctrl-C kills at once, while the first one's checkpoint is being saved
+		}
 	}()
-	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
+	code := runIO(ctx, os.Args, os.Stdin, os.Stdout, stderr)
+	stopFilter()
+	os.Exit(code)
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -66,10 +90,18 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 		OnUsageError:   onUsageError,
 	}
+	app.Flags = append(app.Flags, tfLogFlag())
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = onUsageError
+		cmd.Flags = append(cmd.Flags, tfLogFlag())
 	}
 	return app
+}
+
+// tfLogFlag is --tf-log, accepted before or after the command; main reads it
+// from the raw arguments, since the filter starts before flags are parsed.
+func tfLogFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "tf-log", Usage: "show TensorFlow's own log lines on stderr (hidden by default)", EnvVars: envName("tf-log")}
 }
 
 // onUsageError turns flag-parsing mistakes into exit status 2.
@@ -90,9 +122,16 @@ type exitCodeError struct {
 func (e exitCodeError) Error() string { return e.err.Error() }
 func (e exitCodeError) Unwrap() error { return e.err }
 
-// run executes one command line and returns the exit status.
+// run executes one command line with no standard input and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := newApp(stdout, stderr).RunContext(ctx, args)
+	return runIO(ctx, args, strings.NewReader(""), stdout, stderr)
+}
+
+// runIO executes one command line and returns the exit status.
+func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	app.Reader = stdin
+	err := app.RunContext(ctx, args)
 	if err == nil {
 		return exitOK
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rivo/uniseg"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -39,7 +40,9 @@ type predictionWriter interface {
 	Close() error
 }
 
-func newPredictionWriter(w io.Writer, format string) (predictionWriter, error) {
+// newPredictionWriter writes format to w; labels (the model's classes) size
+// the table's label column.
+func newPredictionWriter(w io.Writer, format string, labels []string) (predictionWriter, error) {
 	switch format {
 	case "jsonl":
 		return &jsonlWriter{enc: json.NewEncoder(w)}, nil
@@ -50,9 +53,76 @@ func newPredictionWriter(w io.Writer, format string) (predictionWriter, error) {
 		}
 		return &csvWriter{w: cw}, nil
 	case "table":
-		return &tableWriter{w: w}, nil
+		t := &tableWriter{w: w, labelWidth: displayWidth("TOP-1")}
+		for _, l := range labels {
+			t.labelWidth = max(t.labelWidth, displayWidth(l))
+		}
+		return t, nil
 	}
-	return nil, usageError{fmt.Errorf("--format must be jsonl, csv or table (got %q)", format)}
+	return nil, checkPredictionFormat(format)
+}
+
+// checkPredictionFormat refuses an unknown predict --format.
+func checkPredictionFormat(format string) error {
+	switch format {
+	case "jsonl", "csv", "table":
+		return nil
+	}
+	return usageError{fmt.Errorf("--format must be jsonl, csv or table (got %q)", format)}
+}
+
+// displayWidth is how many terminal columns s takes: East Asian wide
+// characters and emoji take two, combining marks none.
+func displayWidth(s string) int { return uniseg.StringWidth(s) }
+
+// padRight pads s with spaces to width terminal columns.
+func padRight(s string, width int) string {
+	if n := width - displayWidth(s); n > 0 {
+		return s + strings.Repeat(" ", n)
+	}
+	return s
+}
+
+// padLeft right-aligns s in width terminal columns.
+func padLeft(s string, width int) string {
+	if n := width - displayWidth(s); n > 0 {
+		return strings.Repeat(" ", n) + s
+	}
+	return s
+}
+
+// writeAligned prints rows as columns two spaces apart, padded by display
+// width (text/tabwriter counts runes, so double-width names shift the
+// columns after them); columns flagged in right are right-aligned.
+func writeAligned(w io.Writer, rows [][]string, right []bool) error {
+	var widths []int
+	for _, r := range rows {
+		for i, cell := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], displayWidth(cell))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for i, cell := range r {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			switch {
+			case i < len(right) && right[i]:
+				b.WriteString(padLeft(cell, widths[i]))
+			case i == len(r)-1:
+				b.WriteString(cell) // no trailing blanks
+			default:
+				b.WriteString(padRight(cell, widths[i]))
+			}
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 type jsonlWriter struct{ enc *json.Encoder }
@@ -75,30 +145,43 @@ func (c *csvWriter) Write(p infer.Prediction) error {
 func (c *csvWriter) Close() error { c.w.Flush(); return c.w.Error() }
 
 // tableWriter prints one aligned row per answer as soon as it is known (a
-// tabwriter would hold rows back to align them); long paths widen the column
-// for the rows after them.
+// tabwriter would hold rows back to align them). The label column is as wide
+// as the model's longest class name, in terminal columns; long paths widen
+// the path column for the rows after them. NEXT lists "label (p)" entries
+// separated by commas, so labels with spaces stay readable.
 type tableWriter struct {
-	w     io.Writer
-	width int
+	w          io.Writer
+	width      int // path column
+	labelWidth int
 }
 
 func (t *tableWriter) Write(p infer.Prediction) error {
 	if t.width == 0 {
 		t.width = 40
-		fmt.Fprintf(t.w, "%-*s  %-12s %6s  %s\n", t.width, "PATH", "TOP-1", "PROB", "NEXT")
+		t.row("PATH", "TOP-1", "PROB", "NEXT")
 	}
-	t.width = max(t.width, len(p.Path))
-	var err error
+	t.width = max(t.width, displayWidth(p.Path))
 	if p.Error != "" {
-		_, err = fmt.Fprintf(t.w, "%-*s  %-12s %6s  %s\n", t.width, p.Path, "ERROR", "", p.Error)
-	} else if len(p.Predictions) > 0 {
-		top := p.Predictions[0]
-		others := ""
-		for _, o := range p.Predictions[1:] {
-			others += fmt.Sprintf("%s %.3f  ", o.Label, o.Probability)
-		}
-		_, err = fmt.Fprintf(t.w, "%-*s  %-12s %6.3f  %s\n", t.width, p.Path, top.Label, top.Probability, strings.TrimSpace(others))
+		return t.row(p.Path, "ERROR", "", p.Error)
 	}
+	if len(p.Predictions) == 0 {
+		return nil
+	}
+	top := p.Predictions[0]
+	others := make([]string, 0, len(p.Predictions)-1)
+	for _, o := range p.Predictions[1:] {
+		others = append(others, fmt.Sprintf("%s (%.3f)", o.Label, o.Probability))
+	}
+	return t.row(p.Path, top.Label, fmt.Sprintf("%.3f", top.Probability), strings.Join(others, ", "))
+}
+
+func (t *tableWriter) row(path, label, prob, next string) error {
+	line := padRight(path, t.width) + "  " + padRight(label, t.labelWidth) + "  " + padLeft(prob, 5)
+	if next != "" {
+		line += "  " + next
+	}
+	_, err := fmt.Fprintln(t.w, line)
 	return err
 }
+
 func (t *tableWriter) Close() error { return nil }
