@@ -168,6 +168,10 @@ func TestPredictAnswersEveryFileOnce(t *testing.T) {
 	if sum.Images != 15 || sum.Failed != 3 {
 		t.Errorf("summary %+v, want 15 images and 3 failed", sum)
 	}
+	// The input-wait gauge: a part of the elapsed time, as a fraction.
+	if sum.Elapsed <= 0 || sum.InputWait < 0 || sum.InputWait > sum.Elapsed || sum.InputWaitFraction() != sum.InputWait.Seconds()/sum.Elapsed.Seconds() {
+		t.Errorf("input wait %v of elapsed %v (fraction %v) inconsistent", sum.InputWait, sum.Elapsed, sum.InputWaitFraction())
+	}
 	if len(seen) != 18 {
 		t.Errorf("%d distinct paths answered, want 18", len(seen))
 	}

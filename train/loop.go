@@ -33,6 +33,7 @@ type Loop struct {
 	status                 *statusLine // progress bar on a terminal, nil otherwise
 	trainLoader, valLoader *pipeline.Loader
 	bad                    map[string]bool // bad files already reported
+	inputWait              *inputWaitHook
 }
 
 // StepInfo describes one finished training step.
@@ -44,6 +45,7 @@ type StepInfo struct {
 	LR        float64
 	Images    int
 	StepTime  time.Duration // wall time since the previous step ended (includes waiting for data)
+	InputWait time.Duration // part of StepTime spent waiting for the batch (see inputwait.go)
 }
 
 // EndReason says why the loop ended.
@@ -65,7 +67,9 @@ type Hook interface {
 }
 
 func (l *Loop) hooks() []Hook {
+	l.inputWait = &inputWaitHook{}
 	return append([]Hook{
+		l.inputWait,
 		newProgressHook(l),
 		&tensorboardHook{},
 		&validationHook{},
@@ -130,7 +134,9 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 	}
 	spe := int64(l.StepsPerEpoch)
 	last := time.Now()
+	waitFrom := last // when the loop last asked the pipeline for a batch
 	for b, err := range l.trainLoader.Epochs(ctx, l.Data.Train, int(l.Step/spe), int(l.Step%spe)) {
+		wait := time.Since(waitFrom)
 		if err != nil {
 			if ctx.Err() != nil {
 				return Interrupted, nil
@@ -154,13 +160,14 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 		l.Step = r.Step
 		l.LastLoss = float64(r.Loss)
 		info := StepInfo{Step: r.Step, Epoch: epoch + 1, Loss: float64(r.Loss), TotalLoss: float64(r.TotalLoss),
-			LR: float64(r.LearningRate), Images: n, StepTime: now.Sub(last)}
+			LR: float64(r.LearningRate), Images: n, StepTime: now.Sub(last), InputWait: min(wait, now.Sub(last))}
 		last = now
 		for _, h := range hooks {
 			if err := h.OnStep(l, info); err != nil {
 				return Failed, fmt.Errorf("%s: %w", h.Name(), err)
 			}
 		}
+		waitFrom = time.Now()
 		if ctx.Err() != nil {
 			return Interrupted, nil
 		}

@@ -86,6 +86,16 @@ func TestTrainEndToEndAndResume(t *testing.T) {
 			t.Errorf("loss point %d at step %d, want %d", i, p.Step, 4*(i+1))
 		}
 	}
+	// The input-wait gauge is logged with the loss, as a fraction.
+	if iw := ev["input_wait"]; len(iw) != len(loss) {
+		t.Errorf("input_wait logged at %d steps, want %d", len(iw), len(loss))
+	} else {
+		for _, p := range iw {
+			if p.Value < 0 || p.Value > 1 {
+				t.Errorf("input_wait %v at step %d outside 0..1", p.Value, p.Step)
+			}
+		}
+	}
 	// Per-batch losses are noisy: compare the first two logged with the last two.
 	first := (loss[0].Value + loss[1].Value) / 2
 	last := (loss[4].Value + loss[5].Value) / 2

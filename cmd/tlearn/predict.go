@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tlearn/tlearn/infer"
+	"github.com/tlearn/tlearn/pipeline"
 )
 
 func modelFlags() []cli.Flag {
@@ -118,7 +119,7 @@ Examples:
 				return err
 			}
 			if sum.Images+sum.Failed > 0 {
-				printPredictSummary(c.App.ErrWriter, sum, time.Since(start))
+				printPredictSummary(c.App.ErrWriter, sum, time.Since(start), c.Int("workers"))
 			}
 			if sum.Failed > 0 {
 				return exitCodeError{code: exitSomeFailed, err: fmt.Errorf("%d of %d inputs could not be read (see their error lines)", sum.Failed, sum.Images+sum.Failed)}
@@ -134,12 +135,17 @@ Examples:
 // printPredictSummary reports counts and, when images were classified, their
 // rate: a rate over unreadable files alone (or a run too short to time) would
 // be noise.
-func printPredictSummary(w io.Writer, sum infer.Summary, took time.Duration) {
+func printPredictSummary(w io.Writer, sum infer.Summary, took time.Duration, workers int) {
 	fmt.Fprintf(w, "tlearn: predicted %d images (%d unreadable) in %.1fs", sum.Images, sum.Failed, took.Seconds())
 	if sum.Images > 0 && took > 0 {
 		fmt.Fprintf(w, ", %.1f images/s", float64(sum.Images)/took.Seconds())
 	}
-	fmt.Fprintln(w)
+	iw := sum.InputWaitFraction()
+	fmt.Fprintf(w, ", input_wait %.2f\n", iw)
+	if iw > 0.1 {
+		fmt.Fprintf(w, "tlearn: warning: prediction is input-bound (%.0f%% of the time the model waited for images): %s\n",
+			100*iw, pipeline.InputBoundAdvice(workers))
+	}
 }
 
 // readPathList reads --files-from: one path per line, from the file name or,
