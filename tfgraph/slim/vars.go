@@ -125,13 +125,35 @@ func (vs *Vars) Get(name string, shape []int64, dt tf.DataType, r Role, layer st
 	if v.Head && r == Weight {
 		init = GlorotUniform
 	}
+	return vs.add(v, func(s *op.Scope) tf.Output { return vs.initial(s, shape, dt, init) })
+}
+
+// Scalar returns the float32 scalar optimizer variable called name (role
+// Slot), starting at value: TensorFlow's non-slot optimizer state such as
+// Adam's beta1_power.
+func (vs *Vars) Scalar(name string, value float32) *Var {
+	if v, ok := vs.byName[name]; ok {
+		if len(v.Shape) != 0 || v.Role != Slot {
+			if vs.err == nil {
+				vs.err = fmt.Errorf("variable %s: shape %v role %d asked again as a scalar slot", name, v.Shape, v.Role)
+			}
+		}
+		return v
+	}
+	v := &Var{Name: name, Shape: []int64{}, DType: tf.Float, Role: Slot}
+	return vs.add(v, func(s *op.Scope) tf.Output { return op.Const(s, value) })
+}
+
+// add creates v's handle, read and initialiser (initial builds the value).
+func (vs *Vars) add(v *Var, initial func(*op.Scope) tf.Output) *Var {
+	name, shape, dt := v.Name, v.Shape, v.DType
 	// The handle op carries the variable's exact name, as Python's
 	// ResourceVariable does: SavedModel loaders name the variables after it.
 	vsc := vs.s.SubScope(name)
 	v.Handle = vs.s.AddOperation(tf.OpSpec{Type: "VarHandleOp", Name: name, Attrs: map[string]any{
 		"dtype": dt, "shape": tf.MakeShape(shape...), "shared_name": name, "container": ""}}).Output(0)
 	v.Read = op.ReadVariableOp(vsc.SubScope("Read"), v.Handle, dt)
-	v.Init = op.AssignVariableOp(vsc.SubScope("Assign"), v.Handle, vs.initial(vsc.SubScope("Initializer"), shape, dt, init))
+	v.Init = op.AssignVariableOp(vsc.SubScope("Assign"), v.Handle, initial(vsc.SubScope("Initializer")))
 	vs.list = append(vs.list, v)
 	vs.byName[name] = v
 	return v
