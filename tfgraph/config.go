@@ -2,6 +2,7 @@ package tfgraph
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,14 +23,33 @@ type Config struct {
 	// (the last N of the conv+fc layers; last-1 == head).
 	Trainable string
 
-	// Learning rate: tf.compat.v1.train.polynomial_decay(LearningRate,
-	// global_step, DecaySteps, LearningRateEnd, LRPower, cycle=False).
-	// DecaySteps <= 0 keeps LearningRate constant.
+	// Learning rate, a pure function of the global step (so a resumed run
+	// continues exactly): Schedule ScheduleConstant, ScheduleStep
+	// (LearningRate·StepGamma^floor(step/StepEvery), TF's staircase
+	// exponential_decay), SchedulePoly (polynomial_decay(LearningRate, step,
+	// DecaySteps, LearningRateEnd, LRPower)) or ScheduleCosine
+	// (cosine_decay with alpha = LearningRateEnd/LearningRate). "" is poly.
+	// DecaySteps <= 0 keeps LearningRate constant. WarmupSteps > 0 ramps
+	// linearly from 0 to LearningRate over the first WarmupSteps steps; the
+	// schedule then runs from there, decaying over DecaySteps−WarmupSteps.
 	LearningRate, LearningRateEnd, LRPower float64
 	DecaySteps                             int64
+	Schedule                               string
+	WarmupSteps, StepEvery                 int64
+	StepGamma                              float64
 
-	Momentum    float64 // tf.compat.v1.train.MomentumOptimizer, use_nesterov=false
-	WeightDecay float64 // slim.l2_regularizer: WeightDecay*sum(w²)/2 per conv/fc weight (not biases)
+	// Optimizer is one of tf.compat.v1.train's, with its slot names:
+	// OptMomentum ("" too; MomentumOptimizer), OptNesterov (use_nesterov),
+	// OptAdam (AdamOptimizer(Beta1, Beta2, Epsilon)), OptAdamW (Adam with
+	// decoupled weight decay, see optim.Adam) or OptRMSProp
+	// (RMSPropOptimizer(decay=Rho, Momentum, Epsilon)).
+	Optimizer                  string
+	Momentum                   float64 // momentum, nesterov and rmsprop
+	Beta1, Beta2, Epsilon, Rho float64
+	// WeightDecay is slim.l2_regularizer's WeightDecay*sum(w²)/2 per conv/fc
+	// weight (not biases) in the loss; with OptAdamW it is instead the
+	// decoupled decay w ← w − lr·WeightDecay·w of the same weights.
+	WeightDecay float64
 	DropoutKeep float64 // keep probability after fc6 and fc7 in training, in (0, 1]; 1 disables dropout (unused ForInference)
 
 	// ClassWeights, when set (len NumClasses), weights each example's
@@ -62,6 +82,29 @@ type Config struct {
 	ForInference bool
 }
 
+// Optimizers of Config.Optimizer.
+const (
+	OptMomentum = "momentum"
+	OptNesterov = "nesterov"
+	OptAdam     = "adam"
+	OptAdamW    = "adamw"
+	OptRMSProp  = "rmsprop"
+)
+
+// Schedules of Config.Schedule.
+const (
+	SchedulePoly     = "poly"
+	ScheduleCosine   = "cosine"
+	ScheduleStep     = "step"
+	ScheduleConstant = "constant"
+)
+
+// OptimizerNames and ScheduleNames list the accepted values, for flags and messages.
+var (
+	OptimizerNames = []string{OptMomentum, OptNesterov, OptAdam, OptAdamW, OptRMSProp}
+	ScheduleNames  = []string{SchedulePoly, ScheduleCosine, ScheduleStep, ScheduleConstant}
+)
+
 // Precisions of Config.Precision.
 const (
 	PrecisionFP32 = "fp32"
@@ -70,22 +113,32 @@ const (
 
 // DefaultConfig returns the classic recipe's settings for arch with
 // numClasses outputs: 224 px, all layers trainable, LR 1e-3 → 1e-7 (power 1;
-// DecaySteps must still be set to the run's total steps), momentum 0.9,
-// weight decay 5e-4, dropout keep 0.5, soft placement on.
+// DecaySteps must still be set to the run's total steps), momentum 0.9
+// (Adam's betas 0.9/0.999, epsilon 1e-8, RMSProp's rho 0.9 for the other
+// optimizers), weight decay 5e-4, dropout keep 0.5, soft placement on.
 func DefaultConfig(arch string, numClasses int) Config {
 	return Config{
 		Arch: arch, NumClasses: numClasses, InputSize: 224, Trainable: "all",
 		LearningRate: 1e-3, LearningRateEnd: 1e-7, LRPower: 1,
-		Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5,
+		Schedule: SchedulePoly, Optimizer: OptMomentum,
+		Momentum: 0.9, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, Rho: 0.9,
+		WeightDecay: 5e-4, DropoutKeep: 0.5,
 		SoftPlacement: true,
 	}
 }
 
-// withDefaults reads an empty Trainable as "all". It replaces no number: an
+// withDefaults reads an empty Trainable as "all", an empty Optimizer as
+// momentum and an empty Schedule as poly. It replaces no number: an
 // explicit 0 is used or refused by validate, never swapped for a default.
 func (c Config) withDefaults() Config {
 	if c.Trainable == "" {
 		c.Trainable = "all"
+	}
+	if c.Optimizer == "" {
+		c.Optimizer = OptMomentum
+	}
+	if c.Schedule == "" {
+		c.Schedule = SchedulePoly
 	}
 	return c
 }
@@ -117,6 +170,18 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("ClassWeights has %d entries for %d classes", len(c.ClassWeights), c.NumClasses)
 	case c.LearningRate < 0 || c.LearningRateEnd < 0:
 		return fmt.Errorf("negative learning rate %v → %v", c.LearningRate, c.LearningRateEnd)
+	case !slices.Contains(OptimizerNames, c.Optimizer):
+		return fmt.Errorf("optimizer %q: want one of %s", c.Optimizer, strings.Join(OptimizerNames, ", "))
+	case !slices.Contains(ScheduleNames, c.Schedule):
+		return fmt.Errorf("schedule %q: want one of %s", c.Schedule, strings.Join(ScheduleNames, ", "))
+	case c.Schedule == ScheduleStep && !(c.StepEvery > 0 && c.StepGamma > 0):
+		return fmt.Errorf("step schedule: StepEvery %d and StepGamma %v must be > 0", c.StepEvery, c.StepGamma)
+	case c.WarmupSteps < 0 || (c.WarmupSteps > 0 && c.DecaySteps > 0 && c.WarmupSteps >= c.DecaySteps):
+		return fmt.Errorf("WarmupSteps %d: want 0 <= warmup < DecaySteps %d", c.WarmupSteps, c.DecaySteps)
+	case (c.Optimizer == OptAdam || c.Optimizer == OptAdamW) && !(c.Beta1 >= 0 && c.Beta1 < 1 && c.Beta2 >= 0 && c.Beta2 < 1 && c.Epsilon > 0):
+		return fmt.Errorf("adam: want beta1, beta2 in [0, 1) and epsilon > 0 (got %v, %v, %v)", c.Beta1, c.Beta2, c.Epsilon)
+	case c.Optimizer == OptRMSProp && !(c.Rho >= 0 && c.Rho < 1 && c.Epsilon > 0):
+		return fmt.Errorf("rmsprop: want rho in [0, 1) and epsilon > 0 (got %v, %v)", c.Rho, c.Epsilon)
 	}
 	if err := net.CheckInput(c.InputSize); err != nil {
 		return err

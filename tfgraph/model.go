@@ -295,7 +295,7 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 		m.trainLoss = op.AddV2(s.SubScope("loss_with_aux"), m.trainLoss, aux)
 	}
 	m.totalLoss = m.trainLoss
-	if cfg.WeightDecay != 0 {
+	if cfg.WeightDecay != 0 && cfg.Optimizer != OptAdamW { // AdamW decays the weights in its update instead
 		// TF-Slim puts every regularised weight into the total loss, trainable
 		// or not (only trainable ones get gradients).
 		rs := s.SubScope("l2")
@@ -325,7 +325,7 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 		return err
 	}
 	m.lr = m.schedule().LR(s, m.step.Read)
-	updates := optim.Momentum{Momentum: cfg.Momentum}.Apply(s, vs, train, grads, m.lr)
+	updates := m.optimizer().Apply(s, vs, train, grads, m.lr)
 	updates = append(updates, tb.Updates()...)
 	gs := s.SubScope("global_step").WithControlDependencies(updates...)
 	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
@@ -333,12 +333,40 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	return root.Err()
 }
 
-// schedule is the learning-rate schedule of the configuration: polynomial
-// decay over DecaySteps, else constant.
+// schedule is the learning-rate schedule of the configuration (see
+// Config.Schedule): constant when DecaySteps <= 0, after a linear warmup
+// when WarmupSteps > 0.
 func (m *Model) schedule() optim.Schedule {
 	c := m.cfg
-	if c.DecaySteps > 0 {
-		return optim.Polynomial{Initial: c.LearningRate, End: c.LearningRateEnd, Power: c.LRPower, Steps: c.DecaySteps}
+	steps := c.DecaySteps - c.WarmupSteps
+	var sc optim.Schedule = optim.Constant{LR0: c.LearningRate}
+	switch {
+	case c.Schedule == ScheduleStep:
+		sc = optim.Step{Initial: c.LearningRate, Gamma: c.StepGamma, Every: c.StepEvery}
+	case c.DecaySteps <= 0 || c.Schedule == ScheduleConstant:
+	case c.Schedule == ScheduleCosine:
+		sc = optim.Cosine{Initial: c.LearningRate, End: c.LearningRateEnd, Steps: steps}
+	default:
+		sc = optim.Polynomial{Initial: c.LearningRate, End: c.LearningRateEnd, Power: c.LRPower, Steps: steps}
 	}
-	return optim.Constant{LR0: c.LearningRate}
+	if c.WarmupSteps > 0 {
+		sc = optim.Warmup{Peak: c.LearningRate, Steps: c.WarmupSteps, Then: sc}
+	}
+	return sc
+}
+
+// optimizer is the configuration's optimizer (see Config.Optimizer).
+func (m *Model) optimizer() optim.Optimizer {
+	c := m.cfg
+	switch c.Optimizer {
+	case OptNesterov:
+		return optim.Momentum{Momentum: c.Momentum, Nesterov: true}
+	case OptAdam:
+		return optim.Adam{Beta1: c.Beta1, Beta2: c.Beta2, Epsilon: c.Epsilon}
+	case OptAdamW:
+		return optim.Adam{Beta1: c.Beta1, Beta2: c.Beta2, Epsilon: c.Epsilon, WeightDecay: c.WeightDecay}
+	case OptRMSProp:
+		return optim.RMSProp{Rho: c.Rho, Momentum: c.Momentum, Epsilon: c.Epsilon}
+	}
+	return optim.Momentum{Momentum: c.Momentum}
 }
