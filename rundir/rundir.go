@@ -48,25 +48,41 @@ type Config struct {
 		Resize       string     `json:"resize"` // interpolation used by the pipeline
 	} `json:"preprocess"`
 	Train struct {
-		Data          string  `json:"data"`
-		Layout        string  `json:"layout"`
-		ValSplit      float64 `json:"val_split"`
-		Seed          int64   `json:"seed"`
-		Weights       string  `json:"weights"`
-		Trainable     string  `json:"trainable"`
-		Epochs        int     `json:"epochs"`
-		Batch         int     `json:"batch"`
-		ValBatch      int     `json:"val_batch"`
-		LR            float64 `json:"lr"`
-		LREnd         float64 `json:"lr_end"`
-		Momentum      float64 `json:"momentum"`
-		WeightDecay   float64 `json:"weight_decay"`
-		DropoutKeep   float64 `json:"dropout_keep"`
-		ClassWeights  string  `json:"class_weights,omitempty"`
-		TrainImages   int     `json:"train_images"`
-		ValImages     int     `json:"val_images"`
-		StepsPerEpoch int     `json:"steps_per_epoch"`
-		TotalSteps    int64   `json:"total_steps"`
+		Data        string  `json:"data"`
+		Layout      string  `json:"layout"`
+		ValSplit    float64 `json:"val_split"`
+		Seed        int64   `json:"seed"`
+		Weights     string  `json:"weights"`
+		Trainable   string  `json:"trainable"`
+		Epochs      int     `json:"epochs"`
+		Batch       int     `json:"batch"`
+		ValBatch    int     `json:"val_batch"`
+		LR          float64 `json:"lr"`
+		LREnd       float64 `json:"lr_end"`
+		Momentum    float64 `json:"momentum"`
+		WeightDecay float64 `json:"weight_decay"`
+		DropoutKeep float64 `json:"dropout_keep"`
+		// The optimizer (empty in runs from before it was a choice: momentum)
+		// and its hyper-parameters, all recorded whichever it uses.
+		Optimizer string  `json:"optimizer,omitempty"`
+		Beta1     float64 `json:"beta1"`
+		Beta2     float64 `json:"beta2"`
+		Epsilon   float64 `json:"epsilon"`
+		Rho       float64 `json:"rho"`
+		// The learning-rate schedule as given, and resolved to steps:
+		// WarmupTotal warmup steps, StepEverySteps between step decays.
+		Schedule       string  `json:"schedule,omitempty"`
+		WarmupSteps    int64   `json:"warmup_steps"`
+		WarmupEpochs   float64 `json:"warmup_epochs"`
+		StepEvery      float64 `json:"step_every"`
+		StepGamma      float64 `json:"step_gamma"`
+		WarmupTotal    int64   `json:"warmup_total_steps"`
+		StepEverySteps int64   `json:"step_every_steps"`
+		ClassWeights   string  `json:"class_weights,omitempty"`
+		TrainImages    int     `json:"train_images"`
+		ValImages      int     `json:"val_images"`
+		StepsPerEpoch  int     `json:"steps_per_epoch"`
+		TotalSteps     int64   `json:"total_steps"`
 	} `json:"train"`
 	// Changes lists the settings a resume changed, oldest first: a run's
 	// history is never silently rewritten.

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +46,23 @@ type Options struct {
 	Style     string  // preprocessing: crop (default) | vgg; "" with a RUN_DIR Weights: the run's
 
 	LR, LREnd, Momentum, WeightDecay float64
-	ClassWeights                     string // "" or "balanced"
+	// Optimizer is momentum (the classic recipe), nesterov, adam, adamw or
+	// rmsprop (tfgraph.Config.Optimizer: tf.compat.v1.train's, with its
+	// slot names). Momentum is also RMSProp's; Beta1, Beta2 and Epsilon are
+	// Adam's, Rho and Epsilon RMSProp's. With adamw, WeightDecay is
+	// decoupled (w ← w − lr·wd·w) instead of L2 in the loss.
+	Optimizer                  string
+	Beta1, Beta2, Epsilon, Rho float64
+	// Schedule is poly (LR → LREnd linearly over the run), cosine (to
+	// LREnd), step (LR·StepGamma every StepEvery epochs) or constant, after
+	// a linear warmup from 0 over WarmupSteps steps or WarmupEpochs epochs
+	// (at most one of them non-zero). The LR is a function of the global step.
+	Schedule     string
+	WarmupSteps  int64
+	WarmupEpochs float64
+	StepEvery    float64 // epochs between step-schedule decays
+	StepGamma    float64
+	ClassWeights string // "" or "balanced"
 	// DropoutKeep is the keep probability after fc6 and fc7, in (0, 1]; 1
 	// disables dropout. Resume is bit-exact only with 1:
 	// dropout masks come from TensorFlow's random state, which checkpoints
@@ -87,6 +105,8 @@ func DefaultOptions() Options {
 		Trainable: "all", Epochs: 20, Batch: 64, ValBatch: 128, InputSize: 224,
 		Margin: pipeline.DefaultMargin, Style: "crop",
 		LR: 1e-3, LREnd: 1e-7, Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5, ClassWeights: "none",
+		Optimizer: tfgraph.OptMomentum, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, Rho: 0.9,
+		Schedule: tfgraph.SchedulePoly, StepEvery: 2, StepGamma: 0.94,
 		LogEvery: 10, EvalEvery: 500, SaveEvery: 600 * time.Second, KeepCheckpoints: 5,
 		Precision: "fp32", Conv: "auto",
 	}
@@ -129,6 +149,26 @@ func (o *Options) Validate() error {
 		return usage(fmt.Sprintf("--save-every must be positive (got %v)", o.SaveEvery))
 	case o.SaveEverySteps < 0:
 		return usage(fmt.Sprintf("--save-every-steps must be >= 0 (got %d; 0: by time only)", o.SaveEverySteps))
+	case !slices.Contains(tfgraph.OptimizerNames, o.Optimizer):
+		return usage(fmt.Sprintf("--optimizer must be one of %s (got %q)", strings.Join(tfgraph.OptimizerNames, ", "), o.Optimizer))
+	case !(o.Beta1 >= 0 && o.Beta1 < 1):
+		return usage(fmt.Sprintf("--beta1 must be in [0, 1) (got %g)", o.Beta1))
+	case !(o.Beta2 >= 0 && o.Beta2 < 1):
+		return usage(fmt.Sprintf("--beta2 must be in [0, 1) (got %g)", o.Beta2))
+	case !(o.Epsilon > 0):
+		return usage(fmt.Sprintf("--epsilon must be > 0 (got %g)", o.Epsilon))
+	case !(o.Rho >= 0 && o.Rho < 1):
+		return usage(fmt.Sprintf("--rho must be in [0, 1) (got %g)", o.Rho))
+	case !slices.Contains(tfgraph.ScheduleNames, o.Schedule):
+		return usage(fmt.Sprintf("--schedule must be one of %s (got %q)", strings.Join(tfgraph.ScheduleNames, ", "), o.Schedule))
+	case o.WarmupSteps < 0 || !(o.WarmupEpochs >= 0):
+		return usage(fmt.Sprintf("--warmup-steps and --warmup-epochs must be >= 0 (got %d, %g)", o.WarmupSteps, o.WarmupEpochs))
+	case o.WarmupSteps > 0 && o.WarmupEpochs > 0:
+		return usage("give --warmup-steps or --warmup-epochs, not both")
+	case !(o.StepEvery > 0):
+		return usage(fmt.Sprintf("--step-every must be > 0 epochs (got %g)", o.StepEvery))
+	case !(o.StepGamma > 0):
+		return usage(fmt.Sprintf("--step-gamma must be > 0 (got %g)", o.StepGamma))
 	case o.Arch == "":
 		return usage("--arch is required: one of " + strings.Join(tfgraph.ArchNames(), ", "))
 	case o.ClassWeights != "" && o.ClassWeights != "balanced" && o.ClassWeights != "none":
@@ -170,3 +210,15 @@ func usage(msg string) error { return &UsageError{Msg: msg} }
 // ErrInterrupted is returned when the context was cancelled (Ctrl-C): the run
 // saved a checkpoint and can be resumed with the same command.
 var ErrInterrupted = errors.New("training interrupted")
+
+// scheduleSteps turns the epoch-based schedule options into steps: the
+// warmup (WarmupSteps, or WarmupEpochs·stepsPerEpoch rounded) and the
+// step schedule's period (StepEvery·stepsPerEpoch rounded, at least 1).
+func (o *Options) scheduleSteps(stepsPerEpoch int) (warmup, every int64) {
+	warmup = o.WarmupSteps
+	if o.WarmupEpochs > 0 {
+		warmup = int64(math.Round(o.WarmupEpochs * float64(stepsPerEpoch)))
+	}
+	every = max(1, int64(math.Round(o.StepEvery*float64(stepsPerEpoch))))
+	return warmup, every
+}

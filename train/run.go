@@ -175,6 +175,10 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if o.Steps > 0 {
 		total = o.Steps
 	}
+	warmup, stepEvery := o.scheduleSteps(stepsPerEpoch)
+	if warmup >= total {
+		return nil, usage(fmt.Sprintf("the warmup (%d steps) must be shorter than the run (%d steps): lower --warmup-steps/--warmup-epochs", warmup, total))
+	}
 	var classWeights []float32
 	if o.ClassWeights == "balanced" {
 		classWeights = balancedWeights(ds)
@@ -183,7 +187,9 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	model, err := tfgraph.NewModel(tfgraph.Config{
 		Arch: o.Arch, NumClasses: len(ds.Classes), InputSize: o.InputSize, Trainable: o.Trainable,
 		LearningRate: o.LR, LearningRateEnd: o.LREnd, LRPower: 1, DecaySteps: total,
-		Momentum: o.Momentum, WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, ClassWeights: classWeights,
+		Schedule: o.Schedule, WarmupSteps: warmup, StepEvery: stepEvery, StepGamma: o.StepGamma,
+		Optimizer: o.Optimizer, Momentum: o.Momentum, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Rho: o.Rho,
+		WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, ClassWeights: classWeights,
 		Seed: o.Seed, Device: o.Device, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
 		Precision: o.Precision, ConvAlgorithm: o.Conv,
 	})
@@ -351,6 +357,16 @@ func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Chang
 		{"steps", p.TotalSteps, total}, {"trainable", p.Trainable, o.Trainable}, {"class-weights", p.ClassWeights, o.ClassWeights},
 		{"margin", prev.Preprocess.Margin, o.Margin}, {"preprocess", prev.Preprocess.Style, o.Style},
 	}
+	if p.Optimizer != "" { // runs from before these options record none of them
+		pairs = append(pairs, []struct {
+			key      string
+			from, to any
+		}{
+			{"beta1", p.Beta1, o.Beta1}, {"beta2", p.Beta2, o.Beta2}, {"epsilon", p.Epsilon, o.Epsilon}, {"rho", p.Rho, o.Rho},
+			{"schedule", p.Schedule, o.Schedule}, {"warmup-steps", p.WarmupSteps, o.WarmupSteps}, {"warmup-epochs", p.WarmupEpochs, o.WarmupEpochs},
+			{"step-every", p.StepEvery, o.StepEvery}, {"step-gamma", p.StepGamma, o.StepGamma},
+		}...)
+	}
 	now := time.Now().UTC()
 	var out []rundir.Change
 	for _, c := range pairs {
@@ -369,10 +385,21 @@ func compatible(prev *rundir.Config, o *Options, ds *pipeline.Dataset) error {
 		return fmt.Errorf("it was trained as %s, not --arch %s", prev.Arch, o.Arch)
 	case prev.InputSize != o.InputSize:
 		return fmt.Errorf("it was trained at --input-size %d, not %d", prev.InputSize, o.InputSize)
+	case prevOptimizer(prev) != o.Optimizer:
+		return fmt.Errorf("it was trained with --optimizer %s, not %s (its checkpoints hold that optimizer's slots; train into a new --out, or fine-tune from it with --weights)", prevOptimizer(prev), o.Optimizer)
 	case len(prev.Classes) != len(ds.Classes):
 		return fmt.Errorf("it has %d classes, the data has %d", len(prev.Classes), len(ds.Classes))
 	}
 	return nil
+}
+
+// prevOptimizer is the optimizer a run was trained with (runs from before
+// --optimizer record none: momentum).
+func prevOptimizer(prev *rundir.Config) string {
+	if prev.Train.Optimizer == "" {
+		return tfgraph.OptMomentum
+	}
+	return prev.Train.Optimizer
 }
 
 func balancedWeights(ds *pipeline.Dataset) []float32 {
@@ -402,6 +429,9 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.Trainable, t.Epochs, t.Batch, t.ValBatch = o.Trainable, o.Epochs, o.Batch, o.ValBatch
 	t.LR, t.LREnd, t.Momentum, t.WeightDecay, t.ClassWeights = o.LR, o.LREnd, o.Momentum, o.WeightDecay, o.ClassWeights
 	t.DropoutKeep = o.DropoutKeep
+	t.Optimizer, t.Beta1, t.Beta2, t.Epsilon, t.Rho = o.Optimizer, o.Beta1, o.Beta2, o.Epsilon, o.Rho
+	t.Schedule, t.WarmupSteps, t.WarmupEpochs, t.StepEvery, t.StepGamma = o.Schedule, o.WarmupSteps, o.WarmupEpochs, o.StepEvery, o.StepGamma
+	t.WarmupTotal, t.StepEverySteps = o.scheduleSteps(stepsPerEpoch)
 	t.TrainImages, t.ValImages, t.StepsPerEpoch, t.TotalSteps = len(ds.Train), len(ds.Val), stepsPerEpoch, total
 	c.Versions.Tlearn, c.Versions.TensorFlow, c.Versions.Go = o.TlearnVersion, tfgraph.Version(), runtime.Version()
 	if prev, err := rundir.ReadConfig(o.Out); err == nil {

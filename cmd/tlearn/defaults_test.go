@@ -232,6 +232,10 @@ func TestBadTrainFlagsExit2(t *testing.T) {
 		{"trainable", tinyTrain(data, filepath.Join(t.TempDir(), "r"), "--trainable", "last-99"), `trainable "last-99"`, "last-99"},
 		{"device", tinyTrain(data, filepath.Join(t.TempDir(), "r"), "--device", "tpu", "--soft-placement"), `device "tpu"`, "tpu"},
 		{"data", tinyTrain(nope, filepath.Join(t.TempDir(), "r")), nope + " does not exist", nope},
+		{"optimizer", tinyTrain(data, filepath.Join(t.TempDir(), "r"), "--optimizer", "sgdx"), `--optimizer must be one of momentum, nesterov, adam, adamw, rmsprop (got "sgdx")`, "sgdx"},
+		{"schedule", tinyTrain(data, filepath.Join(t.TempDir(), "r"), "--schedule", "expo"), `--schedule must be one of poly, cosine, step, constant (got "expo")`, "expo"},
+		{"warmup", tinyTrain(data, filepath.Join(t.TempDir(), "r"), "--warmup-steps", "2", "--warmup-epochs", "1"), "not both", "not both"},
+		{"warmup-long", tinyTrain(data, filepath.Join(t.TempDir(), "r"), "--warmup-steps", "1"), "warmup (1 steps) must be shorter than the run (1 steps)", "shorter"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

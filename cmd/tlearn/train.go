@@ -76,9 +76,19 @@ func trainFlags(d train.Options) []cli.Flag {
 		floatFlag("margin", d.Margin, "random-crop margin for training, per side, as a fraction of the image's shorter side: crops of side min(h,w)·(1 - 2·margin), the same share of any image size (0: none; 0.02 is 10 px of a 512-px image)"),
 		strFlag("preprocess", d.Style, "preprocessing: crop (tlearn's) or vgg (TF-Slim vgg_preprocessing, its 256/224 sizes scaled with --input-size); with --weights RUN_DIR, the run's"),
 		floatFlag("lr", d.LR, "initial learning rate"),
-		floatFlag("lr-end", d.LREnd, "final learning rate (polynomial decay, power 1, over the run; 0 allowed)"),
-		floatFlag("momentum", d.Momentum, "SGD momentum (0: plain SGD)"),
-		floatFlag("weight-decay", d.WeightDecay, "L2 weight decay on conv/fc weights (0: none)"),
+		floatFlag("lr-end", d.LREnd, "final learning rate of the poly and cosine schedules (0 allowed)"),
+		strFlag("optimizer", d.Optimizer, "optimizer, as tf.compat.v1.train's (same slot names, so TensorFlow can restore a checkpoint): momentum, nesterov, adam, adamw (Adam with decoupled weight decay) or rmsprop; a run resumes only with its own"),
+		floatFlag("momentum", d.Momentum, "momentum of momentum, nesterov and rmsprop (0: plain SGD)"),
+		floatFlag("beta1", d.Beta1, "adam/adamw: decay of the first-moment average"),
+		floatFlag("beta2", d.Beta2, "adam/adamw: decay of the second-moment average"),
+		floatFlag("epsilon", d.Epsilon, "adam/adamw/rmsprop: added to the denominator for stability"),
+		floatFlag("rho", d.Rho, "rmsprop: decay of the mean square of the gradients"),
+		floatFlag("weight-decay", d.WeightDecay, "weight decay on conv/fc weights: L2 in the loss, or with adamw decoupled (w -= lr·wd·w each step) (0: none)"),
+		strFlag("schedule", d.Schedule, "learning-rate schedule over the run: poly (--lr to --lr-end linearly), cosine (to --lr-end), step (×--step-gamma every --step-every epochs) or constant"),
+		int64Flag("warmup-steps", d.WarmupSteps, "ramp the learning rate linearly from 0 to --lr over the first N steps, then start the schedule (0: none)"),
+		floatFlag("warmup-epochs", d.WarmupEpochs, "warmup as a number of epochs (may be fractional), instead of --warmup-steps"),
+		floatFlag("step-every", d.StepEvery, "step schedule: epochs between decays (may be fractional)"),
+		floatFlag("step-gamma", d.StepGamma, "step schedule: factor of each decay"),
 		floatFlag("dropout-keep", d.DropoutKeep, "keep probability of dropout after fc6 and fc7, in (0, 1] (1 disables it; then resuming is bit-exact)"),
 		strFlag("class-weights", d.ClassWeights, "'balanced' weighs the loss by inverse class frequency, for imbalanced data"),
 		intFlag("log-every", d.LogEvery, "steps between loss logs and TensorBoard scalars"),
@@ -104,6 +114,9 @@ func trainOptions(c *cli.Context) train.Options {
 	o.Batch, o.ValBatch, o.InputSize = c.Int("batch"), c.Int("val-batch"), c.Int("input-size")
 	o.Margin, o.Style = c.Float64("margin"), c.String("preprocess")
 	o.LR, o.LREnd, o.Momentum, o.WeightDecay = c.Float64("lr"), c.Float64("lr-end"), c.Float64("momentum"), c.Float64("weight-decay")
+	o.Optimizer, o.Beta1, o.Beta2, o.Epsilon, o.Rho = c.String("optimizer"), c.Float64("beta1"), c.Float64("beta2"), c.Float64("epsilon"), c.Float64("rho")
+	o.Schedule, o.WarmupSteps, o.WarmupEpochs = c.String("schedule"), c.Int64("warmup-steps"), c.Float64("warmup-epochs")
+	o.StepEvery, o.StepGamma = c.Float64("step-every"), c.Float64("step-gamma")
 	o.DropoutKeep, o.ClassWeights = c.Float64("dropout-keep"), c.String("class-weights")
 	o.LogEvery, o.EvalEvery = c.Int("log-every"), c.Int("eval-every")
 	o.SaveEvery, o.SaveEverySteps, o.KeepCheckpoints = c.Duration("save-every"), c.Int("save-every-steps"), c.Int("keep-checkpoints")
