@@ -100,7 +100,7 @@ def bench_go(dirname, workers, libjpeg):
 def bench_tf(dirname, count, workers):
     """Runs in a fresh process: TF's thread pools are fixed at first use."""
     out = subprocess.run([sys.executable, __file__, "--child-tf", str(workers), "--dir", dirname,
-                          "--images", str(count)], check=True, capture_output=True, text=True).stdout
+                          "--images", str(count), "--batch", str(BATCH)], check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -226,8 +226,11 @@ def main():
                     help="repeat the whole comparison, rotating the order of the pipelines each time")
     ap.add_argument("--only", default="go,golibjpeg,tf,pil",
                     help="comma list of go (pure Go), golibjpeg (-tags libjpeg), tf, pil")
+    ap.add_argument("--batch", type=int, default=BATCH, help="batch size (64; fewer for a small 12 MP set)")
     ap.add_argument("--child-tf", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global BATCH
+    BATCH = args.batch
     if not args.dir:
         args.dir = os.path.join(ROOT, "bench", "data", "pipeline" + ("" if args.set == "food" else "-" + args.set))
     paths = generate(args.dir, args.images, SETS[args.set])
