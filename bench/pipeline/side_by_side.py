@@ -217,6 +217,7 @@ def bench_torch(paths, workers):
 
 
 def main():
+    global BATCH
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=512)
     ap.add_argument("--workers", default=",".join(str(w) for w in sorted({1, os.cpu_count()})))
@@ -229,7 +230,6 @@ def main():
     ap.add_argument("--batch", type=int, default=BATCH, help="batch size (64; fewer for a small 12 MP set)")
     ap.add_argument("--child-tf", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    global BATCH
     BATCH = args.batch
     if not args.dir:
         args.dir = os.path.join(ROOT, "bench", "data", "pipeline" + ("" if args.set == "food" else "-" + args.set))
