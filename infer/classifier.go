@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/rundir"
@@ -160,12 +161,12 @@ func openCheckpoint(opts OpenOptions) (Classifier, error) {
 	}
 	arch, size := opts.Arch, opts.InputSize
 	if arch == "" {
-		return nil, &UsageError{"--arch is required with --weights: vgg_19, vgg_16 or vgg_mini"}
+		return nil, &UsageError{"--arch is required with --weights: one of " + strings.Join(tfgraph.ArchNames(), ", ")}
 	}
 	if size < 1 {
 		return nil, &UsageError{fmt.Sprintf("--input-size must be at least 1 (got %d)", size)}
 	}
-	if _, err := tfgraph.LookupArch(arch); err != nil {
+	if err := tfgraph.CheckArch(arch); err != nil {
 		return nil, &UsageError{"--arch: " + err.Error()}
 	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: arch, NumClasses: len(labels), InputSize: size, ForInference: true,

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/tlearn/tlearn/imagenorm"
 )
 
 // Style selects the geometric preprocessing.
@@ -29,8 +31,9 @@ const (
 )
 
 // VGGMeans are the per-channel means subtracted from RGB values in 0..255
-// (TF-Slim vgg_preprocessing _R_MEAN, _G_MEAN, _B_MEAN; RGB order).
-var VGGMeans = [3]float32{123.68, 116.78, 103.94}
+// (TF-Slim vgg_preprocessing _R_MEAN, _G_MEAN, _B_MEAN; RGB order): those of
+// imagenorm.MeanSubtract, the one definition the exported graph uses too.
+var VGGMeans = imagenorm.MeanSubtract.Mean
 
 // Slim's vgg_preprocessing resize range (_RESIZE_SIDE_MIN/_MAX) for its
 // 224-px input.

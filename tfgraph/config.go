@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tlearn/tlearn/tfgraph/nets"
 )
 
 // Config describes the graph NewModel builds. DefaultConfig holds the classic
@@ -96,14 +98,14 @@ func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // validate reports the first unusable setting as a *ConfigError.
-func (c Config) validate(a Arch) error {
-	if err := c.check(a); err != nil {
+func (c Config) validate(net nets.Net) error {
+	if err := c.check(net); err != nil {
 		return &ConfigError{Err: err}
 	}
 	return nil
 }
 
-func (c Config) check(a Arch) error {
+func (c Config) check(net nets.Net) error {
 	switch {
 	case c.NumClasses < 1:
 		return fmt.Errorf("NumClasses %d: need at least 1", c.NumClasses)
@@ -116,12 +118,7 @@ func (c Config) check(a Arch) error {
 	case c.LearningRate < 0 || c.LearningRateEnd < 0:
 		return fmt.Errorf("negative learning rate %v → %v", c.LearningRate, c.LearningRateEnd)
 	}
-	if _, err := a.fc6Kernel(c.InputSize); err != nil {
-		return err
-	}
-	if ls, err := a.layers(c.InputSize, c.NumClasses); err != nil {
-		return err
-	} else if _, err := trainableFrom(c.Trainable, len(ls)); err != nil {
+	if err := net.CheckInput(c.InputSize); err != nil {
 		return err
 	}
 	if _, err := parseDevice(c.Device); err != nil {
@@ -131,24 +128,6 @@ func (c Config) check(a Arch) error {
 		return err
 	}
 	return nil
-}
-
-// trainableFrom returns the index of the first trainable layer among n.
-func trainableFrom(spec string, n int) (int, error) {
-	switch spec {
-	case "all":
-		return 0, nil
-	case "head":
-		return n - 1, nil
-	}
-	if rest, ok := strings.CutPrefix(spec, "last-"); ok {
-		k, err := strconv.Atoi(rest)
-		if err == nil && k >= 1 && k <= n {
-			return n - k, nil
-		}
-		return 0, fmt.Errorf("trainable %q: N must be 1..%d (the number of conv+fc layers)", spec, n)
-	}
-	return 0, fmt.Errorf("trainable %q: want all, head or last-N", spec)
 }
 
 // parseDevice turns "cpu"/"gpu:N" into a TensorFlow device string.
@@ -169,3 +148,13 @@ func parseDevice(d string) (string, error) {
 	}
 	return "", fmt.Errorf("device %q: want cpu or gpu:N", d)
 }
+
+// CheckArch reports an error naming the known networks when name is not one
+// NewModel can build: for callers that validate flags before building.
+func CheckArch(name string) error {
+	_, err := nets.Lookup(name)
+	return err
+}
+
+// ArchNames lists the networks NewModel can build, sorted.
+func ArchNames() []string { return nets.Names() }

@@ -224,8 +224,8 @@ func (s *Served) Predict(images []float32, n int) ([][]float32, error) {
 // PredictEncoded returns softmax probabilities for encoded images (JPEG,
 // PNG, GIF, BMP bytes) through the SignatureBytes signature, whose graph
 // decodes (as pipeline.Decode; see export_decode.go), crops, resizes and
-// normalises each image. One undecodable or refused image (WebP, a GIF with
-// transparency) fails the whole batch.
+// normalises each image. One undecodable or refused image (WebP; a
+// transparent GIF with a local colour table) fails the whole batch.
 func (s *Served) PredictEncoded(images [][]byte) ([][]float32, error) {
 	if s.sm == nil {
 		return nil, fmt.Errorf("predict: SavedModel is closed")

@@ -130,14 +130,14 @@ func (o *Options) Validate() error {
 	case o.SaveEverySteps < 0:
 		return usage(fmt.Sprintf("--save-every-steps must be >= 0 (got %d; 0: by time only)", o.SaveEverySteps))
 	case o.Arch == "":
-		return usage("--arch is required: vgg_19, vgg_16 or vgg_mini")
+		return usage("--arch is required: one of " + strings.Join(tfgraph.ArchNames(), ", "))
 	case o.ClassWeights != "" && o.ClassWeights != "balanced" && o.ClassWeights != "none":
 		return usage(fmt.Sprintf("--class-weights must be 'balanced' or 'none' (got %q)", o.ClassWeights))
 	}
 	if _, err := ParseTrainable(o.Trainable); err != nil {
 		return err
 	}
-	if _, err := tfgraph.LookupArch(o.Arch); err != nil {
+	if err := tfgraph.CheckArch(o.Arch); err != nil {
 		return usage("--arch: " + err.Error())
 	}
 	p := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style)}
