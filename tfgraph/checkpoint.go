@@ -17,6 +17,7 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 
 	"github.com/tlearn/tlearn/internal/atomicfile"
+	"github.com/tlearn/tlearn/tfgraph/slim"
 )
 
 // CheckpointError says why a checkpoint cannot be restored into the model.
@@ -81,9 +82,9 @@ func (m *Model) loadModelVars(path string, head bool) error {
 	if err != nil {
 		return err
 	}
-	var vs []*variable
+	var vs []*slim.Var
 	for _, v := range m.vars {
-		if v.kind == kindModel && (head || !v.IsHead) {
+		if v.Role.Model() && (head || !v.Head) {
 			vs = append(vs, v)
 		}
 	}
@@ -104,7 +105,7 @@ func (m *Model) RestoreCheckpoint(prefix string) error {
 // restore validates that every variable of vs is in the checkpoint with the
 // right shape (one read into TF tensors), then assigns them all in one run
 // from those same tensors.
-func (m *Model) restore(prefix string, vs []*variable) error {
+func (m *Model) restore(prefix string, vs []*slim.Var) error {
 	if m.sess == nil {
 		return fmt.Errorf("restore: model is closed")
 	}
@@ -115,13 +116,13 @@ func (m *Model) restore(prefix string, vs []*variable) error {
 	feeds := map[tf.Output]*tf.Tensor{m.prefix: pt}
 	fetches := make([]tf.Output, len(vs))
 	for i, v := range vs {
-		fetches[i] = v.restored
+		fetches[i] = v.Restored
 	}
 	out, err := m.sess.Run(feeds, fetches, nil)
 	if err != nil {
 		// Find the variable that failed, for the message.
 		for _, v := range vs {
-			if _, err1 := m.sess.Run(feeds, []tf.Output{v.restored}, nil); err1 != nil {
+			if _, err1 := m.sess.Run(feeds, []tf.Output{v.Restored}, nil); err1 != nil {
 				te := tfErr("restore", err1).(*TFError)
 				ce := &CheckpointError{File: prefix, Variable: v.Name, Reason: "cannot be read", Err: te}
 				switch te.Code {
@@ -142,8 +143,8 @@ func (m *Model) restore(prefix string, vs []*variable) error {
 		if got := out[i].Shape(); !slices.Equal(got, v.Shape) {
 			return &CheckpointError{File: prefix, Variable: v.Name, Reason: "wrong shape", Expected: v.Shape, Found: got}
 		}
-		assignFeeds[v.restored] = out[i]
-		targets[i] = v.assign
+		assignFeeds[v.Restored] = out[i]
+		targets[i] = v.Assign
 	}
 	if _, err := m.sess.Run(assignFeeds, nil, targets); err != nil {
 		return tfErr("restore "+prefix, err)

@@ -1,35 +1,52 @@
-// Package tfgraph is tlearn's only seam to TensorFlow: it builds VGG graphs with
-// TF-Slim variable names through the TensorFlow C API (github.com/wamuir/graft),
-// restores pretrained weights, runs training and inference steps, and saves
-// checkpoints. Nothing outside this package sees a graft type: callers hand it
-// plain []float32 batches and []int32 labels.
+// Package tfgraph is tlearn's only seam to TensorFlow: it builds networks
+// with TF-Slim variable names through the TensorFlow C API
+// (github.com/wamuir/graft), restores pretrained weights, runs training and
+// inference steps, and saves checkpoints. Nothing outside this package (and
+// its sub-packages) sees a graft type: callers hand it plain []float32
+// batches and []int32 labels.
+//
+// # Layers
+//
+//	tfgraph        Model: session, train step, eval, predict, checkpoints, export
+//	  nets         architectures as code (vgg.go, …) and the table of names
+//	  optim        Optimizer (Momentum) and Schedule (Polynomial, Constant)
+//	  slim         the builder: scopes, arg defaults, variables by slim name, layers, saver ops
+//	  winograd     the inference path's Winograd F(4×4,3×3) conv
 //
 // # The model
 //
-// NewModel builds one graph for a Config: TF-Slim's nets/vgg.py (vgg_16,
-// vgg_19; vgg_mini is the same structure with 8..64 channels and 128-wide fc
-// layers) with resource variables named exactly like slim's
-// ("vgg_19/conv1/conv1_1/weights", ..., "vgg_19/fc8/biases"), a new fc8 head
-// of NumClasses outputs, NHWC float32 input and logits squeezed to [n, N].
+// NewModel builds one graph for a Config from the net's Build function
+// (nets.Lookup(Config.Arch)), in three passes over one slim.Vars:
 //
-// fc6 is a VALID conv whose kernel covers the whole map left after the five
-// 2×2 pools: 7×7 for vgg_16/vgg_19 (so their input must be 224..255 px, as
-// the pretrained fc6 weights are 7×7×512×4096), floor(InputSize/32) for
-// vgg_mini (2×2 at 64 px, 1×1 at 32 px). scripts/tf_reference.py uses the
-// same rule.
+//  1. the eval forward (moving statistics, no dropout, Winograd for the
+//     wide 3×3 convs where winogradPolicy says so) creates every model
+//     variable once, in layer order, named exactly like slim's
+//     ("vgg_19/conv1/conv1_1/weights", ..., "vgg_19/fc8/biases");
+//  2. Config.Trainable marks what trains (all, head = the net's HeadScopes,
+//     last-N weight layers, scopes:P1,P2); moving statistics never do;
+//  3. the training forward (dropout with keep DropoutKeep, batch norm on
+//     batch statistics with moving-average updates, direct convs) gets the
+//     same variables by name. TensorFlow runs only what a fetch needs, so
+//     the second forward costs graph size, not time.
 //
-// The graph has two forward paths sharing one read of each variable: the
-// eval path (no dropout) behind Logits, Predict, Evaluate and export, and
-// the training path (dropout after fc6 and fc7 with keep DropoutKeep; with
-// DropoutKeep = 1 it is the eval path itself). A training step is one
-// Session.Run: mean softmax cross-entropy (one-hot +
-// SoftmaxCrossEntropyWithLogits, optionally class-weighted) plus
-// WeightDecay·Σ l2_loss(w) over every conv/fc weight — trainable or not, as
-// slim's regularisation losses — gradients from the C API's registry
-// (op.Gradients) for the trainable variables only, ResourceApplyMomentum
-// with tf.compat.v1.train.polynomial_decay's learning rate, and the
-// global_step increment after all updates. Momentum slots are named
-// "<var>/Momentum" as tf.compat.v1.train.MomentumOptimizer's.
+// A training step is one Session.Run: mean softmax cross-entropy (one-hot +
+// SoftmaxCrossEntropyWithLogits, optionally class-weighted; + 0.4·the aux
+// head's for nets that have one) plus WeightDecay·Σ l2_loss(w) over every
+// weight — trainable or not, as slim's regularisation losses — gradients
+// from the C API's registry (op.Gradients) for the trainable variables
+// only, the optimizer's updates (optim.Momentum: ResourceApplyMomentum,
+// slots "<var>/Momentum" as tf.compat.v1.train.MomentumOptimizer's) with
+// the schedule's learning rate (optim.Polynomial:
+// tf.compat.v1.train.polynomial_decay), and the global_step increment after
+// all updates and batch-norm statistics updates. The export
+// (ExportSavedModel) builds the same net again on a fresh graph with
+// slim.Mode{}.
+//
+// VGG's fc6 is a VALID conv whose kernel covers the whole map left after
+// the five 2×2 pools: 7×7 for vgg_16/vgg_19 (so their input must be
+// 224..255 px, as the pretrained fc6 weights are 7×7×512×4096),
+// floor(InputSize/32) for vgg_mini (2×2 at 64 px, 1×1 at 32 px).
+// scripts/tf_reference.py uses the same rule.
 //
 // # Checkpoints
 //

@@ -7,6 +7,12 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	tf "github.com/wamuir/graft/tensorflow"
+	"github.com/wamuir/graft/tensorflow/op"
+
+	"github.com/tlearn/tlearn/tfgraph/nets"
+	"github.com/tlearn/tlearn/tfgraph/slim"
 )
 
 func miniConfig() Config {
@@ -52,16 +58,15 @@ func TestVariablesNamesAndShapes(t *testing.T) {
 		{"vgg_19", 38, "vgg_19/conv1/conv1_1/weights", []int64{7, 7, 512, 4096}},
 		{"vgg_16", 32, "vgg_16/conv1/conv1_1/weights", []int64{7, 7, 512, 4096}},
 	} {
-		a, _ := LookupArch(tc.arch)
-		ls, err := a.layers(224, 1000)
-		if err != nil {
-			t.Fatal(err)
+		vs := buildVars(t, tc.arch, 224, 1000)
+		if len(vs) != tc.n {
+			t.Errorf("%s: %d variables, want %d", tc.arch, len(vs), tc.n)
 		}
-		if 2*len(ls) != tc.n {
-			t.Errorf("%s: %d variables, want %d", tc.arch, 2*len(ls), tc.n)
+		if vs[0].Name != tc.first {
+			t.Errorf("%s: first variable %s, want %s", tc.arch, vs[0].Name, tc.first)
 		}
-		if got := ls[len(ls)-3]; got.scope != "fc6" || got.kernel != 7 || got.in != 512 || got.out != 4096 {
-			t.Errorf("%s fc6 = %+v", tc.arch, got)
+		if got := vs[len(vs)-6]; got.Name != tc.arch+"/fc6/weights" || !slices.Equal(got.Shape, tc.fc6) {
+			t.Errorf("%s fc6 = %s %v, want %v", tc.arch, got.Name, got.Shape, tc.fc6)
 		}
 	}
 	m := newModel(t, miniConfig())
@@ -281,4 +286,24 @@ func TestDropoutAndSeed(t *testing.T) {
 			t.Fatalf("fc8 weight %v outside Glorot-uniform ±%v", v, limit)
 		}
 	}
+}
+
+// buildVars builds arch's forward on a fresh graph and returns its
+// variables, without a session (full-size nets cost no memory this way).
+func buildVars(t testing.TB, arch string, size, classes int) []*slim.Var {
+	t.Helper()
+	net, err := nets.Lookup(arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := op.NewScope()
+	x := op.Placeholder(s.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, int64(size), int64(size), 3)))
+	vs := slim.NewVars(s, 1)
+	vs.HeadScopes = net.HeadScopeNames()
+	b := slim.New(s, vs, slim.Mode{})
+	net.Build(b, x, classes)
+	if err := b.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return vs.All()
 }

@@ -81,12 +81,20 @@ type reference struct {
 // runReference runs scripts/tf_reference.py with args into a temp dir.
 func runReference(t testing.TB, args ...string) *reference {
 	t.Helper()
+	return runScriptReference(t, "tf_reference.py", args...)
+}
+
+// runScriptReference runs scripts/SCRIPT (tf_reference.py or
+// slim_reference.py, which write the same reference.json) with args into a
+// temp dir.
+func runScriptReference(t testing.TB, script string, args ...string) *reference {
+	t.Helper()
 	py := referencePython(t)
 	dir := t.TempDir()
-	cmd := exec.Command(py, append([]string{filepath.Join("..", "scripts", "tf_reference.py"), "--out", dir}, args...)...)
+	cmd := exec.Command(py, append([]string{filepath.Join("..", "scripts", script), "--out", dir}, args...)...)
 	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tf_reference.py %v: %v\n%s", args, err, out)
+		t.Fatalf("%s %v: %v\n%s", script, args, err, out)
 	}
 	var ref reference
 	b, err := os.ReadFile(filepath.Join(dir, "reference.json"))

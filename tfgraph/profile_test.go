@@ -37,7 +37,7 @@ func TestDumpGraphForProfile(t *testing.T) {
 		m.images.Op.Name(), m.labels.Op.Name(), m.trainLoss.Op.Name(), m.totalLoss.Op.Name(), m.lr.Op.Name(), m.stepAfter.Op.Name(), m.probs.Op.Name())
 	var inits []string
 	for _, v := range m.vars {
-		inits = append(inits, v.init.Name())
+		inits = append(inits, v.Init.Name())
 	}
 	os.WriteFile(path+".inits", []byte(joinLines(inits)), 0o644)
 	os.WriteFile(path+".fetches", []byte(joinLines([]string{m.images.Op.Name(), m.labels.Op.Name(),

@@ -243,7 +243,7 @@ func (m *Model) GlobalStep() (int64, error) {
 	if m.sess == nil {
 		return 0, fmt.Errorf("global step: model is closed")
 	}
-	out, err := m.sess.Run(nil, []tf.Output{m.step.read}, nil)
+	out, err := m.sess.Run(nil, []tf.Output{m.step.Read}, nil)
 	if err != nil {
 		return 0, tfErr("global step", err)
 	}
@@ -258,11 +258,11 @@ func (m *Model) ReadVariable(name string) ([]float32, []int64, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("read variable: no variable %q", name)
 	}
-	out, err := m.sess.Run(nil, []tf.Output{v.read}, nil)
+	out, err := m.sess.Run(nil, []tf.Output{v.Read}, nil)
 	if err != nil {
 		return nil, nil, tfErr("read variable "+name, err)
 	}
-	if v.dtype == tf.Int64 {
+	if v.DType == tf.Int64 {
 		return []float32{float32(out[0].Value().(int64))}, nil, nil
 	}
 	var buf bytes.Buffer

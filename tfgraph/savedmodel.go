@@ -22,7 +22,11 @@ import (
 	"github.com/wamuir/graft/tensorflow/op"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/internal/atomicfile"
+	"github.com/tlearn/tlearn/pipeline"
+	"github.com/tlearn/tlearn/tfgraph/nets"
+	"github.com/tlearn/tlearn/tfgraph/slim"
 )
 
 // Names in an exported SavedModel: the contract between ExportSavedModel,
@@ -65,10 +69,6 @@ const (
 	resizeAntialias = true
 )
 
-// vggMeans are subtracted from RGB 0..255 (slim vgg_preprocessing, RGB order;
-// the same values as pipeline.VGGMeans, which tfgraph cannot import).
-var vggMeans = []float32{123.68, 116.78, 103.94}
-
 // ExportOptions says what ExportSavedModel writes besides the graph and the
 // variables.
 type ExportOptions struct {
@@ -78,7 +78,7 @@ type ExportOptions struct {
 	// Style is the pipeline's preprocessing style the bytes signature
 	// reproduces in its evaluation form: "crop" (the default: central square
 	// of side min(h,w), resized to S) or "vgg" (shorter side resized to
-	// max(256,S), central S×S window), as pipeline.Preprocess.
+	// pipeline.VGGResizeRange(S), central S×S window), as pipeline.Preprocess.
 	Style string
 }
 
@@ -117,7 +117,7 @@ func (m *Model) ExportSavedModel(dir string, opts ExportOptions) (err error) {
 		return err
 	}
 
-	eg, err := buildExportGraph(m.cfg, m.arch, m.Variables(), opts.Style)
+	eg, err := buildExportGraph(m.cfg, m.net, opts.Style)
 	if err != nil {
 		return fmt.Errorf("export SavedModel: build graph: %w", err)
 	}
@@ -233,7 +233,7 @@ func (m *Model) writeExportVariables(eg *exportGraph, dir string) error {
 		if !ok {
 			return fmt.Errorf("model has no variable %s", v.Name)
 		}
-		reads[i] = mv.read
+		reads[i] = mv.Read
 	}
 	vals, err := m.sess.Run(nil, reads, nil)
 	if err != nil {
@@ -250,7 +250,7 @@ func (m *Model) writeExportVariables(eg *exportGraph, dir string) error {
 	defer sess.Close()
 	feeds := make(map[tf.Output]*tf.Tensor, len(vals))
 	for i, t := range vals {
-		feeds[eg.restored[i]] = t
+		feeds[eg.vars[i].Restored] = t
 	}
 	if _, err := sess.Run(feeds, nil, []*tf.Operation{eg.restoreAll}); err != nil {
 		return tfErr("assign export variables", err)
@@ -278,26 +278,25 @@ type exportGraph struct {
 	graph      *tf.Graph
 	inputSize  int
 	numClasses int
-	vars       []*variable
-	filename   tf.Output // saver's filename tensor (a Const the loader feeds)
+	vars       []*slim.Var // with Restored: RestoreV2 outputs (feedable)
+	filename   tf.Output   // saver's filename tensor (a Const the loader feeds)
 	saveTensor tf.Output
 	restoreAll *tf.Operation
-	restored   []tf.Output // RestoreV2 outputs, in vars order (feedable)
-	asset      tf.Output   // Const "classes.txt", fed with the asset's path by loaders
+	asset      tf.Output // Const "classes.txt", fed with the asset's path by loaders
 
 	bytesIn, imagesIn        tf.Output
 	probsBytes, classesBytes tf.Output
 	probsFloat, classesFloat tf.Output
 }
 
-// buildExportGraph builds a fresh forward-only graph for cfg: the same
-// builder.forward as the Model, once from the float placeholder and once from
-// the in-graph preprocessing of encoded images, both reading one set of
-// variables.
-func buildExportGraph(cfg Config, arch Arch, infos []VarInfo, style string) (*exportGraph, error) {
+// buildExportGraph builds the net again on a fresh graph, forward only with
+// Mode{} (moving statistics, no dropout, direct convs: portable to any
+// device): once from the float placeholder and once from the in-graph
+// preprocessing of encoded images, both getting the same variables by name.
+func buildExportGraph(cfg Config, net nets.Net, style string) (*exportGraph, error) {
 	S := cfg.InputSize
 	eg := &exportGraph{inputSize: S, numClasses: cfg.NumClasses}
-	pre, err := bytesPreprocessGraphDef(S, style)
+	pre, err := bytesPreprocessGraphDef(S, style, net.Norm)
 	if err != nil {
 		return nil, err
 	}
@@ -312,34 +311,10 @@ func buildExportGraph(cfg Config, arch Arch, infos []VarInfo, style string) (*ex
 	eg.imagesIn = s.AddOperation(tf.OpSpec{Type: "Placeholder", Name: InputImages,
 		Attrs: map[string]any{"dtype": tf.Float, "shape": tf.MakeShape(-1, int64(S), int64(S), 3)}}).Output(0)
 
-	// Variables: handle, read (snapshot), zero initialiser for VariableDef.
-	byName := map[string]*variable{}
-	for _, vi := range infos {
-		vs := s.SubScope(vi.Name)
-		h := s.AddOperation(tf.OpSpec{Type: "VarHandleOp", Name: vi.Name, Attrs: map[string]any{
-			"dtype": tf.Float, "shape": tf.MakeShape(vi.Shape...), "shared_name": vi.Name, "container": ""}}).Output(0)
-		v := &variable{VarInfo: vi, kind: kindModel, dtype: tf.Float, handle: h}
-		v.read = op.ReadVariableOp(vs.SubScope("Read"), h, tf.Float)
-		v.init = op.AssignVariableOp(vs.SubScope("Assign"), h, zeros(vi.Shape, tf.Float)(vs.SubScope("Initializer")))
-		eg.vars = append(eg.vars, v)
-		byName[vi.Name] = v
-	}
-	layers, err := arch.layers(S, cfg.NumClasses)
-	if err != nil {
-		return nil, err
-	}
-	var lvs []layerVars
-	for _, l := range layers {
-		name := arch.Name + "/" + l.scope
-		w, b := byName[name+"/weights"], byName[name+"/biases"]
-		if w == nil || b == nil {
-			return nil, fmt.Errorf("no variables for layer %s", name)
-		}
-		lvs = append(lvs, layerVars{l, w, b})
-	}
-	bld := &builder{m: &Model{cfg: cfg, arch: arch}, s: s, ds: s}
+	vs := slim.NewVars(s, cfg.Seed)
+	vs.HeadScopes = net.HeadScopeNames()
 	head := func(sc *op.Scope, x tf.Output) (probs, classes tf.Output) {
-		logits := bld.forward(sc.SubScope(arch.Name), lvs, x, false, false) // direct convs: portable to any device
+		logits := net.Build(slim.New(sc, vs, slim.Mode{}), x, cfg.NumClasses).Logits
 		probs = op.Softmax(sc.SubScope(OutputProbabilities), logits)
 		classes = op.ArgMax(sc.SubScope(OutputClasses), logits, op.Const(sc.SubScope("axis"), int32(1)),
 			op.ArgMaxOutputType(tf.Int64))
@@ -347,28 +322,16 @@ func buildExportGraph(cfg Config, arch Arch, infos []VarInfo, style string) (*ex
 	}
 	eg.probsFloat, eg.classesFloat = head(s.SubScope(SignatureFloat), eg.imagesIn)
 	eg.probsBytes, eg.classesBytes = head(s.SubScope(SignatureBytes), pixels)
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	eg.vars = vs.All()
 
 	// V2 saver over the model variables, shaped like tf.compat.v1.train.Saver's.
 	ss := s.SubScope("save")
 	eg.filename = op.Const(ss.SubScope("Const"), "model")
-	names := make([]string, len(eg.vars))
-	slices := make([]string, len(eg.vars))
-	reads := make([]tf.Output, len(eg.vars))
-	dtypes := make([]tf.DataType, len(eg.vars))
-	for i, v := range eg.vars {
-		names[i], reads[i], dtypes[i] = v.Name, v.read, tf.Float
-	}
-	save := op.SaveV2(ss, eg.filename, op.Const(ss.SubScope("tensor_names"), names),
-		op.Const(ss.SubScope("shape_and_slices"), slices), reads)
-	eg.saveTensor = op.Identity(ss.WithControlDependencies(save).SubScope("control_dependency"), eg.filename)
-	rs := ss.SubScope("restore")
-	eg.restored = op.RestoreV2(rs, eg.filename, op.Const(rs.SubScope("tensor_names"), names),
-		op.Const(rs.SubScope("shape_and_slices"), slices), dtypes)
-	assigns := make([]*tf.Operation, len(eg.vars))
-	for i, v := range eg.vars {
-		assigns[i] = op.AssignVariableOp(rs.SubScope(fmt.Sprintf("assign_%d", i)), v.handle, eg.restored[i])
-	}
-	eg.restoreAll = ss.WithControlDependencies(assigns...).AddOperation(tf.OpSpec{Type: "NoOp", Name: "restore_all"})
+	sv := slim.SaverOps(ss, eg.vars, eg.filename)
+	eg.saveTensor, eg.restoreAll = sv.SaveTensor, sv.RestoreAll
 
 	eg.asset = op.Const(s.SubScope("asset_path").SubScope("classes"), ClassesAsset)
 
@@ -394,8 +357,8 @@ const (
 // stacks the results; it needs a fixed per-element output shape, which the
 // resize guarantees. graft cannot set func-valued attrs, so the node and the
 // library are composed as protos and imported.
-func bytesPreprocessGraphDef(S int, style string) ([]byte, error) {
-	body, versions, err := preprocessBody(S, style)
+func bytesPreprocessGraphDef(S int, style string, norm imagenorm.Norm) ([]byte, error) {
+	body, versions, err := preprocessBody(S, style, norm)
 	if err != nil {
 		return nil, err
 	}
@@ -447,13 +410,13 @@ func shapeProto(dims ...int64) *shapepb.TensorShapeProto {
 //
 //	img = pipeline.Decode(image)  # uint8 [h,w,3]; in-graph: decodeExport (export_decode.go)
 //	crop: s = min(h,w); x = resize(img[(h-s)/2 : +s, (w-s)/2 : +s], [S,S])
-//	vgg:  k = max(256,S)/min(h,w) (float32); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
+//	vgg:  k = side/min(h,w) (float32, side from pipeline.VGGResizeRange(S)); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
 //	      x = resize(img, [nh,nw])[(nh-S)/2 : +S, (nw-S)/2 : +S]
-//	pixels = x - means
+//	pixels = (x - norm.Mean) · norm.Scale
 //
 // where resize is tf.image.resize(bilinear, antialias=True) on float32:
 // ScaleAndTranslate(scale = new/old in float32, translation 0).
-func preprocessBody(S int, style string) ([]byte, *verpb.VersionDef, error) {
+func preprocessBody(S int, style string, norm imagenorm.Norm) ([]byte, *verpb.VersionDef, error) {
 	s := op.NewScope()
 	c := func(name string, v any) tf.Output { return op.Const(s.SubScope(name), v) }
 	in := s.AddOperation(tf.OpSpec{Type: "Placeholder", Name: "image",
@@ -478,7 +441,8 @@ func preprocessBody(S int, style string) ([]byte, *verpb.VersionDef, error) {
 	var x tf.Output
 	switch style {
 	case StyleVGG:
-		k := op.Div(s.SubScope("k"), c("resize_side", float32(max(256, S))), op.Cast(s.SubScope("short_f"), short, tf.Float))
+		side, _ := pipeline.VGGResizeRange(S)
+		k := op.Div(s.SubScope("k"), c("resize_side", float32(side)), op.Cast(s.SubScope("short_f"), short, tf.Float))
 		nhw := op.Cast(s.SubScope("nhw"), op.Round(s, op.Mul(s.SubScope("hk"), op.Cast(s.SubScope("hw_f"), hw, tf.Float), k)), tf.Int32)
 		nhw = op.Maximum(s.SubScope("at_least_S"), nhw, c("S2", []int32{int32(S), int32(S)}))
 		r := resize(img, nhw)
@@ -493,8 +457,11 @@ func preprocessBody(S int, style string) ([]byte, *verpb.VersionDef, error) {
 		size := op.Pack(s.SubScope("size"), []tf.Output{short, short, c("three", int32(3))})
 		x = resize(op.Slice(s.SubScope("crop"), img, begin, size), c("out_size", []int32{int32(S), int32(S)}))
 	}
-	norm := op.Sub(s.SubScope("normalize"), x, c("means", vggMeans))
-	s.AddOperation(tf.OpSpec{Type: "Squeeze", Name: "pixels", Input: []tf.Input{norm},
+	x = op.Sub(s.SubScope("normalize"), x, c("means", norm.Mean[:]))
+	if norm.Scale != 1 {
+		x = op.Mul(s.SubScope("scale"), x, c("norm_scale", norm.Scale))
+	}
+	s.AddOperation(tf.OpSpec{Type: "Squeeze", Name: "pixels", Input: []tf.Input{x},
 		Attrs: map[string]any{"squeeze_dims": []int64{0}}})
 	g, err := s.Finalize()
 	if err != nil {
@@ -527,9 +494,9 @@ func (eg *exportGraph) savedModelProto() ([]byte, error) {
 	var varDefs [][]byte
 	for _, v := range eg.vars {
 		b, err := proto.Marshal(&varpb.VariableDef{
-			VariableName:    outName(v.handle),
-			InitializerName: v.init.Name(),
-			SnapshotName:    outName(v.read),
+			VariableName:    outName(v.Handle),
+			InitializerName: v.Init.Name(),
+			SnapshotName:    outName(v.Read),
 			IsResource:      true,
 			Trainable:       true,
 		})

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlearn/tlearn/imagenorm"
 	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 )
@@ -42,7 +43,7 @@ func smBatch(n, size int, seed uint64) []float32 {
 	r := rand.New(rand.NewPCG(seed, 1))
 	x := make([]float32, n*size*size*3)
 	for i := range x {
-		x[i] = float32(r.IntN(256)) - vggMeans[i%3]
+		x[i] = float32(r.IntN(256)) - imagenorm.MeanSubtract.Mean[i%3]
 	}
 	return x
 }

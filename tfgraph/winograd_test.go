@@ -8,6 +8,8 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
+
+	"github.com/tlearn/tlearn/tfgraph/winograd"
 )
 
 // winogradTol bounds Winograd F(4×4,3×3)'s float32 rounding against
@@ -44,7 +46,7 @@ func TestWinogradConv(t *testing.T) {
 			xt := op.Const(s.SubScope("x"), reshape4(x, tc.n, tc.h, tc.w, tc.c))
 			wt := op.Const(s.SubScope("w"), reshape4(wv, 3, 3, tc.c, tc.k))
 			direct := op.Conv2D(s.SubScope("direct"), xt, wt, []int64{1, 1, 1, 1}, "SAME")
-			wino := winogradConv(s.SubScope("winograd"), xt, wt, tc.h, tc.w, tc.c, tc.k)
+			wino := winograd.Conv(s.SubScope("winograd"), xt, wt, tc.h, tc.w, tc.c, tc.k)
 			out := runGraph(t, s, nil, direct, wino)
 			want, got := out[0].Value().([][][][]float32), out[1].Value().([][][][]float32)
 			if fmt.Sprint(out[0].Shape()) != fmt.Sprint(out[1].Shape()) {
@@ -59,30 +61,30 @@ func TestWinogradConv(t *testing.T) {
 	}
 }
 
-// TestWinogradLayer: which layers ConvAuto computes with Winograd.
-func TestWinogradLayer(t *testing.T) {
-	wide := layer{kernel: 3, in: 256, out: 512, padding: "SAME"}
+// TestWinogradPolicy: which 3×3 stride-1 SAME convs ConvAuto computes with
+// Winograd (slim asks only about those: fc, 1×1 and strided convs are
+// direct whatever the policy, see TestWinogradModel's fc layers).
+func TestWinogradPolicy(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		cfg  Config
-		l    layer
-		want bool
+		name    string
+		cfg     Config
+		in, out int
+		want    bool
 	}{
-		{"auto, wide, cpu", Config{Device: "cpu"}, wide, true},
-		{"auto spelled out", Config{Device: "cpu", ConvAlgorithm: ConvAuto}, wide, true},
-		{"auto, 128 in", Config{Device: "cpu"}, layer{kernel: 3, in: 128, out: 256, padding: "SAME"}, true},
-		{"auto, 64 in", Config{Device: "cpu"}, layer{kernel: 3, in: 64, out: 128, padding: "SAME"}, false},
-		{"auto, 64 out", Config{Device: "cpu"}, layer{kernel: 3, in: 512, out: 64, padding: "SAME"}, false},
-		{"auto, bf16", Config{Device: "cpu", Precision: PrecisionBF16}, wide, false},
-		{"auto, gpu", Config{Device: "gpu:0"}, wide, false},
-		{"auto, default device on this CPU-only build", Config{}, wide, !gpuBuild()},
-		{"direct", Config{Device: "cpu", ConvAlgorithm: ConvDirect}, wide, false},
-		{"winograd, narrow", Config{ConvAlgorithm: ConvWinograd}, layer{kernel: 3, in: 3, out: 8, padding: "SAME"}, true},
-		{"winograd, fc", Config{ConvAlgorithm: ConvWinograd}, layer{kernel: 7, in: 512, out: 4096, fc: true, padding: "VALID"}, false},
-		{"winograd, 1x1", Config{ConvAlgorithm: ConvWinograd}, layer{kernel: 1, in: 512, out: 512, padding: "SAME"}, false},
+		{"auto, wide, cpu", Config{Device: "cpu"}, 256, 512, true},
+		{"auto spelled out", Config{Device: "cpu", ConvAlgorithm: ConvAuto}, 256, 512, true},
+		{"auto, 128 in", Config{Device: "cpu"}, 128, 256, true},
+		{"auto, 64 in", Config{Device: "cpu"}, 64, 128, false},
+		{"auto, 64 out", Config{Device: "cpu"}, 512, 64, false},
+		{"auto, bf16", Config{Device: "cpu", Precision: PrecisionBF16}, 256, 512, false},
+		{"auto, gpu", Config{Device: "gpu:0"}, 256, 512, false},
+		{"auto, default device on this CPU-only build", Config{}, 256, 512, !gpuBuild()},
+		{"direct", Config{Device: "cpu", ConvAlgorithm: ConvDirect}, 256, 512, false},
+		{"winograd, narrow", Config{ConvAlgorithm: ConvWinograd}, 3, 8, true},
 	} {
-		if got := winogradLayer(tc.cfg, tc.l); got != tc.want {
-			t.Errorf("%s: winogradLayer = %v, want %v", tc.name, got, tc.want)
+		p := winogradPolicy(tc.cfg)
+		if got := p != nil && p(tc.in, tc.out); got != tc.want {
+			t.Errorf("%s: Winograd for %d→%d = %v, want %v", tc.name, tc.in, tc.out, got, tc.want)
 		}
 	}
 	if _, err := NewModel(Config{Arch: "vgg_mini", NumClasses: 2, InputSize: 32, ConvAlgorithm: "fft"}); err == nil {

@@ -107,7 +107,7 @@ func (h *progressHook) OnStep(l *Loop, s StepInfo) error {
 		remaining = time.Duration(float64(l.TotalSteps-s.Step) * float64(l.Opts.Batch) / ips * float64(time.Second))
 	}
 	l.Log.Info("step", "step", s.Step, "of", l.TotalSteps, "epoch", s.Epoch, "loss", round(s.Loss), "total_loss", round(s.TotalLoss),
-		"lr", fmt.Sprintf("%.3g", s.LR), "images_per_sec", fmt.Sprintf("%.1f", ips), "eta", remaining.Round(time.Second).String())
+		"lr", fmt.Sprintf("%.3g", s.LR), "images_per_sec", fmt.Sprintf("%.1f", ips), "input_wait", fmt.Sprintf("%.2f", l.inputWait.fraction()), "eta", remaining.Round(time.Second).String())
 	return nil
 }
 

@@ -40,7 +40,7 @@ func TestCtrlCSavesAndResumes(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	testdata.Folders(t, data, 2, 10, 40, 8)
 	run := filepath.Join(tmp, "run")
-	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 2 --weights none " +
+	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 0.05 --weights none " +
 		"--steps 100000 --batch 4 --lr 0.001 --log-every 1 --eval-every 1000000 --threads 1 --workers 1"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -73,7 +73,7 @@ func TestCtrlCSavesAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no checkpoint after SIGINT: %v\n%s", err, log.String())
 	}
-	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: 2, InputSize: 32})
+	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: 2, InputSize: 32, ForInference: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestBrokenPipeSavesLikeSIGTERM(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	testdata.Folders(t, data, 2, 8, 36, 8)
 	run := filepath.Join(tmp, "run")
-	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 2 --weights none " +
+	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 0.05 --weights none " +
 		"--steps 100000 --batch 4 --log-every 1 --eval-every 1000000 --threads 1 --workers 1"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
