@@ -7,7 +7,9 @@ Reads a JSON spec (argv[1]) and writes JSON results to argv[2]:
       A dense layer loss = mean((x·w + b − y)²) trained `steps` steps by each
       case's tf.compat.v1.train optimizer (momentum, nesterov, adam, rmsprop;
       adamw = w −= lr·wd·w on the kernel, then AdamOptimizer's step). After
-      each step: every global variable by name (slots included).
+      each step: every global variable by name (slots included). A case's
+      "restore" is a tlearn checkpoint prefix that tf1.train.Saver restores
+      (every variable, slots and beta powers) before the steps.
   {"mode": "schedules", "steps", "cases": [...]}
       The learning rate at steps 0..steps−1 of polynomial_decay,
       cosine_decay or exponential_decay(staircase) with a linear warmup
@@ -61,6 +63,9 @@ def run_optimizer(spec, c):
         out = []
         with tf1.Session(graph=g) as s:
             s.run(tf1.global_variables_initializer())
+            if c.get("restore"):
+                # TensorFlow's own Saver reads tlearn's checkpoint by name.
+                tf1.train.Saver().restore(s, c["restore"])
             for _ in range(spec["steps"]):
                 s.run(train)
                 out.append({n: np.asarray(s.run(byname[n]), np.float64).ravel().tolist() for n in names})

@@ -2,6 +2,7 @@ package optim_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -57,6 +58,7 @@ type optCase struct {
 	Epsilon     float64 `json:"epsilon"`
 	Rho         float64 `json:"rho"`
 	WeightDecay float64 `json:"weight_decay"`
+	Restore     string  `json:"restore,omitempty"`
 
 	opt optim.Optimizer
 }
@@ -79,22 +81,39 @@ func TestOptimizersMatchTensorFlow(t *testing.T) {
 	}
 	var want [][]map[string][]float64
 	reference(t, map[string]any{"mode": "optimizers", "x": x, "y": y, "w": w0, "b": b0, "lr": lr, "steps": steps, "cases": cases}, &want)
+	got := make([][]map[string][]float64, len(cases))
+	ckdir := t.TempDir()
+	for ci, c := range cases {
+		prefix := filepath.Join(ckdir, c.Kind, "model.ckpt-2")
+		got[ci] = runDense(t, c.opt, x, y, w0, b0, lr, steps, prefix)
+		cases[ci].Restore = prefix
+	}
+	// TensorFlow restores each checkpoint tlearn saved after step 2 into
+	// its own optimizer and takes step 3.
+	var resumed [][]map[string][]float64
+	reference(t, map[string]any{"mode": "optimizers", "x": x, "y": y, "w": w0, "b": b0, "lr": lr, "steps": 1, "cases": cases}, &resumed)
 	for ci, c := range cases {
 		t.Run(c.Kind, func(t *testing.T) {
-			got := runDense(t, c.opt, x, y, w0, b0, lr, steps)
 			for k := range steps {
-				g, w := got[k], want[ci][k]
-				gn, wn := keys(g), keys(w)
-				if !slices.Equal(gn, wn) {
-					t.Fatalf("step %d: variables %v, TensorFlow has %v", k+1, gn, wn)
-				}
-				for _, n := range wn {
-					if e := relErr(g[n], w[n]); e > 1e-5 {
-						t.Errorf("step %d %s: rel err %.2g: got %v want %v", k+1, n, e, g[n], w[n])
-					}
-				}
+				compareVars(t, fmt.Sprintf("step %d", k+1), got[ci][k], want[ci][k])
 			}
+			compareVars(t, "TensorFlow's step 3 from tlearn's checkpoint", got[ci][2], resumed[ci][0])
 		})
+	}
+}
+
+// compareVars checks that got and want hold the same variables (names,
+// slots included) with values within 1e-5 relative.
+func compareVars(t *testing.T, what string, got, want map[string][]float64) {
+	t.Helper()
+	gn, wn := keys(got), keys(want)
+	if !slices.Equal(gn, wn) {
+		t.Fatalf("%s: variables %v, TensorFlow has %v", what, gn, wn)
+	}
+	for _, n := range wn {
+		if e := relErr(got[n], want[n]); e > 1e-5 {
+			t.Errorf("%s %s: rel err %.2g: got %v want %v", what, n, e, got[n], want[n])
+		}
 	}
 }
 
@@ -108,8 +127,8 @@ func keys(m map[string][]float64) []string {
 }
 
 // runDense trains loss = mean((x·w + b − y)²) with o and returns every
-// variable after each step.
-func runDense(t *testing.T, o optim.Optimizer, x, y, w0 [][]float32, b0 []float32, lr float32, steps int) []map[string][]float64 {
+// variable after each step; after step 2 it saves them all to prefix.
+func runDense(t *testing.T, o optim.Optimizer, x, y, w0 [][]float32, b0 []float32, lr float32, steps int, prefix string) []map[string][]float64 {
 	s := op.NewScope()
 	vs := slim.NewVars(s, 1)
 	w := vs.Get("dense/kernel", []int64{3, 2}, tf.Float, slim.Weight, "dense", slim.Zeros)
@@ -123,6 +142,8 @@ func runDense(t *testing.T, o optim.Optimizer, x, y, w0 [][]float32, b0 []float3
 	setW := op.AssignVariableOp(s.SubScope("set_w"), w.Handle, op.Const(s.SubScope("w0"), w0))
 	setB := op.AssignVariableOp(s.SubScope("set_b"), b.Handle, op.Const(s.SubScope("b0"), b0))
 	all := vs.All()
+	pf := op.Placeholder(s.SubScope("prefix"), tf.String, op.PlaceholderShape(tf.ScalarShape()))
+	saver := slim.SaverOps(s.SubScope("save"), all, pf)
 	var reads []tf.Output
 	for _, v := range all {
 		reads = append(reads, v.Read)
@@ -147,9 +168,15 @@ func runDense(t *testing.T, o optim.Optimizer, x, y, w0 [][]float32, b0 []float3
 		t.Fatal(err)
 	}
 	var out []map[string][]float64
-	for range steps {
+	for k := range steps {
 		if _, err := sess.Run(nil, nil, []*tf.Operation{step}); err != nil {
 			t.Fatal(err)
+		}
+		if k == 1 {
+			pt, _ := tf.NewTensor(prefix)
+			if _, err := sess.Run(map[tf.Output]*tf.Tensor{pf: pt}, nil, []*tf.Operation{saver.Save}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		vals, err := sess.Run(nil, reads, nil)
 		if err != nil {
