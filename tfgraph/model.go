@@ -51,8 +51,10 @@ type Model struct {
 // and initialises every variable fresh: the head (the net's HeadScopes)
 // Glorot-uniform (TF-Slim's default xavier_initializer), the body's weights
 // as the net says (nets/vgg.go: He-uniform), biases, batch-norm betas,
-// moving means, momentum slots and global_step zero, gammas and moving
-// variances one. Pretrained weights then replace the body (LoadPretrained).
+// moving means, optimizer slots and global_step zero, gammas and moving
+// variances one (and, as TensorFlow's, RMSProp's mean-square slots one,
+// Adam's beta1_power/beta2_power beta1/beta2). Pretrained weights then
+// replace the body (LoadPretrained).
 func NewModel(cfg Config) (*Model, error) {
 	cfg = cfg.withDefaults()
 	net, err := nets.Lookup(cfg.Arch)

@@ -173,7 +173,7 @@ func (m *Model) feeds(images []float32, labels []int32, n int) (map[tf.Output]*t
 	return f, nil
 }
 
-// TrainStep runs one momentum update on the first n images (NHWC float32,
+// TrainStep runs one optimizer update on the first n images (NHWC float32,
 // n*S*S*3 values) and labels in one Session.Run and returns the batch loss
 // (computed before the update) and the new global step.
 func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, error) {
