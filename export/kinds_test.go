@@ -43,7 +43,8 @@ func imageKinds(t *testing.T) (served, refused []string) {
 // 24/32-bit), the SavedModel's bytes
 // signature serving_default, run through libtensorflow (the C++ SavedModel
 // loader) and through Python TensorFlow, gives the probabilities of the Go
-// pipeline (what `tlearn predict` computes): same top-1, max |Δp| ≤ 1e-4.
+// pipeline (what `tlearn predict` computes, large JPEGs decoded at DCT
+// scale 1/2, 1/4, 1/8: kinds/scale*.jpg): same top-1, max |Δp| ≤ 1e-4.
 // WebP (no TensorFlow decoder) is refused with a message.
 func TestSavedModelBytesMatchesPipeline(t *testing.T) {
 	paths, refused := imageKinds(t)
