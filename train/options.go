@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tlearn/tlearn/pipeline"
+	"github.com/tlearn/tlearn/tfgraph"
 )
 
 // Options configures a training run. The zero value of a field means the
@@ -31,7 +32,8 @@ type Options struct {
 	ValSplit float64 // validation fraction per class; 0 means the default 0.2, negative means none
 	Seed     int64
 
-	Trainable string // all|head|last-N
+	Trainable string // all|head|last-N|scopes:P1,P2
+	BatchNorm string // train (default) | frozen (tfgraph.Config.BatchNorm)
 	Epochs    int
 	Steps     int64 // if > 0, train this many steps instead of Epochs (LR decays over them)
 	Batch     int
@@ -153,6 +155,9 @@ func (o *Options) Validate() error {
 	if _, err := ParseTrainable(o.Trainable); err != nil {
 		return err
 	}
+	if o.BatchNorm != "" && o.BatchNorm != tfgraph.BatchNormTrain && o.BatchNorm != tfgraph.BatchNormFrozen {
+		return usage(fmt.Sprintf("--batch-norm must be %s or %s (got %q)", tfgraph.BatchNormTrain, tfgraph.BatchNormFrozen, o.BatchNorm))
+	}
 	p := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style)}
 	if err := p.Validate(); err != nil {
 		return usage(err.Error())
@@ -160,17 +165,20 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// ParseTrainable checks an --trainable value: all, head, or last-N with N >= 1.
+// ParseTrainable checks an --trainable value: all, head, last-N with N >= 1,
+// or scopes:P1,P2 (variable scopes, with or without the net's own).
 func ParseTrainable(s string) (string, error) {
 	switch {
 	case s == "all" || s == "head":
+		return s, nil
+	case strings.HasPrefix(s, "scopes:") && strings.Trim(strings.TrimPrefix(s, "scopes:"), ", ") != "":
 		return s, nil
 	case strings.HasPrefix(s, "last-"):
 		if n, err := strconv.Atoi(strings.TrimPrefix(s, "last-")); err == nil && n >= 1 {
 			return s, nil
 		}
 	}
-	return "", usage(fmt.Sprintf("--trainable must be all, head or last-N with N >= 1 (got %q)", s))
+	return "", usage(fmt.Sprintf("--trainable must be all, head, last-N with N >= 1 or scopes:P1,P2 (got %q)", s))
 }
 
 // UsageError is an error in the options themselves (the CLI exits 2).
