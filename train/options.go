@@ -26,7 +26,7 @@ import (
 type Options struct {
 	Data     string  // dataset: folder (Food-101 or folder-per-class) or list file
 	Out      string  // RUN_DIR
-	Arch     string  // vgg_19 (default), vgg_16, vgg_mini
+	Arch     string  // vgg_19 (default), vgg_16, vgg_mini, resnet_v1_50/101/152, resnet_mini (tfgraph/nets)
 	Weights  string  // TF-Slim checkpoint, tlearn RUN_DIR, or "none"; required unless resuming
 	Layout   string  // auto|food101|folders|list
 	ValSplit float64 // validation fraction per class; 0 means the default 0.2, negative means none

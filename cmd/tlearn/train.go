@@ -28,7 +28,7 @@ Watch it with:  tensorboard --logdir runs/`,
 		Flags: []cli.Flag{
 			strFlag("data", "", "dataset `DIR` (Food-101 or folder per class) or list FILE (required)"),
 			strFlag("out", "", "run `DIR` to write: checkpoints, config.json, events (required)"),
-			strFlag("arch", "vgg_19", "network: vgg_19, vgg_16, or vgg_mini (small, for tests and demos)"),
+			strFlag("arch", "vgg_19", "network: vgg_19, vgg_16, resnet_v1_50, resnet_v1_101, resnet_v1_152, or vgg_mini / resnet_mini (small, 32-64 px, for tests and demos)"),
 			strFlag("weights", "", "pretrained weights: a TF-Slim checkpoint (vgg_19.ckpt), a tlearn RUN_DIR, or 'none' to train from scratch"),
 			strFlag("layout", "auto", "dataset layout: auto, food101, folders or list"),
 			floatFlag("val-split", 0.2, "fraction of each class held out for validation (folders and list layouts)"),
