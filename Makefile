@@ -32,7 +32,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 20m
 GOTESTFLAGS  ?=
 
-.PHONY: docker help deps pydeps benchdeps build test test-pipeline demo bench bench-smoke stress food101 clean
+.PHONY: docker docker-base docker-test help deps pydeps benchdeps build test test-pipeline demo bench bench-smoke stress food101 clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | column -t -s "$$(printf '\t')"
@@ -100,11 +100,31 @@ stress: deps build pydeps ## heavy reliability tests: kill -9 crash/resume, pred
 test-pipeline: ## pipeline tests only (no libtensorflow needed)
 	CGO_ENABLED=0 $(GO) test -count=1 ./pipeline/...
 
-VARIANT ?= gpu
-docker: ## build the Docker image (VARIANT=gpu|cpu); needs a Docker engine, CI does not run it
-	docker build --build-arg VARIANT=$(VARIANT) --build-arg TF_GPU_IMAGE=$(TF_GPU_IMAGE) \
-	  --build-arg GO_IMAGE=$(GO_IMAGE) --build-arg TLEARN_VERSION=$(shell git describe --always --dirty 2>/dev/null || echo dev) \
-	  -t tlearn:$(VARIANT) .
+# Docker (issue 16). DOCKER_BASE=registry uses the Dockerfile's base images from Docker
+# Hub; DOCKER_BASE=local makes stand-ins for DEBIAN_IMAGE and GO_IMAGE with debootstrap
+# and the Go toolchain module (scripts/docker-base.sh), for machines without Docker Hub.
+VARIANT     ?= gpu
+DOCKER_BASE ?= registry
+DOCKER_TAG  ?= tlearn:$(VARIANT)
+ifeq ($(DOCKER_BASE),local)
+DEBIAN_IMAGE := tlearn-base/debian:bookworm-slim
+GO_IMAGE     := tlearn-base/golang:$(GO_TOOLCHAIN:go%=%)-bookworm
+DOCKER_BASE_DEP := docker-base
+else ifneq ($(DOCKER_BASE),registry)
+$(error DOCKER_BASE=$(DOCKER_BASE): registry or local)
+endif
+
+docker: $(DOCKER_BASE_DEP) ## build the Docker image tlearn:$(VARIANT) (VARIANT=gpu|cpu; DOCKER_BASE=local without Docker Hub)
+	bash scripts/docker-build.sh --build-arg VARIANT=$(VARIANT) --build-arg TF_GPU_IMAGE=$(TF_GPU_IMAGE) \
+	  --build-arg GO_IMAGE=$(GO_IMAGE) --build-arg DEBIAN_IMAGE=$(DEBIAN_IMAGE) --build-arg TLEARN_VERSION=$(VERSION) \
+	  -t $(DOCKER_TAG) .
+
+docker-base: ## local Debian and Go base images (debootstrap + the Go toolchain module), for DOCKER_BASE=local
+	bash scripts/docker-base.sh
+
+docker-test: ## build the CPU image and run it as a user would: info, train → predict → export on real images in mounted folders
+	$(MAKE) docker VARIANT=cpu
+	bash scripts/docker-test.sh tlearn:cpu
 
 clean: ## remove build outputs (keeps the installed library and caches)
 	rm -rf bin

@@ -18,7 +18,7 @@ OUT=${DEMO_OUT:-demo/out}
 SHOTS=${SHOTS:-10}
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-15}
 FINETUNE_STEPS=${FINETUNE_STEPS:-300}
-common=(--arch vgg_mini --input-size 32 --margin 2 --log-every 50 --seed 1)
+common=(--arch vgg_mini --input-size 32 --margin 0.07 --log-every 50 --seed 1)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -92,7 +92,7 @@ func runDir(t *testing.T, style string, images []float32, n int) (string, *tfgra
 
 // jpegs writes JPEGs of several sizes and aspect ratios (landscape, portrait,
 // square, upscaled, downscaled) plus the pipeline's real photo.
-// scale multiplies the sizes (the vgg style resizes the shorter side to 256).
+// scale multiplies the sizes (to exercise downscaling in the vgg style).
 func jpegs(t *testing.T, scale int) []string {
 	t.Helper()
 	dir := t.TempDir()

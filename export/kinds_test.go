@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -16,7 +15,7 @@ import (
 
 // imageKinds lists pipeline/testdata's images of every kind pipeline.Decode
 // accepts (img/, exif/, kinds/; see scripts/gen_export_testdata.py), split
-// into those the serving graph decodes and those it refuses.
+// into those the serving graph decodes and those it refuses (WebP).
 func imageKinds(t *testing.T) (served, refused []string) {
 	t.Helper()
 	root := filepath.Join(testenv.ModuleRoot(t), "pipeline", "testdata")
@@ -27,7 +26,7 @@ func imageKinds(t *testing.T) (served, refused []string) {
 		}
 		for _, e := range es {
 			p := filepath.Join(root, dir, e.Name())
-			if strings.HasSuffix(e.Name(), ".webp") || e.Name() == "trns.gif" {
+			if strings.HasSuffix(e.Name(), ".webp") {
 				refused = append(refused, p)
 			} else {
 				served = append(served, p)
@@ -40,11 +39,12 @@ func imageKinds(t *testing.T) (served, refused []string) {
 // TestSavedModelBytesMatchesPipeline: for every image kind the pipeline
 // accepts (alpha at every level, grey+alpha, 16-bit, palette with and
 // without transparency, tRNS colour keys, 1-bit grey, CMYK, progressive,
-// 4:4:4, EXIF orientations 1–8, GIF, BMP 24/32-bit), the SavedModel's bytes
+// 4:4:4, EXIF orientations 1–8, GIF with and without transparency, BMP
+// 24/32-bit), the SavedModel's bytes
 // signature serving_default, run through libtensorflow (the C++ SavedModel
 // loader) and through Python TensorFlow, gives the probabilities of the Go
 // pipeline (what `tlearn predict` computes): same top-1, max |Δp| ≤ 1e-4.
-// WebP and GIFs with a transparent colour are refused with a message.
+// WebP (no TensorFlow decoder) is refused with a message.
 func TestSavedModelBytesMatchesPipeline(t *testing.T) {
 	paths, refused := imageKinds(t)
 	run, m := runDir(t, "crop", nil, 0)
@@ -109,15 +109,12 @@ func TestSavedModelBytesMatchesPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = s.PredictEncoded([][]byte{b})
-		wantMsg := "Unknown image file format"
-		if strings.HasSuffix(p, ".gif") {
-			wantMsg = "GIF with a transparent colour"
-		}
+		const wantMsg = "Unknown image file format"
 		if err == nil || !strings.Contains(err.Error(), wantMsg) {
 			t.Errorf("%s: serving_default error %v, want one containing %q", filepath.Base(p), err, wantMsg)
 		}
 	}
-	if !slices.ContainsFunc(refused, func(p string) bool { return strings.HasSuffix(p, "trns.gif") }) {
-		t.Error("fixture kinds/trns.gif missing")
+	if len(refused) != 3 {
+		t.Errorf("refused fixtures %v, want the 3 WebPs", refused)
 	}
 }

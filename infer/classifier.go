@@ -6,8 +6,10 @@
 package infer
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/rundir"
@@ -40,6 +42,9 @@ type OpenOptions struct {
 	// (default), direct or winograd (tfgraph.Config.ConvAlgorithm). A
 	// SavedModel runs the direct convolutions it was exported with.
 	Conv string
+	// Signature is which signature of a SavedModel runs: SignatureFloat
+	// (default) or SignatureBytes. Only for a SavedModel.
+	Signature string
 	// SoftPlacement runs on the CPU when Device names a GPU that is not
 	// there; without it Open refuses (a *UsageError).
 	SoftPlacement bool
@@ -55,10 +60,17 @@ func Open(opts OpenOptions) (Classifier, error) {
 	switch {
 	case opts.Model != "" && (opts.Weights != "" || opts.Labels != ""):
 		return nil, &UsageError{"give either --model, or --arch with --weights and --labels, not both"}
+	case opts.Signature != "" && opts.Signature != SignatureFloat && opts.Signature != SignatureBytes:
+		return nil, &UsageError{fmt.Sprintf("--signature must be %s or %s (got %q)", SignatureFloat, SignatureBytes, opts.Signature)}
+	case opts.Signature == SignatureBytes && (opts.Model == "" || !tfgraph.IsSavedModel(opts.Model)):
+		return nil, &UsageError{"--signature bytes runs an exported SavedModel's own serving_default: give --model EXPORT_DIR (a folder with saved_model.pb; make one with `tlearn export`)"}
 	case opts.Model != "":
 		if tfgraph.IsSavedModel(opts.Model) {
 			if opts.Conv == tfgraph.ConvWinograd {
 				return nil, &UsageError{fmt.Sprintf("--conv winograd needs a RUN_DIR or a checkpoint: the SavedModel %s runs the direct convolutions it was exported with", opts.Model)}
+			}
+			if opts.Signature == SignatureBytes {
+				return openBytes(opts)
 			}
 			return openSavedModel(opts)
 		}
@@ -68,6 +80,16 @@ func Open(opts OpenOptions) (Classifier, error) {
 	default:
 		return nil, &UsageError{"which model? give --model RUN_DIR|SAVEDMODEL, or --arch A --weights CKPT --labels FILE"}
 	}
+}
+
+// configUsage turns tfgraph's configuration errors (a bad --device,
+// --input-size, …) into a UsageError and returns others unchanged.
+func configUsage(err error) error {
+	var ce *tfgraph.ConfigError
+	if errors.As(err, &ce) {
+		return &UsageError{ce.Error()}
+	}
+	return err
 }
 
 // UsageError is a mistake in how the model was named (the CLI exits 2).
@@ -103,7 +125,7 @@ func openRunDir(opts OpenOptions) (Classifier, error) {
 		ForInference: true, Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true,
 		Precision: opts.Precision, ConvAlgorithm: opts.Conv})
 	if err != nil {
-		return nil, fmt.Errorf("build %s from %s: %w", cfg.Arch, dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, configUsage(err))
 	}
 	if err := m.RestoreCheckpoint(ckpt); err != nil {
 		m.Close()
@@ -137,19 +159,21 @@ func openCheckpoint(opts OpenOptions) (Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
-	arch := opts.Arch
+	arch, size := opts.Arch, opts.InputSize
 	if arch == "" {
-		arch = "vgg_19"
+		return nil, &UsageError{"--arch is required with --weights: one of " + strings.Join(tfgraph.ArchNames(), ", ")}
 	}
-	size := opts.InputSize
-	if size == 0 {
-		size = 224
+	if size < 1 {
+		return nil, &UsageError{fmt.Sprintf("--input-size must be at least 1 (got %d)", size)}
+	}
+	if err := tfgraph.CheckArch(arch); err != nil {
+		return nil, &UsageError{"--arch: " + err.Error()}
 	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: arch, NumClasses: len(labels), InputSize: size, ForInference: true,
 		Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true, Precision: opts.Precision,
 		ConvAlgorithm: opts.Conv})
 	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", arch, err)
+		return nil, configUsage(err)
 	}
 	if err := m.LoadAll(opts.Weights); err != nil {
 		m.Close()

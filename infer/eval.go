@@ -31,7 +31,7 @@ type Report struct {
 // EvalOptions tunes an evaluation.
 type EvalOptions struct {
 	Layout  string // auto|food101|folders|list
-	Batch   int    // default 64
+	Batch   int    // images per inference batch, at least 1
 	Workers int
 }
 
@@ -40,21 +40,17 @@ type EvalOptions struct {
 // train/ + val/ sub-folders), otherwise every image. Class names must be
 // among the model's classes.
 func Evaluate(ctx context.Context, clf Classifier, data string, opts EvalOptions) (*Report, error) {
-	if opts.Batch <= 0 {
-		opts.Batch = 64
+	if opts.Batch < 1 {
+		return nil, &UsageError{fmt.Sprintf("--batch must be at least 1 (got %d)", opts.Batch)}
 	}
 	classes := clf.Classes()
-	ds, err := pipeline.Load(data, pipeline.LoadOptions{Layout: opts.Layout, ValSplit: -1, Classes: classes})
+	ds, err := pipeline.Load(data, pipeline.LoadOptions{Layout: opts.Layout, ValSplit: 0, Classes: classes})
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", data, err)
+		return nil, err // pipeline's errors name the path
 	}
 	samples, split := ds.Val, "test/validation split"
 	if len(samples) == 0 {
 		samples, split = ds.Train, "all images"
-	}
-	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{BatchSize: opts.Batch, Workers: opts.Workers, Mode: pipeline.Eval})
-	if err != nil {
-		return nil, err
 	}
 	c := len(classes)
 	conf := make([][]int, c)
@@ -62,6 +58,19 @@ func Evaluate(ctx context.Context, clf Classifier, data string, opts EvalOptions
 		conf[i] = make([]int, c)
 	}
 	r := &Report{Classes: classes, Confusion: conf, Split: split}
+	if ec, ok := clf.(encodedClassifier); ok {
+		top5, err := evaluateEncoded(ctx, ec, samples, opts.Batch, r)
+		if err != nil {
+			return nil, err
+		}
+		r.Failed = len(r.BadFiles)
+		finishReport(r, top5)
+		return r, nil
+	}
+	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{BatchSize: opts.Batch, Workers: opts.Workers, Mode: pipeline.Eval})
+	if err != nil {
+		return nil, err
+	}
 	var top5 int
 	for b, err := range loader.Epoch(ctx, samples, 0, 0) {
 		if err != nil {

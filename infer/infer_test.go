@@ -113,7 +113,7 @@ func newRunDir(t *testing.T, classes []string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "run")
 	os.MkdirAll(dir, 0o755)
-	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: len(classes), InputSize: 32, Seed: 3})
+	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: len(classes), InputSize: 32, Seed: 3, DropoutKeep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +167,10 @@ func TestPredictAnswersEveryFileOnce(t *testing.T) {
 	}
 	if sum.Images != 15 || sum.Failed != 3 {
 		t.Errorf("summary %+v, want 15 images and 3 failed", sum)
+	}
+	// The input-wait gauge: a part of the elapsed time, as a fraction.
+	if sum.Elapsed <= 0 || sum.InputWait < 0 || sum.InputWait > sum.Elapsed || sum.InputWaitFraction() != sum.InputWait.Seconds()/sum.Elapsed.Seconds() {
+		t.Errorf("input wait %v of elapsed %v (fraction %v) inconsistent", sum.InputWait, sum.Elapsed, sum.InputWaitFraction())
 	}
 	if len(seen) != 18 {
 		t.Errorf("%d distinct paths answered, want 18", len(seen))

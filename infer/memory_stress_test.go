@@ -66,9 +66,11 @@ func TestPredictMemoryFlat(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	testdata.Folders(t, data, 3, 8, 40, 1)
 	run := filepath.Join(tmp, "run")
-	_, err := train.Run(context.Background(), train.Options{Data: data, Out: run, Arch: "vgg_mini", Weights: "none",
-		InputSize: 32, Margin: 2, Batch: 4, Steps: 2, Threads: 2, Workers: 2,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Progress: io.Discard})
+	o := train.DefaultOptions()
+	o.Data, o.Out, o.Arch, o.Weights, o.InputSize, o.Margin, o.Batch, o.Steps, o.Threads, o.Workers =
+		data, run, "vgg_mini", "none", 32, 0.05, 4, 2, 2, 2
+	o.Log, o.Progress = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
+	_, err := train.Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

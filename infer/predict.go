@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/tlearn/tlearn/pipeline"
 )
@@ -25,8 +26,8 @@ type Prediction struct {
 
 // PredictOptions tunes a prediction run.
 type PredictOptions struct {
-	TopK     int // default 5 (capped at the number of classes)
-	Batch    int // default 32
+	TopK     int // classes per image, at least 1 (capped at the number of classes)
+	Batch    int // images per inference batch, at least 1
 	Workers  int // decode workers (0: all cores)
 	Prefetch int // batches decoded ahead of inference (default 2)
 }
@@ -35,6 +36,21 @@ type PredictOptions struct {
 type Summary struct {
 	Images int // answered with predictions
 	Failed int // answered with an error
+	// InputWait is the time the model waited for batches after the first
+	// one arrived, and Elapsed the wall time since then (the first batch's
+	// wait is the pipeline's start-up, unavoidable); see InputWaitFraction.
+	InputWait, Elapsed time.Duration
+}
+
+// InputWaitFraction is the share of the run (after the first batch) that
+// inference spent waiting for the pipeline: near 0 when the model is the
+// bottleneck; over 0.1 the run is input-bound (see
+// pipeline.InputBoundAdvice).
+func (s Summary) InputWaitFraction() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return min(max(s.InputWait.Seconds()/s.Elapsed.Seconds(), 0), 1)
 }
 
 // Predict classifies every image under paths (files or folders, recursive) and
@@ -42,15 +58,18 @@ type Summary struct {
 // memory stays flat however many files there are. Decoding of the next batch
 // overlaps inference of the current one.
 func Predict(ctx context.Context, clf Classifier, paths []string, opts PredictOptions, emit func(Prediction) error) (Summary, error) {
-	if opts.TopK <= 0 {
-		opts.TopK = 5
+	if opts.TopK < 1 {
+		return Summary{}, &UsageError{fmt.Sprintf("--top-k must be at least 1 (got %d)", opts.TopK)}
 	}
-	if opts.Batch <= 0 {
-		opts.Batch = 32
+	if opts.Batch < 1 {
+		return Summary{}, &UsageError{fmt.Sprintf("--batch must be at least 1 (got %d)", opts.Batch)}
 	}
 	classes := clf.Classes()
 	if opts.TopK > len(classes) {
 		opts.TopK = len(classes)
+	}
+	if ec, ok := clf.(encodedClassifier); ok {
+		return predictEncoded(ctx, ec, paths, opts, emit)
 	}
 	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{
 		BatchSize: opts.Batch, Workers: opts.Workers, Prefetch: opts.Prefetch, Mode: pipeline.Eval})
@@ -59,7 +78,13 @@ func Predict(ctx context.Context, clf Classifier, paths []string, opts PredictOp
 	}
 	var sum Summary
 	first := true
+	var started, waitFrom time.Time // first batch's arrival; when the loop last asked for a batch
 	for b, err := range loader.Stream(ctx, pipeline.WalkImages(ctx, paths)) {
+		if started.IsZero() {
+			started = time.Now()
+		} else {
+			sum.InputWait += time.Since(waitFrom)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return sum, ctx.Err()
@@ -109,6 +134,10 @@ func Predict(ctx context.Context, clf Classifier, paths []string, opts PredictOp
 			}
 		}
 		loader.Release(b)
+		waitFrom = time.Now()
+	}
+	if !started.IsZero() {
+		sum.Elapsed = time.Since(started)
 	}
 	return sum, ctx.Err()
 }

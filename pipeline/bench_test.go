@@ -88,7 +88,7 @@ func BenchmarkApply(b *testing.B) {
 	for _, style := range []Style{StyleCrop, StyleVGG} {
 		for _, mode := range []Mode{Train, Eval} {
 			b.Run(fmt.Sprintf("%s/%s", style, mode), func(b *testing.B) {
-				p := Preprocess{InputSize: 224, Margin: 10, Style: style}
+				p := Preprocess{InputSize: 224, Margin: 0.02, Style: style}
 				dst := make([]float32, p.Size())
 				rng := rand.New(rand.NewPCG(1, 2))
 				var r resampler
@@ -103,27 +103,31 @@ func BenchmarkApply(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeApply is the per-image work of one worker: decode a 512-px
-// JPEG, random crop + flip, resize to 224, normalise.
+// BenchmarkDecodeApply is the per-image work of one worker (the loader's
+// decodeApply): decode a JPEG, random crop + flip, resize to 224, normalise.
+// 512×384 (crop 364, full-scale decode of the crop's columns), 512×512 (crop
+// 492: decoded at 1/2) and a 4032×3024 phone photo (crop 3004: 1/8).
 func BenchmarkDecodeApply(b *testing.B) {
-	data := benchPhoto(b, 1)
-	p := DefaultPreprocess()
-	dst := make([]float32, p.Size())
-	rng := rand.New(rand.NewPCG(1, 2))
-	var r resampler
-	var rgb RGB
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		img, err := decodeInto(data, &rgb)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := p.apply(img, Train, rng, dst, &r); err != nil {
-			b.Fatal(err)
+	for _, sz := range [][2]int{{512, 384}, {512, 512}, {4032, 3024}} {
+		for _, mode := range []Mode{Train, Eval} {
+			b.Run(fmt.Sprintf("%dx%d/%s", sz[0], sz[1], mode), func(b *testing.B) {
+				data := benchPhotoSize(b, 1, sz[0], sz[1])
+				p := DefaultPreprocess()
+				dst := make([]float32, p.Size())
+				rng := rand.New(rand.NewPCG(1, 2))
+				var r resampler
+				var rgb RGB
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := p.decodeApply(data, &rgb, mode, rng, dst, &r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+			})
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
 
 // BenchmarkLoader measures the whole pipeline (read, decode, augment, batch)

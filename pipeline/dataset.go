@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -19,10 +20,6 @@ const (
 	LayoutFolders = "folders"
 	LayoutList    = "list"
 )
-
-// DefaultValSplit is the validation fraction of the folders and list layouts
-// when LoadOptions.ValSplit is 0.
-const DefaultValSplit = 0.2
 
 // imageExts are the file extensions (lower case) treated as images when
 // walking folders.
@@ -60,8 +57,7 @@ type LoadOptions struct {
 	// and folders otherwise.
 	Layout string
 	// ValSplit is the validation fraction of each class for the folders and
-	// list layouts: 0 means DefaultValSplit, a negative value means no
-	// validation set. Food-101 uses its own test.txt; a folders dataset with
+	// list layouts, in [0, 1): 0 means no validation set. Food-101 uses its own test.txt; a folders dataset with
 	// train/ and val/ (or validation/, test/) sub-folders uses those.
 	ValSplit float64
 	// Seed makes the split reproducible.
@@ -78,18 +74,16 @@ type LoadOptions struct {
 // class has no images, a class is missing from classes.txt (or from
 // opts.Classes), or a listed file does not exist.
 func Load(path string, opts LoadOptions) (*Dataset, error) {
-	if opts.ValSplit >= 1 || math.IsNaN(opts.ValSplit) {
-		return nil, fmt.Errorf("load %s: validation split %v must be below 1 (e.g. 0.2; negative for none)", path, opts.ValSplit)
-	}
-	if opts.ValSplit == 0 {
-		opts.ValSplit = DefaultValSplit
-	}
-	if opts.ValSplit < 0 {
-		opts.ValSplit = 0
+	if !(opts.ValSplit >= 0 && opts.ValSplit < 1) {
+		return nil, fmt.Errorf("validation split %v must be in [0, 1) (e.g. 0.2; 0 for none)", opts.ValSplit)
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("load dataset: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // its message repeats the path
+		}
+		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	layout := opts.Layout
 	switch layout {

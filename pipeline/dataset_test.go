@@ -131,7 +131,7 @@ func TestLoadErrors(t *testing.T) {
 		{"missing path", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }, LoadOptions{}, "no such file"},
 		{"unknown layout", func(t *testing.T) string { return t.TempDir() }, LoadOptions{Layout: "coco"}, "unknown layout"},
 		{"list layout on dir", func(t *testing.T) string { return t.TempDir() }, LoadOptions{Layout: "list"}, "needs a list file"},
-		{"val split 1", func(t *testing.T) string { return t.TempDir() }, LoadOptions{ValSplit: 1}, "below 1"},
+		{"val split 1", func(t *testing.T) string { return t.TempDir() }, LoadOptions{ValSplit: 1}, "in [0, 1)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,7 +153,7 @@ func TestLoadFolders(t *testing.T) {
 		files["dog/"+string(rune('a'+i))+".JPEG"] = ""
 	}
 	writeTree(t, root, files)
-	ds, err := Load(root, LoadOptions{Seed: 1})
+	ds, err := Load(root, LoadOptions{ValSplit: 0.2, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,19 +182,19 @@ func TestLoadFolders(t *testing.T) {
 		}
 	}
 	// Reproducible; another seed gives another split.
-	again, _ := Load(root, LoadOptions{Seed: 1})
+	again, _ := Load(root, LoadOptions{ValSplit: 0.2, Seed: 1})
 	if !slices.Equal(again.Val, ds.Val) || !slices.Equal(again.Train, ds.Train) {
 		t.Error("same seed, different split")
 	}
 	differs := false
 	for seed := int64(2); seed < 10 && !differs; seed++ {
-		other, _ := Load(root, LoadOptions{Seed: seed})
+		other, _ := Load(root, LoadOptions{ValSplit: 0.2, Seed: seed})
 		differs = !slices.Equal(other.Val, ds.Val)
 	}
 	if !differs {
 		t.Error("the seed does not change the split")
 	}
-	none, _ := Load(root, LoadOptions{ValSplit: -1})
+	none, _ := Load(root, LoadOptions{ValSplit: 0})
 	if len(none.Val) != 0 || len(none.Train) != 21 {
 		t.Errorf("no split: %d train %d val", len(none.Train), len(none.Val))
 	}
@@ -208,7 +208,7 @@ func TestLoadFoldersSymlinks(t *testing.T) {
 	}
 	os.Mkdir(filepath.Join(root, "dog"), 0o755)
 	os.Symlink(filepath.Join(store, "dog.jpg"), filepath.Join(root, "dog", "d.jpg"))
-	ds, err := Load(root, LoadOptions{ValSplit: -1})
+	ds, err := Load(root, LoadOptions{ValSplit: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestLoadList(t *testing.T) {
 		"imgs/a.jpg": "", "imgs/b.jpg": "", "abs.jpg": "", "imgs/c.jpg": "",
 		"list.tsv": "# comment\nimgs/b.jpg\tzebra\r\nimgs/a.jpg\tant\n\n" + abs + "\tzebra\nimgs/c.jpg\tant\n",
 	})
-	ds, err := Load(filepath.Join(root, "list.tsv"), LoadOptions{ValSplit: -1})
+	ds, err := Load(filepath.Join(root, "list.tsv"), LoadOptions{ValSplit: 0})
 	if err != nil {
 		t.Fatal(err)
 	}

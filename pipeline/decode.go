@@ -26,8 +26,10 @@ const MaxPixels = 100_000_000
 const maxFileBytes = 256 << 20
 
 // decodeJPEGFast, when set (build tag libjpeg, see jpeg_libjpeg.go), decodes
-// JPEGs with libjpeg-turbo; ok=false hands the image to image/jpeg.
-var decodeJPEGFast func(data []byte, dst *RGB) (img *RGB, ok bool, err error)
+// JPEGs with libjpeg-turbo at scale 1/denom (1, 2, 4 or 8), the whole image
+// or, when crop is not empty, at least that rectangle of the scaled image
+// (the part decoded starts at off); ok=false hands the image to image/jpeg.
+var decodeJPEGFast func(data []byte, dst *RGB, denom int, crop image.Rectangle) (img *RGB, off image.Point, ok bool, err error)
 
 // ErrTooLarge is returned (wrapped) by Decode for images over MaxPixels.
 var ErrTooLarge = errors.New("image too large")
@@ -108,8 +110,10 @@ func readFile(path string, buf []byte) ([]byte, error) {
 // viewer shows it. Transparent pixels are composited on white: the colour
 // stored under alpha 0 is arbitrary (often black), and product photos and
 // icons with transparency are drawn to be seen on a white page. (TF's
-// decode_png with channels=3 drops alpha instead; see Preprocess for the
-// in-graph equivalent.) 16-bit channels keep their high byte.
+// decode_png with channels=3 drops alpha instead; the exported graph
+// reproduces this function's arithmetic, see tfgraph/export_decode.go and
+// docs/export.md — change both together.) 16-bit channels keep their high
+// byte.
 //
 // The size is checked from the header first: images over MaxPixels fail with
 // ErrTooLarge, unknown formats with ErrUnsupported, both wrapped.
@@ -119,25 +123,12 @@ func Decode(data []byte) (*RGB, error) {
 
 // decodeInto is Decode that may reuse dst's pixel buffer.
 func decodeInto(data []byte, dst *RGB) (*RGB, error) {
-	if len(data) == 0 {
-		return nil, errors.New("empty file (0 bytes)")
-	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	_, format, err := decodeHeader(data)
 	if err != nil {
-		if errors.Is(err, image.ErrFormat) {
-			return nil, fmt.Errorf("%w: not a JPEG, PNG, GIF, BMP or WebP image (starts with %q)", ErrUnsupported, head(data))
-		}
-		return nil, fmt.Errorf("decode header: %w", err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("decode %s: invalid size %dx%d", format, cfg.Width, cfg.Height)
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, fmt.Errorf("%w: %s of %dx%d pixels is over the %d-pixel limit (a decompression bomb or an oversized scan; downscale it first)",
-			ErrTooLarge, format, cfg.Width, cfg.Height, MaxPixels)
+		return nil, err
 	}
 	if format == "jpeg" && decodeJPEGFast != nil {
-		out, ok, err := decodeJPEGFast(data, dst)
+		out, _, ok, err := decodeJPEGFast(data, dst, 1, image.Rectangle{})
 		if ok {
 			if err != nil {
 				return nil, err
@@ -170,6 +161,29 @@ func decodeInto(data []byte, dst *RGB) (*RGB, error) {
 		}
 	}
 	return out, nil
+}
+
+// decodeHeader reads the image's size and format and refuses empty data,
+// unknown formats and images over MaxPixels.
+func decodeHeader(data []byte) (image.Config, string, error) {
+	if len(data) == 0 {
+		return image.Config{}, "", errors.New("empty file (0 bytes)")
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		if errors.Is(err, image.ErrFormat) {
+			return cfg, "", fmt.Errorf("%w: not a JPEG, PNG, GIF, BMP or WebP image (starts with %q)", ErrUnsupported, head(data))
+		}
+		return cfg, "", fmt.Errorf("decode header: %w", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return cfg, "", fmt.Errorf("decode %s: invalid size %dx%d", format, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return cfg, "", fmt.Errorf("%w: %s of %dx%d pixels is over the %d-pixel limit (a decompression bomb or an oversized scan; downscale it first)",
+			ErrTooLarge, format, cfg.Width, cfg.Height, MaxPixels)
+	}
+	return cfg, format, nil
 }
 
 // head returns a printable prefix of data for error messages.

@@ -21,7 +21,7 @@ func ExampleLoad() {
 
 // Training: stream shuffled, augmented, full batches for one epoch.
 func ExampleLoader_Epoch() {
-	ds, err := pipeline.Load("testdata/list.tsv", pipeline.LoadOptions{Seed: 1})
+	ds, err := pipeline.Load("testdata/list.tsv", pipeline.LoadOptions{ValSplit: 0.2, Seed: 1})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -46,11 +46,18 @@ static void tl_emit(j_common_ptr c, int level) {
 	}
 }
 
-// tl_jpeg decodes data. With out == NULL it reads the header only. Returns 0
-// on success, 1 on a libjpeg error (message in msg), 2 when the colour space
-// is not handled here (use another decoder), 3 when truncated.
-static int tl_jpeg(const unsigned char *data, unsigned long n, unsigned char *out,
-		int *w, int *h, char *msg) {
+// tl_jpeg decodes data at scale 1/denom (denom 1, 2, 4 or 8: libjpeg's
+// DCT-domain scaling, as TF's decode_jpeg ratio attribute does). With out ==
+// NULL it reads the header only and returns the scaled output size in *w, *h.
+// Otherwise it decodes the rows [y0, y0+ch) and at least the columns [x0,
+// x0+cw) of the scaled image (cw == 0: all of it) into out, which holds
+// (*w)·ch RGB pixels on return: libjpeg aligns the column range to iMCU
+// boundaries, so *x0 and *w are set to the columns actually decoded. Returns
+// 0 on success, 1 on a libjpeg error (message in msg), 2 when the colour
+// space is not handled here (use another decoder), 3 when truncated, 4 when
+// the output would not fit in cap bytes.
+static int tl_jpeg(const unsigned char *data, unsigned long n, int denom, unsigned char *out,
+		size_t cap, int *x0, int y0, int cw, int ch, int *w, int *h, char *msg) {
 	struct jpeg_decompress_struct cinfo;
 	tl_err err;
 	memset(&err, 0, sizeof err);
@@ -70,26 +77,48 @@ static int tl_jpeg(const unsigned char *data, unsigned long n, unsigned char *ou
 		jpeg_destroy_decompress(&cinfo);
 		return 2;
 	}
-	*w = cinfo.image_width;
-	*h = cinfo.image_height;
+	cinfo.out_color_space = JCS_RGB;
+	cinfo.dct_method = JDCT_IFAST;        // TF decode_jpeg's default
+	cinfo.do_fancy_upsampling = TRUE;     // TF: fancy_upscaling=True
+	cinfo.scale_num = 1;
+	cinfo.scale_denom = denom;
+	jpeg_calc_output_dimensions(&cinfo);
+	*w = cinfo.output_width;
+	*h = cinfo.output_height;
 	if (out == NULL) {
 		jpeg_destroy_decompress(&cinfo);
 		return 0;
 	}
-	cinfo.out_color_space = JCS_RGB;
-	cinfo.dct_method = JDCT_IFAST;        // TF decode_jpeg's default
-	cinfo.do_fancy_upsampling = TRUE;     // TF: fancy_upscaling=True
 	jpeg_start_decompress(&cinfo);
-	if ((int)cinfo.output_width != *w || (int)cinfo.output_height != *h || cinfo.output_components != 3) {
+	if (cinfo.output_components != 3 || y0 < 0 || ch <= 0 || y0 + ch > (int)cinfo.output_height) {
 		jpeg_destroy_decompress(&cinfo);
 		return 2;
 	}
+	if (cw > 0 && (*x0 > 0 || cw < (int)cinfo.output_width)) {
+		JDIMENSION xo = *x0, wo = cw;
+		jpeg_crop_scanline(&cinfo, &xo, &wo);
+		*x0 = xo;
+	} else {
+		*x0 = 0;
+	}
+	*w = cinfo.output_width;
 	size_t stride = (size_t)(*w) * 3;
-	while (cinfo.output_scanline < cinfo.output_height) {
-		JSAMPROW row = out + (size_t)cinfo.output_scanline * stride;
+	if (stride * (size_t)ch > cap) {
+		jpeg_destroy_decompress(&cinfo);
+		return 4;
+	}
+	if (y0 > 0) {
+		jpeg_skip_scanlines(&cinfo, y0);
+	}
+	while ((int)cinfo.output_scanline < y0 + ch) {
+		JSAMPROW row = out + (size_t)(cinfo.output_scanline - y0) * stride;
 		jpeg_read_scanlines(&cinfo, &row, 1);
 	}
-	jpeg_finish_decompress(&cinfo);
+	if (cinfo.output_scanline < cinfo.output_height) {
+		jpeg_abort_decompress(&cinfo); // the rows below the crop are not needed
+	} else {
+		jpeg_finish_decompress(&cinfo);
+	}
 	jpeg_destroy_decompress(&cinfo);
 	return err.truncated ? 3 : 0;
 }
@@ -99,44 +128,64 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"image"
 	"unsafe"
 )
 
 func init() { decodeJPEGFast = libjpegDecode }
 
-// libjpegDecode decodes data into dst's buffer. ok=false means "use
-// image/jpeg instead" (unhandled colour space).
-func libjpegDecode(data []byte, dst *RGB) (img *RGB, ok bool, err error) {
+// libjpegDecode decodes data at scale 1/denom into dst's buffer: the whole
+// image when crop is empty, else at least crop (in scaled coordinates,
+// clipped to the image), returning the decoded part and its offset in the
+// scaled image. ok=false means "use image/jpeg instead" (unhandled colour
+// space).
+func libjpegDecode(data []byte, dst *RGB, denom int, crop image.Rectangle) (img *RGB, off image.Point, ok bool, err error) {
 	var w, h C.int
 	msg := (*C.char)(C.malloc(C.JMSG_LENGTH_MAX))
 	defer C.free(unsafe.Pointer(msg))
 	p := (*C.uchar)(unsafe.Pointer(&data[0]))
-	switch C.tl_jpeg(p, C.ulong(len(data)), nil, &w, &h, msg) {
+	var x0 C.int
+	switch C.tl_jpeg(p, C.ulong(len(data)), C.int(denom), nil, 0, &x0, 0, 0, 0, &w, &h, msg) {
 	case 0:
 	case 2:
-		return nil, false, nil
+		return nil, off, false, nil
 	default:
-		return nil, true, fmt.Errorf("decode jpeg: %s", C.GoString(msg))
+		return nil, off, true, fmt.Errorf("decode jpeg: %s", C.GoString(msg))
 	}
 	if w <= 0 || h <= 0 || int64(w)*int64(h) > MaxPixels {
-		return nil, true, fmt.Errorf("%w: jpeg of %dx%d pixels", ErrTooLarge, w, h)
+		return nil, off, true, fmt.Errorf("%w: jpeg of %dx%d pixels", ErrTooLarge, w, h)
+	}
+	full := image.Rect(0, 0, int(w), int(h))
+	if crop.Empty() {
+		crop = full
+	} else if crop = crop.Intersect(full); crop.Empty() {
+		crop = full
 	}
 	if dst == nil {
 		dst = &RGB{}
 	}
-	n := 3 * int(w) * int(h)
+	n := 3 * int(w) * crop.Dy() // libjpeg may widen the columns up to the whole row
 	if cap(dst.Pix) < n {
 		dst.Pix = make([]uint8, n)
 	}
-	dst.W, dst.H, dst.Pix = int(w), int(h), dst.Pix[:n]
-	switch C.tl_jpeg(p, C.ulong(len(data)), (*C.uchar)(unsafe.Pointer(&dst.Pix[0])), &w, &h, msg) {
+	x0 = C.int(crop.Min.X)
+	cw := C.int(crop.Dx())
+	if crop.Dx() == int(w) {
+		cw = 0
+	}
+	pix := dst.Pix[:cap(dst.Pix)]
+	switch C.tl_jpeg(p, C.ulong(len(data)), C.int(denom), (*C.uchar)(unsafe.Pointer(&pix[0])), C.size_t(len(pix)),
+		&x0, C.int(crop.Min.Y), cw, C.int(crop.Dy()), &w, &h, msg) {
 	case 0:
-		return dst, true, nil
+		dst.W, dst.H, dst.Pix = int(w), crop.Dy(), pix[:3*int(w)*crop.Dy()]
+		return dst, image.Pt(int(x0), crop.Min.Y), true, nil
 	case 2:
-		return nil, false, nil
+		return nil, off, false, nil
 	case 3:
-		return nil, true, errors.New("decode jpeg: unexpected EOF (truncated file)")
+		return nil, off, true, errors.New("decode jpeg: unexpected EOF (truncated file)")
+	case 4:
+		return nil, off, true, errors.New("decode jpeg: cropped output larger than expected")
 	default:
-		return nil, true, fmt.Errorf("decode jpeg: %s", C.GoString(msg))
+		return nil, off, true, fmt.Errorf("decode jpeg: %s", C.GoString(msg))
 	}
 }

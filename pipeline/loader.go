@@ -471,16 +471,12 @@ func (l *Loader) loadFile(w *worker, path string, epoch, pos int, salt uint64, d
 		return reasonOf(err)
 	}
 	w.buf = data
-	img, err := decodeInto(data, &w.rgb)
-	if err != nil {
-		return reasonOf(err)
-	}
 	var rng *rand.Rand
 	if l.opts.Mode == Train {
 		w.pcg.Seed(uint64(l.opts.Seed), mix(uint64(epoch), uint64(pos), salt))
 		rng = w.rng
 	}
-	if err := l.p.apply(img, l.opts.Mode, rng, dst, &w.res); err != nil {
+	if err := l.p.decodeApply(data, &w.rgb, l.opts.Mode, rng, dst, &w.res); err != nil {
 		return reasonOf(err)
 	}
 	return ""

@@ -77,7 +77,7 @@ func sameBatches(a, b []*Batch) error {
 	return nil
 }
 
-var testPre = Preprocess{InputSize: 16, Margin: 2}
+var testPre = Preprocess{InputSize: 16, Margin: 0.1}
 
 func TestStepsPerEpoch(t *testing.T) {
 	tests := []struct {
@@ -154,7 +154,7 @@ func TestDeterminism(t *testing.T) {
 }
 
 // TestEvalCoverage: every sample once, in order, last batch partial, and each
-// image equal to Preprocess.Apply on its own.
+// image equal to Preprocess.DecodeApply on its own.
 func TestEvalCoverage(t *testing.T) {
 	samples := makeImages(t, t.TempDir(), 10, 4)
 	l, err := NewLoader(testPre, LoaderOptions{BatchSize: 4, Workers: 3, Mode: Eval})
@@ -174,13 +174,15 @@ func TestEvalCoverage(t *testing.T) {
 			if b.Paths[i] != s.Path || int(b.Labels[i]) != s.Label {
 				t.Fatalf("slot %d: %s/%d, want %s/%d", k, b.Paths[i], b.Labels[i], s.Path, s.Label)
 			}
-			img, err := DecodeFile(s.Path)
+			data, err := os.ReadFile(s.Path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			testPre.Apply(img, Eval, nil, want)
+			if err := testPre.DecodeApply(data, Eval, nil, want); err != nil {
+				t.Fatal(err)
+			}
 			if !slices.Equal(b.Images[i*sz:(i+1)*sz], want) {
-				t.Fatalf("slot %d: image differs from Apply", k)
+				t.Fatalf("slot %d: image differs from DecodeApply", k)
 			}
 			k++
 		}

@@ -14,14 +14,17 @@ type Style string
 
 const (
 	// StyleCrop is tlearn's preprocessing (the classic Food-101 recipe):
-	// training takes a random square crop of side min(h,w) − 2·Margin and
+	// training takes a random square crop of side round(min(h,w)·(1 − 2·Margin))
+	// (Margin is a fraction, so the crop is the same share of any image) and
 	// flips it horizontally with probability 0.5; evaluation takes the
 	// central square of side min(h,w). The square is resized to InputSize.
 	StyleCrop Style = "crop"
 	// StyleVGG is TF-Slim's vgg_preprocessing: training resizes the shorter
 	// side to a random length in 256..512 (aspect kept), takes a random
 	// InputSize square and flips it; evaluation resizes the shorter side to
-	// 256 and takes the central InputSize square. Unlike Slim it uses the same
+	// 256 and takes the central InputSize square. Those sizes are Slim's for
+	// InputSize 224 and scale with InputSize (see VGGResizeRange), so the
+	// window covers the same share of the image at any input size. Unlike Slim it uses the same
 	// antialiased bilinear resize as StyleCrop (Slim used resize_bilinear
 	// without antialiasing) so that every path shares one interpolation.
 	StyleVGG Style = "vgg"
@@ -32,11 +35,23 @@ const (
 // imagenorm.MeanSubtract, the one definition the exported graph uses too.
 var VGGMeans = imagenorm.MeanSubtract.Mean
 
-// Slim's vgg_preprocessing resize range (_RESIZE_SIDE_MIN/_MAX).
+// Slim's vgg_preprocessing resize range (_RESIZE_SIDE_MIN/_MAX) for its
+// 224-px input.
 const (
 	vggResizeMin = 256
 	vggResizeMax = 512
+	vggInputSize = 224
 )
+
+// VGGResizeRange is StyleVGG's range for the shorter side before the S×S
+// window is cut: Slim's 256..512 at S = 224, scaled by S/224 and rounded (at
+// 32 px: 37..73), so a small input sees the image as a 224-px one does
+// rather than a 32-px centre of a 256-px resize. Evaluation uses lo.
+func VGGResizeRange(S int) (lo, hi int) {
+	lo = max((vggResizeMin*S+vggInputSize/2)/vggInputSize, S)
+	hi = max((vggResizeMax*S+vggInputSize/2)/vggInputSize, lo)
+	return lo, hi
+}
 
 // Mode says whether preprocessing augments (Train) or is deterministic (Eval,
 // also used for prediction and export).
@@ -71,7 +86,7 @@ func (m Mode) String() string {
 //	x = tf.image.resize(crop[None], [S, S], "bilinear", antialias=True)[0]
 //	x = x - [123.68, 116.78, 103.94]
 //
-// StyleVGG eval: side = max(256, S); scale = side/min(h,w) in float32; nh, nw
+// StyleVGG eval: side = VGGResizeRange(S)'s lo; scale = side/min(h,w) in float32; nh, nw
 // = rint(h·scale), rint(w·scale); tf.image.resize(img, [nh, nw], "bilinear",
 // antialias=True), then the central S×S window at ((nh−S)//2, (nw−S)//2),
 // minus the means.
@@ -86,26 +101,32 @@ func (m Mode) String() string {
 type Preprocess struct {
 	// InputSize is the side of the square network input, e.g. 224.
 	InputSize int
-	// Margin is the StyleCrop training margin: the crop side is
-	// min(h,w) − 2·Margin (the classic recipe's 10).
-	Margin int
+	// Margin is the StyleCrop training margin per side as a fraction of
+	// the shorter side, in [0, 0.5): the crop side is
+	// round(min(h,w)·(1 − 2·Margin)). DefaultMargin is the classic
+	// recipe's 10 px on a 512-px image.
+	Margin float64
 	// Style is StyleCrop (default) or StyleVGG.
 	Style Style
 }
 
-// DefaultPreprocess returns tlearn's defaults: 224 px, margin 10, StyleCrop.
+// DefaultMargin is the classic recipe's training crop margin, 10 px of a
+// 512-px image, as a fraction of the shorter side.
+const DefaultMargin = 0.02
+
+// DefaultPreprocess returns tlearn's defaults: 224 px, margin DefaultMargin, StyleCrop.
 func DefaultPreprocess() Preprocess {
-	return Preprocess{InputSize: 224, Margin: 10, Style: StyleCrop}
+	return Preprocess{InputSize: 224, Margin: DefaultMargin, Style: StyleCrop}
 }
 
-// Validate reports whether p is usable: InputSize in 1..4096, Margin ≥ 0, and a
-// known Style.
+// Validate reports whether p is usable: InputSize in 1..4096, Margin in
+// [0, 0.5), and a known Style.
 func (p Preprocess) Validate() error {
 	if p.InputSize < 1 || p.InputSize > 4096 {
 		return fmt.Errorf("preprocess: input size %d out of range 1..4096 (VGG uses 224)", p.InputSize)
 	}
-	if p.Margin < 0 {
-		return fmt.Errorf("preprocess: crop margin %d is negative (use 0 for none; the default is 10)", p.Margin)
+	if !(p.Margin >= 0 && p.Margin < 0.5) {
+		return fmt.Errorf("preprocess: crop margin %g must be a fraction of the image in [0, 0.5) (0: none; the default is %g)", p.Margin, DefaultMargin)
 	}
 	switch p.Style {
 	case "", StyleCrop, StyleVGG:
@@ -151,9 +172,8 @@ func (p Preprocess) geometry(w, h int, mode Mode, rng *rand.Rand) geometry {
 	S := p.InputSize
 	short := min(w, h)
 	if p.Style == StyleVGG {
-		side := max(vggResizeMin, S)
+		side, hi := VGGResizeRange(S)
 		if mode == Train {
-			hi := max(vggResizeMax, side)
 			side += rng.IntN(hi - side + 1)
 		}
 		// Slim _smallest_size_at_least: float32 scale, rint.
@@ -189,13 +209,8 @@ func (p Preprocess) geometry(w, h int, mode Mode, rng *rand.Rand) geometry {
 }
 
 // TrainCropSide is the side of StyleCrop's random training square for a w×h
-// image: min(w,h) − 2·margin, or the whole min(w,h) when the image is tiny
-// (min(w,h) ≤ 4·margin, where the margins would drop half of it or more).
-func TrainCropSide(w, h, margin int) int {
+// image: round(min(w,h)·(1 − 2·margin)), at least 1.
+func TrainCropSide(w, h int, margin float64) int {
 	short := min(w, h)
-	s := short - 2*margin
-	if s < 1 || short <= 4*margin {
-		return short
-	}
-	return s
+	return min(max(int(math.Round(float64(short)*(1-2*margin))), 1), short)
 }

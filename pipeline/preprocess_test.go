@@ -54,8 +54,8 @@ func TestGoldenTensorFlow(t *testing.T) {
 		p      Preprocess
 		golden string
 	}{
-		{"crop eval downscale", src, Preprocess{InputSize: 32, Margin: 10}, "crop_eval_src_32.f32"},
-		{"crop eval upscale tiny", tiny, Preprocess{InputSize: 32, Margin: 10}, "crop_eval_tiny_32.f32"},
+		{"crop eval downscale", src, Preprocess{InputSize: 32, Margin: 0.02}, "crop_eval_src_32.f32"},
+		{"crop eval upscale tiny", tiny, Preprocess{InputSize: 32, Margin: 0.02}, "crop_eval_tiny_32.f32"},
 		{"vgg eval", src, Preprocess{InputSize: 32, Style: StyleVGG}, "vgg_eval_src_32.f32"},
 	}
 	for _, tc := range tests {
@@ -85,7 +85,7 @@ func TestGoldenTensorFlow(t *testing.T) {
 }
 
 func TestGeometryEval(t *testing.T) {
-	p := Preprocess{InputSize: 224, Margin: 10}
+	p := Preprocess{InputSize: 224, Margin: 0.02}
 	tests := []struct {
 		w, h         int
 		x0, y0, side int
@@ -106,19 +106,20 @@ func TestGeometryEval(t *testing.T) {
 
 func TestGeometryTrain(t *testing.T) {
 	tests := []struct {
-		w, h, margin, side int
+		w, h   int
+		margin float64
+		side   int
 	}{
-		{512, 384, 10, 364},
-		{384, 512, 10, 364},
-		{30, 30, 10, 30}, // tiny: margins would drop 2/3 → whole square
-		{41, 60, 10, 21},
-		{40, 60, 10, 40},
-		{1, 1, 10, 1},
+		{512, 384, 0.02, 369}, // 384·0.96 = 368.6
+		{384, 512, 0.02, 369},
+		{30, 30, 0.02, 29}, // the same share of a small image
+		{40, 60, 0.05, 36},
+		{1, 1, 0.4, 1},
 		{100, 50, 0, 50},
 	}
 	for _, tc := range tests {
 		if got := TrainCropSide(tc.w, tc.h, tc.margin); got != tc.side {
-			t.Errorf("TrainCropSide(%d,%d,%d)=%d, want %d", tc.w, tc.h, tc.margin, got, tc.side)
+			t.Errorf("TrainCropSide(%d,%d,%g)=%d, want %d", tc.w, tc.h, tc.margin, got, tc.side)
 		}
 		p := Preprocess{InputSize: 224, Margin: tc.margin}
 		rng := rand.New(rand.NewPCG(7, 8))
@@ -175,7 +176,7 @@ func TestApplyErrors(t *testing.T) {
 		dst  int
 	}{
 		{"bad size", Preprocess{InputSize: 0}, img, Eval, nil, 192},
-		{"negative margin", Preprocess{InputSize: 8, Margin: -1}, img, Eval, nil, 192},
+		{"negative margin", Preprocess{InputSize: 8, Margin: -0.1}, img, Eval, nil, 192},
 		{"unknown style", Preprocess{InputSize: 8, Style: "fancy"}, img, Eval, nil, 192},
 		{"nil image", p, nil, Eval, nil, 192},
 		{"short pix", p, &RGB{W: 4, H: 4, Pix: make([]uint8, 47)}, Eval, nil, 192},
@@ -201,7 +202,7 @@ func TestFlatImage(t *testing.T) {
 			img.Pix[i] = []uint8{200, 100, 50}[i%3]
 		}
 		for _, style := range []Style{StyleCrop, StyleVGG} {
-			p := Preprocess{InputSize: 17, Margin: 1, Style: style}
+			p := Preprocess{InputSize: 17, Margin: 0.05, Style: style}
 			dst := make([]float32, p.Size())
 			if err := p.Apply(img, Train, rand.New(rand.NewPCG(1, 2)), dst); err != nil {
 				t.Fatal(err)
@@ -228,7 +229,7 @@ func TestGoldenAugment(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, style := range []Style{StyleCrop, StyleVGG} {
-		p := Preprocess{InputSize: 32, Margin: 10, Style: style}
+		p := Preprocess{InputSize: 32, Margin: 0.02, Style: style}
 		rng := rand.New(rand.NewPCG(1, 2))
 		for i := range 3 {
 			name := filepath.Join("testdata", "golden", fmt.Sprintf("train_%s_%d.png", style, i))
@@ -264,6 +265,28 @@ func TestGoldenAugment(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestVGGSizesFollowInputSize: StyleVGG's resize sizes are Slim's at 224 px
+// and scale with the input (issue 15 item 3): at 32 px evaluation sees the
+// central 32/37 of the shorter side, not the central 32 px of a 256-px resize.
+func TestVGGSizesFollowInputSize(t *testing.T) {
+	for _, tc := range []struct{ S, lo, hi int }{{224, 256, 512}, {32, 37, 73}, {448, 512, 1024}, {1, 1, 2}} {
+		if lo, hi := VGGResizeRange(tc.S); lo != tc.lo || hi != tc.hi {
+			t.Errorf("VGGResizeRange(%d) = %d..%d, want %d..%d", tc.S, lo, hi, tc.lo, tc.hi)
+		}
+	}
+	p := Preprocess{InputSize: 32, Style: StyleVGG}
+	g := p.geometry(64, 48, Eval, nil)
+	if g.oh != 37 || g.ow != 49 || g.wy != 2 || g.wx != 8 {
+		t.Errorf("64×48 at 32 px: resized to %d×%d, window at (%d,%d); want 49×37 at (8,2)", g.ow, g.oh, g.wx, g.wy)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		if g := p.geometry(64, 48, Train, rng); g.oh < 37 || g.oh > 73 {
+			t.Fatalf("training resize of the shorter side %d outside 37..73", g.oh)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package pipeline
 
-import "math"
+import (
+	"image"
+	"math"
+)
 
 // Interpolation: antialiased bilinear (a triangle filter whose support widens
 // by the downscale factor, so a downscale averages every source pixel like an
@@ -93,6 +96,70 @@ func (s *spans) make(in, out, off, n int) {
 		}
 		s.start[i] = start
 	}
+	s.trim(in, n)
+}
+
+// trim drops the taps that have weight 0 in every span (the support is
+// 2·⌈kernelScale⌉+1 wide but the triangle covers only 2·kernelScale of it):
+// multiplying by 0 adds nothing, so the result is unchanged and a 364 → 224
+// axis does 4 taps per output instead of 5.
+func (s *spans) trim(in, n int) {
+	size := s.size
+	width := 0
+	for i := 0; i < n; i++ {
+		w := s.w[i*size : (i+1)*size]
+		first, last := -1, -1
+		for k, v := range w {
+			if v != 0 {
+				if first < 0 {
+					first = k
+				}
+				last = k
+			}
+		}
+		if first < 0 {
+			continue
+		}
+		width = max(width, last-first+1)
+	}
+	if width == 0 || width == size {
+		return
+	}
+	nw := s.w[:0]
+	for i := 0; i < n; i++ {
+		w := s.w[i*size : (i+1)*size]
+		first := 0
+		for first < size-1 && w[first] == 0 {
+			first++
+		}
+		start := s.start[i] + first
+		shift := 0
+		if start+width > in {
+			shift = start + width - in
+			start -= shift
+		}
+		// Output i's taps are w[first-shift : first-shift+width]; the taps
+		// before first are zero, so shifting left keeps every non-zero one.
+		// nw writes behind w (i*width ≤ i*size), so nothing unread is lost.
+		var tmp [16]float32
+		var row []float32
+		if width <= len(tmp) {
+			row = tmp[:width]
+		} else {
+			row = make([]float32, width)
+		}
+		for k := range row {
+			if j := first - shift + k; j >= 0 && j < size {
+				row[k] = w[j]
+			} else {
+				row[k] = 0
+			}
+		}
+		nw = append(nw, row...)
+		s.start[i] = start
+	}
+	s.size = width
+	s.w = nw
 }
 
 func abs32(v float32) float32 {
@@ -135,34 +202,112 @@ type geometry struct {
 	flip           bool
 }
 
-// run resamples img according to g and writes size·size·3 float32 values,
-// RGB minus means, into dst.
-func (r *resampler) run(img *RGB, g geometry, means [3]float32, dst []float32) {
+// prepare computes the spans of g and returns the source rectangle (in the
+// coordinates of the image g was computed for) that the output depends on,
+// so a decoder can produce just that part.
+func (r *resampler) prepare(g geometry) image.Rectangle {
 	S := g.size
 	r.xs.make(g.rw, g.ow, g.wx, S)
 	r.ys.make(g.rh, g.oh, g.wy, S)
-	// Source rows the vertical pass needs.
+	return image.Rect(g.x0+r.xs.start[0], g.y0+r.ys.start[0],
+		g.x0+r.xs.start[S-1]+r.xs.size, g.y0+r.ys.start[S-1]+r.ys.size)
+}
+
+// run resamples img according to g and writes size·size·3 float32 values,
+// RGB minus means, into dst.
+func (r *resampler) run(img *RGB, g geometry, means [3]float32, dst []float32) {
+	r.prepare(g)
+	r.exec(img, image.Point{}, g, means, dst)
+}
+
+// exec is run after prepare(g): img holds the part of the source image
+// whose top-left pixel is at off, and covers the rectangle prepare returned.
+func (r *resampler) exec(img *RGB, off image.Point, g geometry, means [3]float32, dst []float32) {
+	S := g.size
+	// Source rows and columns the passes need.
 	rowMin := r.ys.start[0]
-	rowMax := r.ys.start[S-1] + r.ys.size
-	rows := rowMax - rowMin
+	rows := r.ys.start[S-1] + r.ys.size - rowMin
+	colMin := r.xs.start[0]
+	cols := r.xs.start[S-1] + r.xs.size - colMin
 	r.tmp = growF(r.tmp, rows*S*3)
 	tmp := r.tmp
 	stride := 3 * img.W
 	xsz := r.xs.size
-	// Horizontal pass: source rows → tmp rows of S pixels. The source row is
-	// converted to float32 once (each pixel feeds several taps).
-	r.row = growF(r.row, 3*g.rw)
-	frow := r.row
+	// Horizontal pass: source rows → tmp rows of S pixels. The needed part of
+	// the source row is converted to float32 once (each pixel feeds several
+	// taps).
+	r.row = growF(r.row, 3*cols)
+	frow := r.row[:3*cols]
 	for j := 0; j < rows; j++ {
-		off := (g.y0+rowMin+j)*stride + 3*g.x0
-		srow := img.Pix[off : off+3*g.rw]
+		o := (g.y0+rowMin+j-off.Y)*stride + 3*(g.x0+colMin-off.X)
+		srow := img.Pix[o : o+3*cols]
 		for i, v := range srow {
 			frow[i] = float32(v)
 		}
 		trow := tmp[j*S*3 : (j+1)*S*3]
-		for xo := 0; xo < S; xo++ {
-			w := r.xs.w[xo*xsz : (xo+1)*xsz]
-			p := frow[3*r.xs.start[xo]:]
+		hpass(frow, r.xs.start[:S], r.xs.w[:S*xsz], xsz, colMin, trow)
+	}
+	// Vertical pass: weighted sum of tmp rows, means folded into the first
+	// tap (they are per channel, so the flip does not move them), then flip.
+	r.mrow = growF(r.mrow, S*3)
+	mrow := r.mrow
+	for i := 0; i < S*3; i += 3 {
+		mrow[i], mrow[i+1], mrow[i+2] = means[0], means[1], means[2]
+	}
+	ysz := r.ys.size
+	n := S * 3
+	for yo := 0; yo < S; yo++ {
+		w := r.ys.w[yo*ysz : (yo+1)*ysz]
+		base := r.ys.start[yo] - rowMin
+		out := dst[yo*n : (yo+1)*n]
+		vpass(tmp[base*n:(base+ysz)*n], w, mrow[:n], out)
+		if g.flip {
+			for l, rr := 0, S-1; l < rr; l, rr = l+1, rr-1 {
+				a := out[3*l : 3*l+3 : 3*l+3]
+				b := out[3*rr : 3*rr+3 : 3*rr+3]
+				a[0], b[0] = b[0], a[0]
+				a[1], b[1] = b[1], a[1]
+				a[2], b[2] = b[2], a[2]
+			}
+		}
+	}
+}
+
+// hpass resamples one float32 RGB row (its first pixel is source column
+// colMin) into trow: output pixel xo sums the size taps from column start[xo].
+func hpass(frow []float32, start []int, wts []float32, size, colMin int, trow []float32) {
+	switch size {
+	case 2:
+		for xo, st := range start {
+			w := wts[2*xo : 2*xo+2 : 2*xo+2]
+			p := frow[3*(st-colMin) : 3*(st-colMin)+6 : 3*(st-colMin)+6]
+			t := trow[3*xo : 3*xo+3 : 3*xo+3]
+			t[0] = w[0]*p[0] + w[1]*p[3]
+			t[1] = w[0]*p[1] + w[1]*p[4]
+			t[2] = w[0]*p[2] + w[1]*p[5]
+		}
+	case 3:
+		for xo, st := range start {
+			w := wts[3*xo : 3*xo+3 : 3*xo+3]
+			p := frow[3*(st-colMin) : 3*(st-colMin)+9 : 3*(st-colMin)+9]
+			t := trow[3*xo : 3*xo+3 : 3*xo+3]
+			t[0] = w[0]*p[0] + w[1]*p[3] + w[2]*p[6]
+			t[1] = w[0]*p[1] + w[1]*p[4] + w[2]*p[7]
+			t[2] = w[0]*p[2] + w[1]*p[5] + w[2]*p[8]
+		}
+	case 4:
+		for xo, st := range start {
+			w := wts[4*xo : 4*xo+4 : 4*xo+4]
+			p := frow[3*(st-colMin) : 3*(st-colMin)+12 : 3*(st-colMin)+12]
+			t := trow[3*xo : 3*xo+3 : 3*xo+3]
+			t[0] = w[0]*p[0] + w[1]*p[3] + w[2]*p[6] + w[3]*p[9]
+			t[1] = w[0]*p[1] + w[1]*p[4] + w[2]*p[7] + w[3]*p[10]
+			t[2] = w[0]*p[2] + w[1]*p[5] + w[2]*p[8] + w[3]*p[11]
+		}
+	default:
+		for xo, st := range start {
+			w := wts[xo*size : (xo+1)*size]
+			p := frow[3*(st-colMin):]
 			p = p[:3*len(w)]
 			var a0, a1, a2 float32
 			for k, wk := range w {
@@ -175,43 +320,46 @@ func (r *resampler) run(img *RGB, g geometry, means [3]float32, dst []float32) {
 			t[0], t[1], t[2] = a0, a1, a2
 		}
 	}
-	// Vertical pass: weighted sum of tmp rows, means folded into the first
-	// tap (they are per channel, so the flip does not move them), then flip.
-	r.mrow = growF(r.mrow, S*3)
-	mrow := r.mrow
-	for i := 0; i < S*3; i += 3 {
-		mrow[i], mrow[i+1], mrow[i+2] = means[0], means[1], means[2]
-	}
-	ysz := r.ys.size
-	for yo := 0; yo < S; yo++ {
-		w := r.ys.w[yo*ysz : (yo+1)*ysz]
-		base := r.ys.start[yo] - rowMin
-		out := dst[yo*S*3 : (yo+1)*S*3]
-		t := tmp[base*S*3 : (base+1)*S*3]
-		t = t[:len(out)]
-		mr := mrow[:len(out)]
+}
+
+// vpass writes out[i] = Σk w[k]·rows[k·n+i] − means[i] for the len(w)
+// consecutive tmp rows of n values in rows.
+func vpass(rows, w, means, out []float32) {
+	n := len(out)
+	means = means[:n]
+	switch len(w) {
+	case 2:
+		t0, t1 := rows[:n], rows[n:2*n]
+		w0, w1 := w[0], w[1]
+		for i := range out {
+			out[i] = w0*t0[i] + w1*t1[i] - means[i]
+		}
+	case 3:
+		t0, t1, t2 := rows[:n], rows[n:2*n], rows[2*n:3*n]
+		w0, w1, w2 := w[0], w[1], w[2]
+		for i := range out {
+			out[i] = w0*t0[i] + w1*t1[i] + w2*t2[i] - means[i]
+		}
+	case 4:
+		t0, t1, t2, t3 := rows[:n], rows[n:2*n], rows[2*n:3*n], rows[3*n:4*n]
+		w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
+		for i := range out {
+			out[i] = w0*t0[i] + w1*t1[i] + w2*t2[i] + w3*t3[i] - means[i]
+		}
+	default:
+		t := rows[:n]
 		w0 := w[0]
 		for i := range out {
-			out[i] = w0*t[i] - mr[i]
+			out[i] = w0*t[i] - means[i]
 		}
-		for k := 1; k < ysz; k++ {
+		for k := 1; k < len(w); k++ {
 			wk := w[k]
 			if wk == 0 {
 				continue
 			}
-			t := tmp[(base+k)*S*3 : (base+k+1)*S*3]
-			t = t[:len(out)]
+			t := rows[k*n : (k+1)*n]
 			for i := range out {
 				out[i] += wk * t[i]
-			}
-		}
-		if g.flip {
-			for l, rr := 0, S-1; l < rr; l, rr = l+1, rr-1 {
-				a := out[3*l : 3*l+3 : 3*l+3]
-				b := out[3*rr : 3*rr+3 : 3*rr+3]
-				a[0], b[0] = b[0], a[0]
-				a[1], b[1] = b[1], a[1]
-				a[2], b[2] = b[2], a[2]
 			}
 		}
 	}

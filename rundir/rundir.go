@@ -33,15 +33,19 @@ const (
 // Config is config.json: everything needed to rebuild the model and its
 // preprocessing without the training data.
 type Config struct {
-	Format     int      `json:"format"` // 1
+	Format     int      `json:"format"` // 2 (1: margin was in pixels)
 	Arch       string   `json:"arch"`
 	InputSize  int      `json:"input_size"`
 	Classes    []string `json:"classes"`
 	Preprocess struct {
-		Style  string     `json:"style"`  // crop | vgg
-		Margin int        `json:"margin"` // random-crop margin for training
-		Means  [3]float32 `json:"means"`  // subtracted from 0..255 RGB
-		Resize string     `json:"resize"` // interpolation used by the pipeline
+		Style string `json:"style"` // crop | vgg
+		// Margin is the random-crop margin for training per side, as a
+		// fraction of the shorter side (format 2). A format-1 file's
+		// "margin" was in pixels: ReadConfig moves it to MarginPixels.
+		Margin       float64    `json:"margin"`
+		MarginPixels int        `json:"margin_pixels,omitempty"`
+		Means        [3]float32 `json:"means"`  // subtracted from 0..255 RGB
+		Resize       string     `json:"resize"` // interpolation used by the pipeline
 	} `json:"preprocess"`
 	Train struct {
 		Data          string  `json:"data"`
@@ -64,12 +68,24 @@ type Config struct {
 		StepsPerEpoch int     `json:"steps_per_epoch"`
 		TotalSteps    int64   `json:"total_steps"`
 	} `json:"train"`
+	// Changes lists the settings a resume changed, oldest first: a run's
+	// history is never silently rewritten.
+	Changes  []Change `json:"changes,omitempty"`
 	Versions struct {
 		Tlearn     string `json:"tlearn"`
 		TensorFlow string `json:"tensorflow"`
 		Go         string `json:"go"`
 	} `json:"versions"`
 	Created time.Time `json:"created"`
+}
+
+// Change is one setting a resumed run changed, from the step it resumed at.
+type Change struct {
+	Step int64     `json:"step"`
+	Key  string    `json:"key"` // the flag's name, e.g. "lr"
+	From string    `json:"from"`
+	To   string    `json:"to"`
+	Time time.Time `json:"time"`
 }
 
 // Exists reports whether dir looks like a RUN_DIR (has config.json).
@@ -92,6 +108,9 @@ func ReadConfig(dir string) (*Config, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
+	if c.Format < 2 && c.Preprocess.Margin != 0 {
+		c.Preprocess.MarginPixels, c.Preprocess.Margin = int(c.Preprocess.Margin), 0
+	}
 	switch {
 	case c.Arch == "":
 		return nil, fmt.Errorf("%s: no arch", path)
@@ -106,7 +125,7 @@ func ReadConfig(dir string) (*Config, error) {
 // WriteConfig writes RUN_DIR/config.json atomically.
 func WriteConfig(dir string, c *Config) error {
 	if c.Format == 0 {
-		c.Format = 1
+		c.Format = 2
 	}
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {

@@ -23,7 +23,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Arch != "vgg_mini" || got.Format != 1 || got.Train.Epochs != 3 || len(got.Classes) != 2 {
+	if got.Arch != "vgg_mini" || got.Format != 2 || got.Train.Epochs != 3 || len(got.Classes) != 2 {
 		t.Fatalf("round trip: %+v", got)
 	}
 }

@@ -2,7 +2,8 @@
 """Generate pipeline/testdata/kinds: images of the kinds the pipeline decodes
 that pipeline/testdata/img does not already cover (alpha at every level,
 grey+alpha, 16-bit alpha, tRNS colour keys, 1-bit grey, GIF transparency,
-32-bit BMP, little-endian EXIF behind other tags). The export test
+32-bit BMP, little-endian EXIF behind other tags, a transparent GIF
+with black in its palette, which the serving graph refuses). The export test
 (export/export_test.go TestSavedModelBytesMatchesPipeline) runs every file of
 img/, exif/ and kinds/ through the SavedModel's bytes signature and the Go
 pipeline.
@@ -92,6 +93,12 @@ def main():
     Image.fromarray(photo(6)[..., 2]).convert("1").save(path("grey1.png"))
     pal = Image.fromarray(photo(7)).quantize(64)
     pal.save(path("trns.gif"), transparency=0)
+    # Transparency and a real black in the palette: TF's DecodeGif gives both
+    # as black, so the serving graph refuses it.
+    idx = (np.arange(W * H).reshape(H, W) // 37 % 8).astype(np.uint8)
+    pb = Image.fromarray(idx, "P")
+    pb.putpalette([255, 0, 0, 0, 0, 0, 0, 255, 0, 0, 0, 255, 200, 200, 0, 0, 200, 200, 90, 90, 90, 250, 250, 250])
+    pb.save(path("trns_black.gif"), transparency=0)
     Image.fromarray(np.dstack([photo(8), a]), "RGBA").save(path("rgba32.bmp"))
     up = Image.fromarray(photo(9))
     up.transpose(Image.Transpose.ROTATE_90).save(path("exif_le6.jpg"), quality=95, exif=exif_le(6))

@@ -156,7 +156,9 @@ def main():
         y0, x0 = (h - s) // 2, (w - s) // 2
         return resize(img[y0 : y0 + s, x0 : x0 + s], S, S) - MEANS
 
-    def vgg_eval(img, S, side=256):
+    def vgg_eval(img, S):
+        # Slim's 256 for 224 px, scaled with S (pipeline.VGGResizeRange).
+        side = max((256 * S + 112) // 224, S)
         h, w = img.shape[:2]
         scale = np.float32(side) / np.float32(min(h, w))
         nh, nw = int(np.rint(np.float32(h) * scale)), int(np.rint(np.float32(w) * scale))
@@ -175,7 +177,24 @@ def main():
     for name in ["photo", "photo_odd420", "photo_odd422"]:
         dec = tf.io.decode_jpeg(open(path("golden", name + ".jpg"), "rb").read(), channels=3).numpy()
         dec.tofile(path("golden", name + "_tfdecode.rgb"))
+    scaled_decode_goldens(tf, crop_eval, save)
     print("wrote", os.path.normpath(OUT))
+
+
+def scaled_decode_goldens(tf, crop_eval, save):
+    """decode_jpeg(ratio=2/4/8): libjpeg-turbo's DCT-scaled decoding, which
+    the libjpeg build's loader uses and the exported graph must match; and
+    StyleCrop eval preprocessing on the scaled decode (the export contract:
+    ratio = Preprocess.EvalJPEGScale(w, h), then the usual graph)."""
+    for name in ["golden/photo", "golden/photo_odd420", "golden/photo_odd422", "img/q444"]:
+        data = open(path(name + ".jpg"), "rb").read()
+        for r in (2, 4, 8):
+            dec = tf.io.decode_jpeg(data, channels=3, ratio=r).numpy()
+            dec.tofile(path("golden", os.path.basename(name) + "_tfdecode_r%d.rgb" % r))
+    data = open(path("golden", "photo.jpg"), "rb").read()  # 96x64
+    for S, r in ((32, 2), (16, 4), (8, 8)):
+        dec = tf.io.decode_jpeg(data, channels=3, ratio=r).numpy()
+        save("crop_eval_photo_r%d_%d.f32" % (r, S), crop_eval(dec, S))
 
 
 if __name__ == "__main__":

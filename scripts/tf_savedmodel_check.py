@@ -17,6 +17,10 @@ prints one JSON object on the last line of stdout:
                           --style crop or vgg geometry, tf.image.resize
                           bilinear antialias, minus the VGG means): checks the
                           in-graph preprocessing against its written definition.
+                          decode_image(channels=3) drops alpha and ignores EXIF
+                          orientation, so this reference holds for opaque,
+                          upright images only (the graph composites onto white
+                          and orients, as tlearn's pipeline; docs/export.md).
 """
 
 import argparse
@@ -35,7 +39,8 @@ def reference_preprocess(data, size, style):
     h, w = int(img.shape[0]), int(img.shape[1])
     if style == "vgg":
         # slim vgg_preprocessing _smallest_size_at_least: float32 scale, rint.
-        k = np.float32(max(256, size)) / np.float32(min(h, w))
+        # Its 256 for 224 px, scaled with the input size (pipeline.VGGResizeRange).
+        k = np.float32(max((256 * size + 112) // 224, size)) / np.float32(min(h, w))
         nh = max(int(np.rint(np.float32(h) * k)), size)
         nw = max(int(np.rint(np.float32(w) * k)), size)
         r = tf.image.resize(tf.cast(img, tf.float32)[None], [nh, nw], method="bilinear", antialias=True)[0]

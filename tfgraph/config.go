@@ -9,12 +9,13 @@ import (
 )
 
 // Config describes the graph NewModel builds. DefaultConfig holds the classic
-// recipe's values; NewModel replaces only zero values that are never valid
-// (InputSize, Trainable, DropoutKeep) and uses everything else as given.
+// recipe's values; NewModel uses every number as given (a zero InputSize, or
+// a zero DropoutKeep for a training graph, is an error, never a default) and
+// reads only an empty Trainable as "all".
 type Config struct {
 	Arch       string // vgg_16, vgg_19 or vgg_mini
 	NumClasses int    // width of the new head fc8
-	InputSize  int    // square input side; 0 means 224
+	InputSize  int    // square input side, e.g. 224
 
 	// Trainable selects the layers that get updates, as TF-Slim's
 	// --trainable_scopes: "all" (default), "head" (fc8 only) or "last-N"
@@ -29,7 +30,7 @@ type Config struct {
 
 	Momentum    float64 // tf.compat.v1.train.MomentumOptimizer, use_nesterov=false
 	WeightDecay float64 // slim.l2_regularizer: WeightDecay*sum(w²)/2 per conv/fc weight (not biases)
-	DropoutKeep float64 // keep probability after fc6 and fc7 in training; 0 means 0.5, 1 disables dropout
+	DropoutKeep float64 // keep probability after fc6 and fc7 in training, in (0, 1]; 1 disables dropout (unused ForInference)
 
 	// ClassWeights, when set (len NumClasses), weights each example's
 	// cross-entropy by its label's weight: loss = mean_i(w[y_i]·xent_i).
@@ -93,27 +94,37 @@ func DefaultConfig(arch string, numClasses int) Config {
 	}
 }
 
+// withDefaults reads an empty Trainable as "all". It replaces no number: an
+// explicit 0 is used or refused by validate, never swapped for a default.
 func (c Config) withDefaults() Config {
-	if c.InputSize == 0 {
-		c.InputSize = 224
-	}
 	if c.Trainable == "" {
 		c.Trainable = "all"
-	}
-	if c.DropoutKeep == 0 {
-		c.DropoutKeep = 0.5
-	}
-	if c.LRPower == 0 {
-		c.LRPower = 1
 	}
 	return c
 }
 
+// ConfigError is a Config that cannot build a model (a bad Trainable,
+// InputSize, Device, …): the caller's mistake, not a TensorFlow failure.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// validate reports the first unusable setting as a *ConfigError.
 func (c Config) validate(net nets.Net) error {
+	if err := c.check(net); err != nil {
+		return &ConfigError{Err: err}
+	}
+	return nil
+}
+
+func (c Config) check(net nets.Net) error {
 	switch {
 	case c.NumClasses < 1:
 		return fmt.Errorf("NumClasses %d: need at least 1", c.NumClasses)
-	case c.DropoutKeep <= 0 || c.DropoutKeep > 1:
+	case c.InputSize < 1:
+		return fmt.Errorf("InputSize %d: want at least 1 (VGG uses 224)", c.InputSize)
+	case !c.ForInference && !(c.DropoutKeep > 0 && c.DropoutKeep <= 1):
 		return fmt.Errorf("DropoutKeep %v: want 0 < keep <= 1", c.DropoutKeep)
 	case c.ClassWeights != nil && len(c.ClassWeights) != c.NumClasses:
 		return fmt.Errorf("ClassWeights has %d entries for %d classes", len(c.ClassWeights), c.NumClasses)
@@ -155,3 +166,13 @@ func parseDevice(d string) (string, error) {
 	}
 	return "", fmt.Errorf("device %q: want cpu or gpu:N", d)
 }
+
+// CheckArch reports an error naming the known networks when name is not one
+// NewModel can build: for callers that validate flags before building.
+func CheckArch(name string) error {
+	_, err := nets.Lookup(name)
+	return err
+}
+
+// ArchNames lists the networks NewModel can build, sorted.
+func ArchNames() []string { return nets.Names() }

@@ -150,7 +150,7 @@ func (m *Model) build() error {
 
 	// 2. Which variables train.
 	if err := markTrainable(cfg.Trainable, net, vs.All()); err != nil {
-		return err
+		return &ConfigError{Err: err}
 	}
 	m.step = vs.GlobalStep()
 

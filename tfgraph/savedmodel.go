@@ -24,6 +24,7 @@ import (
 
 	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/internal/atomicfile"
+	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/tfgraph/nets"
 	"github.com/tlearn/tlearn/tfgraph/slim"
 )
@@ -77,7 +78,7 @@ type ExportOptions struct {
 	// Style is the pipeline's preprocessing style the bytes signature
 	// reproduces in its evaluation form: "crop" (the default: central square
 	// of side min(h,w), resized to S) or "vgg" (shorter side resized to
-	// max(256,S), central S×S window), as pipeline.Preprocess.
+	// pipeline.VGGResizeRange(S), central S×S window), as pipeline.Preprocess.
 	Style string
 }
 
@@ -409,7 +410,7 @@ func shapeProto(dims ...int64) *shapepb.TensorShapeProto {
 //
 //	img = pipeline.Decode(image)  # uint8 [h,w,3]; in-graph: decodeExport (export_decode.go)
 //	crop: s = min(h,w); x = resize(img[(h-s)/2 : +s, (w-s)/2 : +s], [S,S])
-//	vgg:  k = max(256,S)/min(h,w) (float32); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
+//	vgg:  k = side/min(h,w) (float32, side from pipeline.VGGResizeRange(S)); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
 //	      x = resize(img, [nh,nw])[(nh-S)/2 : +S, (nw-S)/2 : +S]
 //	pixels = (x - norm.Mean) · norm.Scale
 //
@@ -440,7 +441,8 @@ func preprocessBody(S int, style string, norm imagenorm.Norm) ([]byte, *verpb.Ve
 	var x tf.Output
 	switch style {
 	case StyleVGG:
-		k := op.Div(s.SubScope("k"), c("resize_side", float32(max(256, S))), op.Cast(s.SubScope("short_f"), short, tf.Float))
+		side, _ := pipeline.VGGResizeRange(S)
+		k := op.Div(s.SubScope("k"), c("resize_side", float32(side)), op.Cast(s.SubScope("short_f"), short, tf.Float))
 		nhw := op.Cast(s.SubScope("nhw"), op.Round(s, op.Mul(s.SubScope("hk"), op.Cast(s.SubScope("hw_f"), hw, tf.Float), k)), tf.Int32)
 		nhw = op.Maximum(s.SubScope("at_least_S"), nhw, c("S2", []int32{int32(S), int32(S)}))
 		r := resize(img, nhw)

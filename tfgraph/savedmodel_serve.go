@@ -223,8 +223,9 @@ func (s *Served) Predict(images []float32, n int) ([][]float32, error) {
 
 // PredictEncoded returns softmax probabilities for encoded images (JPEG,
 // PNG, GIF, BMP bytes) through the SignatureBytes signature, whose graph
-// decodes, crops, resizes and normalises each image. One undecodable image
-// fails the whole batch.
+// decodes (as pipeline.Decode; see export_decode.go), crops, resizes and
+// normalises each image. One undecodable or refused image (WebP; a
+// transparent GIF with a local colour table) fails the whole batch.
 func (s *Served) PredictEncoded(images [][]byte) ([][]float32, error) {
 	if s.sm == nil {
 		return nil, fmt.Errorf("predict: SavedModel is closed")
@@ -251,6 +252,10 @@ func (s *Served) PredictEncoded(images [][]byte) ([][]float32, error) {
 	defer freeTensors[int](nil, out...)
 	return out[0].Value().([][]float32), nil
 }
+
+// HasBytesSignature reports whether the SavedModel has SignatureBytes
+// (PredictEncoded works).
+func (s *Served) HasBytesSignature() bool { return s.hasBytes }
 
 // Close releases the session. The Served is unusable afterwards.
 func (s *Served) Close() error {

@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/rivo/uniseg"
 	"golang.org/x/term"
 
 	"github.com/tlearn/tlearn/pipeline"
@@ -40,12 +41,14 @@ func (r *rate) take() float64 {
 	return v
 }
 
-// progressHook shows a bar (step, loss, images/s, ETA) on a terminal and plain
-// log lines every LogEvery steps otherwise.
+// progressHook shows a status line (step, loss, images/s, ETA) under the log
+// on a terminal, and plain log lines every LogEvery steps otherwise.
 type progressHook struct {
 	noopHook
-	bar    *progressbar.ProgressBar
+	status *statusLine // nil when Progress is not a terminal
+	desc   string
 	window rate
+	ips    float64 // images/s of the last logging window
 	start  time.Time
 }
 
@@ -55,43 +58,48 @@ func isTerminal(w io.Writer) bool {
 }
 
 func newProgressHook(l *Loop) *progressHook {
-	h := &progressHook{}
-	if isTerminal(l.Opts.Progress) {
-		h.bar = progressbar.NewOptions64(l.TotalSteps,
-			progressbar.OptionSetWriter(l.Opts.Progress),
-			progressbar.OptionSetDescription("training"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionShowElapsedTimeOnFinish(),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionFullWidth(),
-		)
-	}
-	return h
+	return &progressHook{status: l.status, desc: "training"}
 }
 
 func (h *progressHook) Name() string { return "progress" }
 
 func (h *progressHook) OnStart(l *Loop) error {
 	h.start = time.Now()
-	if h.bar != nil {
-		h.bar.Set64(l.Step)
+	if h.status != nil {
+		h.status.Set(h.line(l, l.Step, 0), true)
 	}
 	return nil
+}
+
+// line is the status line's text: description, bar, count, ETA.
+func (h *progressHook) line(l *Loop, step int64, ips float64) string {
+	eta := "?"
+	if ips > 0 {
+		eta = time.Duration(float64(l.TotalSteps-step) * float64(l.Opts.Batch) / ips * float64(time.Second)).Round(time.Second).String()
+	}
+	frac := 0.0
+	if l.TotalSteps > 0 {
+		frac = float64(step) / float64(l.TotalSteps)
+	}
+	const barWidth = 20
+	fill := int(frac * barWidth)
+	bar := strings.Repeat("=", fill) + strings.Repeat(" ", barWidth-fill)
+	return fmt.Sprintf("%s %3.0f%% [%s] %d/%d ETA %s", h.desc, 100*frac, bar, step, l.TotalSteps, eta)
 }
 
 func (h *progressHook) OnStep(l *Loop, s StepInfo) error {
 	h.window.add(s)
 	if s.Step%int64(l.Opts.LogEvery) != 0 && s.Step != l.TotalSteps {
-		if h.bar != nil {
-			h.bar.Set64(s.Step)
+		if h.status != nil {
+			h.status.Set(h.line(l, s.Step, h.lastIPS()), false)
 		}
 		return nil
 	}
 	ips := h.window.take()
-	if h.bar != nil {
-		h.bar.Describe(fmt.Sprintf("epoch %d loss %.4f lr %.2e %.1f img/s", s.Epoch, s.Loss, s.LR, ips))
-		h.bar.Set64(s.Step)
+	h.ips = ips
+	if h.status != nil {
+		h.desc = fmt.Sprintf("epoch %d loss %.4f lr %.2e %.1f img/s", s.Epoch, s.Loss, s.LR, ips)
+		h.status.Set(h.line(l, s.Step, ips), true)
 		return nil
 	}
 	remaining := time.Duration(0)
@@ -99,16 +107,105 @@ func (h *progressHook) OnStep(l *Loop, s StepInfo) error {
 		remaining = time.Duration(float64(l.TotalSteps-s.Step) * float64(l.Opts.Batch) / ips * float64(time.Second))
 	}
 	l.Log.Info("step", "step", s.Step, "of", l.TotalSteps, "epoch", s.Epoch, "loss", round(s.Loss), "total_loss", round(s.TotalLoss),
-		"lr", fmt.Sprintf("%.3g", s.LR), "images_per_sec", fmt.Sprintf("%.1f", ips), "eta", remaining.Round(time.Second).String())
+		"lr", fmt.Sprintf("%.3g", s.LR), "images_per_sec", fmt.Sprintf("%.1f", ips), "input_wait", fmt.Sprintf("%.2f", l.inputWait.fraction()), "eta", remaining.Round(time.Second).String())
 	return nil
 }
 
+func (h *progressHook) lastIPS() float64 { return h.ips }
+
 func (h *progressHook) OnEnd(l *Loop, why EndReason) error {
-	if h.bar != nil {
-		h.bar.Exit()
-		fmt.Fprintln(l.Opts.Progress)
+	if h.status != nil {
+		h.status.Set(h.line(l, l.Step, h.ips)+fmt.Sprintf(" (%s)", time.Since(h.start).Round(time.Second)), true)
+		h.status.Done()
 	}
 	return nil
+}
+
+// statusLine keeps one line of status (the progress bar) at the bottom of a
+// terminal: log lines written through it are printed above the status,
+// which is then redrawn, so log lines are never glued onto the bar and no
+// stale bars are left behind. Its Write is the log's output.
+type statusLine struct {
+	mu       sync.Mutex
+	w        io.Writer
+	width    func() int // terminal columns
+	text     string
+	shown    bool
+	lastDraw time.Time
+}
+
+// newStatusLine draws on w, a terminal (an *os.File).
+func newStatusLine(w io.Writer) *statusLine {
+	s := &statusLine{w: w, width: func() int { return 80 }}
+	if f, ok := w.(*os.File); ok {
+		s.width = func() int {
+			if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+				return cols
+			}
+			return 80
+		}
+	}
+	return s
+}
+
+// clearLine returns the cursor to column 0 and erases the line (ANSI EL2).
+const clearLine = "\r\x1b[2K"
+
+// Write prints log output above the status line.
+func (s *statusLine) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shown {
+		io.WriteString(s.w, clearLine)
+		s.shown = false
+	}
+	n, err := s.w.Write(p)
+	if s.text != "" && len(p) > 0 && p[len(p)-1] == '\n' {
+		s.draw()
+	}
+	return n, err
+}
+
+// Set changes the status text; it is redrawn at most every 200 ms unless now.
+func (s *statusLine) Set(text string, now bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.text = text
+	if now || time.Since(s.lastDraw) >= 200*time.Millisecond {
+		s.draw()
+	}
+}
+
+// Done leaves the last status on its own line; later writes print below it.
+func (s *statusLine) Done() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shown {
+		io.WriteString(s.w, "\n")
+	}
+	s.text, s.shown = "", false
+}
+
+// draw shows the status, cut to the terminal's width (a wrapped line could
+// not be erased with one clearLine).
+func (s *statusLine) draw() {
+	text := s.text
+	if w := s.width() - 1; w > 0 && uniseg.StringWidth(text) > w {
+		g := uniseg.NewGraphemes(text)
+		var b strings.Builder
+		cols := 0
+		for g.Next() {
+			if cols+g.Width() > w {
+				break
+			}
+			cols += g.Width()
+			b.WriteString(g.Str())
+		}
+		text = b.String()
+	}
+	io.WriteString(s.w, clearLine+text)
+	s.shown = true
+	s.lastDraw = time.Now()
 }
 
 func round(x float64) string { return fmt.Sprintf("%.4f", x) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/tlearn/tlearn/pipeline"
@@ -29,8 +30,10 @@ type Loop struct {
 	LastLoss      float64
 	Checkpoint    string // latest checkpoint prefix
 
+	status                 *statusLine // progress bar on a terminal, nil otherwise
 	trainLoader, valLoader *pipeline.Loader
 	bad                    map[string]bool // bad files already reported
+	inputWait              *inputWaitHook
 }
 
 // StepInfo describes one finished training step.
@@ -42,6 +45,7 @@ type StepInfo struct {
 	LR        float64
 	Images    int
 	StepTime  time.Duration // wall time since the previous step ended (includes waiting for data)
+	InputWait time.Duration // part of StepTime spent waiting for the batch (see inputwait.go)
 }
 
 // EndReason says why the loop ended.
@@ -63,7 +67,9 @@ type Hook interface {
 }
 
 func (l *Loop) hooks() []Hook {
+	l.inputWait = &inputWaitHook{}
 	return append([]Hook{
+		l.inputWait,
 		newProgressHook(l),
 		&tensorboardHook{},
 		&validationHook{},
@@ -91,12 +97,32 @@ func (l *Loop) run(ctx context.Context) (*Result, error) {
 			err = fmt.Errorf("%s: %w", h.Name(), herr)
 		}
 	}
+	var nan *NonFiniteLossError
+	if errors.As(err, &nan) {
+		l.explainNonFinite(nan)
+	}
 	res := &Result{RunDir: l.Opts.Out, Step: l.Step, TotalSteps: l.TotalSteps, Resumed: l.Resumed,
 		FinalLoss: l.LastLoss, Val: l.LastVal, Best: l.Best, BadFiles: len(l.bad), Checkpoint: l.Checkpoint}
 	if err == nil && why == Interrupted {
 		err = ErrInterrupted
 	}
 	return res, err
+}
+
+// explainNonFinite tells a stopped run's error which checkpoint a rerun
+// resumes from, and removes this run's event file when the run saved no
+// checkpoint: its steps will be trained (and logged) again.
+func (l *Loop) explainNonFinite(e *NonFiniteLossError) {
+	e.Checkpoint, _ = tfgraph.LatestCheckpoint(l.Opts.Out)
+	if l.Checkpoint != "" || l.Events == nil {
+		return
+	}
+	path := l.Events.Path()
+	l.Events.Close()
+	l.Events = nil
+	if err := os.Remove(path); err == nil {
+		e.EventsRemoved = path
+	}
 }
 
 // steps runs training steps until TotalSteps, cancellation or failure. One
@@ -108,7 +134,9 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 	}
 	spe := int64(l.StepsPerEpoch)
 	last := time.Now()
+	waitFrom := last // when the loop last asked the pipeline for a batch
 	for b, err := range l.trainLoader.Epochs(ctx, l.Data.Train, int(l.Step/spe), int(l.Step%spe)) {
+		wait := time.Since(waitFrom)
 		if err != nil {
 			if ctx.Err() != nil {
 				return Interrupted, nil
@@ -132,13 +160,14 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 		l.Step = r.Step
 		l.LastLoss = float64(r.Loss)
 		info := StepInfo{Step: r.Step, Epoch: epoch + 1, Loss: float64(r.Loss), TotalLoss: float64(r.TotalLoss),
-			LR: float64(r.LearningRate), Images: n, StepTime: now.Sub(last)}
+			LR: float64(r.LearningRate), Images: n, StepTime: now.Sub(last), InputWait: min(wait, now.Sub(last))}
 		last = now
 		for _, h := range hooks {
 			if err := h.OnStep(l, info); err != nil {
 				return Failed, fmt.Errorf("%s: %w", h.Name(), err)
 			}
 		}
+		waitFrom = time.Now()
 		if ctx.Err() != nil {
 			return Interrupted, nil
 		}

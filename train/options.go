@@ -5,7 +5,9 @@
 //
 // A Go program trains exactly as `tlearn train` does:
 //
-//	res, err := train.Run(ctx, train.Options{Data: "photos/", Out: "runs/a", Arch: "vgg_19", Weights: "vgg_19.ckpt"})
+//	o := train.DefaultOptions()
+//	o.Data, o.Out, o.Weights = "photos/", "runs/a", "vgg_19.ckpt"
+//	res, err := train.Run(ctx, o)
 package train
 
 import (
@@ -21,15 +23,15 @@ import (
 	"github.com/tlearn/tlearn/tfgraph"
 )
 
-// Options configures a training run. The zero value of a field means the
-// classic recipe's default (see Defaults).
+// Options configures a training run. Every field is used as given: start
+// from DefaultOptions for the classic recipe.
 type Options struct {
 	Data     string  // dataset: folder (Food-101 or folder-per-class) or list file
 	Out      string  // RUN_DIR
-	Arch     string  // vgg_19 (default), vgg_16, vgg_mini, resnet_v1_50/101/152, resnet_mini (tfgraph/nets)
-	Weights  string  // TF-Slim checkpoint, tlearn RUN_DIR, or "none"; required unless resuming
+	Arch     string  // vgg_19 (default), vgg_16, vgg_mini, resnet_v1_50/101/152, resnet_mini (tfgraph/nets); "" with a RUN_DIR Weights: the run's
+	Weights  string  // TF-Slim checkpoint, tlearn RUN_DIR (its best/ if any, else its latest), or "none"; required unless resuming
 	Layout   string  // auto|food101|folders|list
-	ValSplit float64 // validation fraction per class; 0 means the default 0.2, negative means none
+	ValSplit float64 // validation fraction per class in [0, 1); 0: no validation split
 	Seed     int64
 
 	Trainable string // all|head|last-N|scopes:P1,P2
@@ -38,14 +40,14 @@ type Options struct {
 	Steps     int64 // if > 0, train this many steps instead of Epochs (LR decays over them)
 	Batch     int
 	ValBatch  int
-	InputSize int
-	Margin    int    // random-crop margin; 0 means the default 10, negative means none
-	Style     string // preprocessing: crop (default) | vgg
+	InputSize int     // 0 with a RUN_DIR Weights: the run's
+	Margin    float64 // random-crop margin per side, a fraction of the shorter side in [0, 0.5) (crop style); 0: none
+	Style     string  // preprocessing: crop (default) | vgg; "" with a RUN_DIR Weights: the run's
 
 	LR, LREnd, Momentum, WeightDecay float64
 	ClassWeights                     string // "" or "balanced"
-	// DropoutKeep is the keep probability after fc6 and fc7; 0 means the
-	// recipe's 0.5, 1 disables dropout. Resume is bit-exact only with 1:
+	// DropoutKeep is the keep probability after fc6 and fc7, in (0, 1]; 1
+	// disables dropout. Resume is bit-exact only with 1:
 	// dropout masks come from TensorFlow's random state, which checkpoints
 	// do not hold.
 	DropoutKeep float64
@@ -76,51 +78,18 @@ type Options struct {
 	TlearnVersion string
 }
 
-// Defaults fills unset fields with the classic recipe's values.
-func (o *Options) Defaults() {
-	def := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	deff := func(p *float64, v float64) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	if o.Arch == "" {
-		o.Arch = "vgg_19"
-	}
-	if o.Layout == "" {
-		o.Layout = "auto"
-	}
-	if o.Trainable == "" {
-		o.Trainable = "all"
-	}
-	if o.Style == "" {
-		o.Style = "crop"
-	}
-	def(&o.Epochs, 20)
-	def(&o.Batch, 64)
-	def(&o.ValBatch, 128)
-	def(&o.InputSize, 224)
-	def(&o.LogEvery, 10)
-	def(&o.EvalEvery, 500)
-	def(&o.KeepCheckpoints, 5)
-	deff(&o.ValSplit, 0.2)
-	deff(&o.LR, 1e-3)
-	deff(&o.LREnd, 1e-7)
-	deff(&o.Momentum, 0.9)
-	deff(&o.WeightDecay, 5e-4)
-	deff(&o.DropoutKeep, 0.5)
-	if o.SaveEvery == 0 {
-		o.SaveEvery = 600 * time.Second
-	}
-	switch {
-	case o.Margin == 0 && o.Style == "crop":
-		o.Margin = 10
-	case o.Margin < 0:
-		o.Margin = 0
+// DefaultOptions returns the classic recipe: the one table of training
+// defaults (the CLI's flag defaults read it). Every field of Options is used
+// as given, so a library caller starts from DefaultOptions and changes what it
+// needs; an explicit 0 means 0 (or is refused by Validate), never "default".
+func DefaultOptions() Options {
+	return Options{
+		Arch: "vgg_19", Layout: "auto", ValSplit: 0.2, Seed: 1,
+		Trainable: "all", BatchNorm: "train", Epochs: 20, Batch: 64, ValBatch: 128, InputSize: 224,
+		Margin: pipeline.DefaultMargin, Style: "crop",
+		LR: 1e-3, LREnd: 1e-7, Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5, ClassWeights: "none",
+		LogEvery: 10, EvalEvery: 500, SaveEvery: 600 * time.Second, KeepCheckpoints: 5,
+		Precision: "fp32", Conv: "auto",
 	}
 }
 
@@ -131,24 +100,38 @@ func (o *Options) Validate() error {
 		return usage("--data is required: a Food-101 folder, a folder with one sub-folder per class, or a list file")
 	case o.Out == "":
 		return usage("--out is required: the run directory to write (checkpoints, config.json, TensorBoard events)")
-	case o.Batch < 1 || o.ValBatch < 1:
-		return usage("--batch and --val-batch must be at least 1")
-	case o.Epochs < 1 && o.Steps <= 0:
-		return usage("--epochs must be at least 1")
-	case o.LR <= 0 || o.LREnd < 0 || o.LREnd > o.LR:
-		return usage(fmt.Sprintf("learning rates must satisfy 0 <= --lr-end <= --lr and --lr > 0 (got %g → %g)", o.LR, o.LREnd))
-	case o.Momentum < 0 || o.Momentum >= 1:
+	case o.Batch < 1:
+		return usage(fmt.Sprintf("--batch must be at least 1 (got %d)", o.Batch))
+	case o.ValBatch < 1:
+		return usage(fmt.Sprintf("--val-batch must be at least 1 (got %d)", o.ValBatch))
+	case o.Steps < 0:
+		return usage(fmt.Sprintf("--steps must be >= 0 (got %d; 0 trains for --epochs)", o.Steps))
+	case o.Epochs < 1 && o.Steps == 0:
+		return usage(fmt.Sprintf("--epochs must be at least 1 (got %d), or give --steps", o.Epochs))
+	case !(o.LR > 0):
+		return usage(fmt.Sprintf("--lr must be > 0 (got %g)", o.LR))
+	case !(o.LREnd >= 0 && o.LREnd <= o.LR):
+		return usage(fmt.Sprintf("--lr-end must be in [0, --lr] (got %g with --lr %g)", o.LREnd, o.LR))
+	case !(o.Momentum >= 0 && o.Momentum < 1):
 		return usage(fmt.Sprintf("--momentum must be in [0, 1) (got %g)", o.Momentum))
-	case o.WeightDecay < 0:
-		return usage("--weight-decay must be >= 0")
-	case o.DropoutKeep <= 0 || o.DropoutKeep > 1:
+	case !(o.WeightDecay >= 0):
+		return usage(fmt.Sprintf("--weight-decay must be >= 0 (got %g)", o.WeightDecay))
+	case !(o.DropoutKeep > 0 && o.DropoutKeep <= 1):
 		return usage(fmt.Sprintf("--dropout-keep must be in (0, 1] (got %g)", o.DropoutKeep))
-	case o.ValSplit >= 1:
-		return usage(fmt.Sprintf("--val-split must be in [0, 1) (got %g)", o.ValSplit))
+	case !(o.ValSplit >= 0 && o.ValSplit < 1):
+		return usage(fmt.Sprintf("--val-split must be in [0, 1) (got %g; 0: no validation split)", o.ValSplit))
 	case o.KeepCheckpoints < 1:
 		return usage(fmt.Sprintf("--keep-checkpoints must be at least 1 (got %d)", o.KeepCheckpoints))
-	case o.LogEvery < 1 || o.EvalEvery < 1:
-		return usage("--log-every and --eval-every must be at least 1")
+	case o.LogEvery < 1:
+		return usage(fmt.Sprintf("--log-every must be at least 1 (got %d)", o.LogEvery))
+	case o.EvalEvery < 1:
+		return usage(fmt.Sprintf("--eval-every must be at least 1 (got %d)", o.EvalEvery))
+	case o.SaveEvery <= 0:
+		return usage(fmt.Sprintf("--save-every must be positive (got %v)", o.SaveEvery))
+	case o.SaveEverySteps < 0:
+		return usage(fmt.Sprintf("--save-every-steps must be >= 0 (got %d; 0: by time only)", o.SaveEverySteps))
+	case o.Arch == "":
+		return usage("--arch is required: one of " + strings.Join(tfgraph.ArchNames(), ", "))
 	case o.ClassWeights != "" && o.ClassWeights != "balanced" && o.ClassWeights != "none":
 		return usage(fmt.Sprintf("--class-weights must be 'balanced' or 'none' (got %q)", o.ClassWeights))
 	}
@@ -157,6 +140,9 @@ func (o *Options) Validate() error {
 	}
 	if o.BatchNorm != "" && o.BatchNorm != tfgraph.BatchNormTrain && o.BatchNorm != tfgraph.BatchNormFrozen {
 		return usage(fmt.Sprintf("--batch-norm must be %s or %s (got %q)", tfgraph.BatchNormTrain, tfgraph.BatchNormFrozen, o.BatchNorm))
+	}
+	if err := tfgraph.CheckArch(o.Arch); err != nil {
+		return usage("--arch: " + err.Error())
 	}
 	p := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style)}
 	if err := p.Validate(); err != nil {

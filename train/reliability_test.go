@@ -71,17 +71,15 @@ func TestResumeIsExactWithoutDropout(t *testing.T) {
 }
 
 func TestDropoutKeepValidation(t *testing.T) {
-	for _, keep := range []float64{-0.5, 1.5} {
-		o := Options{Data: "d", Out: "o", DropoutKeep: keep}
-		o.Defaults()
+	for _, keep := range []float64{-0.5, 0, 1.5} {
+		o := DefaultOptions()
+		o.Data, o.Out, o.DropoutKeep = "d", "o", keep
 		var ue *UsageError
 		if err := o.Validate(); !errors.As(err, &ue) {
 			t.Errorf("DropoutKeep %g: err = %v, want a UsageError", keep, err)
 		}
 	}
-	o := Options{}
-	o.Defaults()
-	if o.DropoutKeep != 0.5 {
+	if o := DefaultOptions(); o.DropoutKeep != 0.5 {
 		t.Errorf("default DropoutKeep %g, want the recipe's 0.5", o.DropoutKeep)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -40,18 +41,29 @@ type ValResult struct {
 	Top1, Top5 float64 // fractions in 0..1
 }
 
-// Run trains as configured and returns when the run is done, failed, or ctx
+// Run trains as configured (every field as given: start from DefaultOptions)
+// and returns when the run is done, failed, or ctx
 // was cancelled (then it saves a checkpoint and returns ErrInterrupted).
 func Run(ctx context.Context, o Options) (*Result, error) {
-	o.Defaults()
+	if err := inheritFromRunDir(&o); err != nil {
+		return nil, err
+	}
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	if o.Progress == nil {
 		o.Progress = os.Stderr
 	}
+	var status *statusLine
+	if isTerminal(o.Progress) {
+		status = newStatusLine(o.Progress)
+	}
 	if o.Log == nil {
-		o.Log = slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		var w io.Writer = o.Progress
+		if status != nil {
+			w = status // log lines go above the progress bar
+		}
+		o.Log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	_, statErr := os.Stat(o.Out)
 	created := errors.Is(statErr, fs.ErrNotExist)
@@ -77,6 +89,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer l.close()
+	l.status = status
 	return l.run(ctx)
 }
 
@@ -129,13 +142,21 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		return nil, usage("--weights is required: a TF-Slim checkpoint (e.g. vgg_19.ckpt), a tlearn RUN_DIR, or 'none' to train from scratch")
 	}
 
+	if _, err := os.Stat(o.Data); errors.Is(err, fs.ErrNotExist) {
+		return nil, usage(fmt.Sprintf("--data %s does not exist", o.Data))
+	}
+	var changes []rundir.Change // settings a resume changes
 	var forceClasses []string
 	if prev != nil {
 		forceClasses = prev.Classes
 	}
 	ds, err := pipeline.Load(o.Data, pipeline.LoadOptions{Layout: o.Layout, ValSplit: o.ValSplit, Seed: o.Seed, Classes: forceClasses})
 	if err != nil {
-		return nil, fmt.Errorf("load dataset %s: %w", o.Data, err)
+		return nil, err // pipeline's errors name the path
+	}
+	if len(ds.Classes) < 2 {
+		return nil, usage(fmt.Sprintf("%s has %d class (%s): a classifier needs at least 2 — add a sub-folder (or labels) per class",
+			o.Data, len(ds.Classes), strings.Join(ds.Classes, ", ")))
 	}
 	if len(ds.Train) < o.Batch {
 		return nil, usage(fmt.Sprintf("the training split has %d images, fewer than one batch of %d: lower --batch or add images", len(ds.Train), o.Batch))
@@ -143,6 +164,9 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if prev != nil {
 		if err := compatible(prev, o, ds); err != nil {
 			return nil, fmt.Errorf("cannot resume %s: %w", o.Out, err)
+		}
+		if err := refuseSplitChange(prev, o); err != nil {
+			return nil, err
 		}
 	}
 
@@ -164,7 +188,11 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		Precision: o.Precision, ConvAlgorithm: o.Conv,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", o.Arch, err)
+		var ce *tfgraph.ConfigError
+		if errors.As(err, &ce) {
+			return nil, usage(ce.Error())
+		}
+		return nil, err // tfgraph's errors name the arch
 	}
 	model.KeepCheckpoints = o.KeepCheckpoints
 	l := &Loop{Opts: o, Model: model, Data: ds, StepsPerEpoch: stepsPerEpoch, TotalSteps: total, Log: log, bad: map[string]bool{}}
@@ -188,16 +216,29 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 			msg += fmt.Sprintf("; --weights %s is ignored", o.Weights)
 		}
 		log.Info(msg)
+		for _, ch := range settingChanges(prev, o, total) {
+			ch.Step = l.Step
+			log.Info("resume changes a setting (recorded in config.json)", "setting", "--"+ch.Key, "from", ch.From, "to", ch.To)
+			changes = append(changes, ch)
+		}
 	} else if o.Weights != "none" {
-		if err := model.LoadPretrained(o.Weights); err != nil {
+		from, which, err := weightsCheckpoint(o.Weights)
+		if err != nil {
+			return nil, err
+		}
+		if err := model.LoadPretrained(from); err != nil {
 			return nil, fmt.Errorf("pretrained weights: %w", err)
 		}
-		log.Info("restored pretrained weights (all but the head)", "from", o.Weights, "head", fmt.Sprintf("fc8 → %d classes, fresh", len(ds.Classes)))
+		args := []any{"from", from, "head", fmt.Sprintf("fc8 → %d classes, fresh", len(ds.Classes))}
+		if which != "" {
+			args = append(args, "checkpoint", which)
+		}
+		log.Info("restored pretrained weights (all but the head)", args...)
 	} else {
 		log.Info("training from scratch (--weights none)")
 	}
 
-	if err := writeRunFiles(o, ds, stepsPerEpoch, total); err != nil {
+	if err := writeRunFiles(o, ds, stepsPerEpoch, total, changes); err != nil {
 		return nil, err
 	}
 	if best, found, err := rundir.ReadBest(o.Out); err != nil {
@@ -234,6 +275,93 @@ func workersOrCPUs(n int) int {
 	return runtime.NumCPU()
 }
 
+// inheritFromRunDir fills Arch, InputSize and Style left empty from the
+// config.json of a RUN_DIR given as Weights, and refuses a given Arch or
+// InputSize that disagrees with it (its weights would not fit) or a run whose
+// normalisation is not the pipeline's. Other weights leave o unchanged.
+func inheritFromRunDir(o *Options) error {
+	if o.Weights == "" || o.Weights == "none" || !rundir.Exists(o.Weights) {
+		return nil
+	}
+	prev, err := rundir.ReadConfig(o.Weights)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.Arch == "":
+		o.Arch = prev.Arch
+	case o.Arch != prev.Arch:
+		return usage(fmt.Sprintf("--weights %s was trained as %s, not --arch %s: drop --arch or give --arch %s", o.Weights, prev.Arch, o.Arch, prev.Arch))
+	}
+	switch {
+	case o.InputSize == 0:
+		o.InputSize = prev.InputSize
+	case o.InputSize != prev.InputSize:
+		return usage(fmt.Sprintf("--weights %s was trained at --input-size %d, not %d: drop --input-size or give --input-size %d", o.Weights, prev.InputSize, o.InputSize, prev.InputSize))
+	}
+	if o.Style == "" {
+		o.Style = prev.Preprocess.Style
+	}
+	if prev.Preprocess.Means != pipeline.VGGMeans {
+		return usage(fmt.Sprintf("--weights %s was trained on inputs minus the means %v; tlearn subtracts %v", o.Weights, prev.Preprocess.Means, pipeline.VGGMeans))
+	}
+	return nil
+}
+
+// weightsCheckpoint resolves --weights to a checkpoint prefix: a RUN_DIR's
+// best/ when it has one, else its latest (which says which, for the log);
+// anything else as given.
+func weightsCheckpoint(weights string) (prefix, which string, err error) {
+	if !rundir.Exists(weights) {
+		return weights, "", nil
+	}
+	if p, err := tfgraph.LatestCheckpoint(filepath.Join(weights, rundir.BestDir)); err == nil && p != "" {
+		return p, "best (best validation top-1 of " + weights + ")", nil
+	}
+	p, err := tfgraph.LatestCheckpoint(weights)
+	if err != nil || p == "" {
+		return "", "", usage(fmt.Sprintf("--weights %s is a run directory without a checkpoint: train it first, or give another", weights))
+	}
+	return p, "latest (" + weights + " has no best/)", nil
+}
+
+// refuseSplitChange refuses a resume with another --val-split or --seed: the
+// split would change, and images the run trained on would be validated on.
+func refuseSplitChange(prev *rundir.Config, o *Options) error {
+	switch {
+	case prev.Train.ValSplit != o.ValSplit:
+		return usage(fmt.Sprintf("cannot resume %s with --val-split %g: it was trained with %g, and another split would validate on images it trained on (give --val-split %g, or train into a new --out)", o.Out, o.ValSplit, prev.Train.ValSplit, prev.Train.ValSplit))
+	case prev.Train.Seed != o.Seed:
+		return usage(fmt.Sprintf("cannot resume %s with --seed %d: it was trained with %d, and another split would validate on images it trained on (give --seed %d, or train into a new --out)", o.Out, o.Seed, prev.Train.Seed, prev.Train.Seed))
+	}
+	return nil
+}
+
+// settingChanges lists the training settings o changes from the resumed
+// run's config.json (Step is left to the caller).
+func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Change {
+	p := prev.Train
+	pairs := []struct {
+		key      string
+		from, to any
+	}{
+		{"lr", p.LR, o.LR}, {"lr-end", p.LREnd, o.LREnd}, {"momentum", p.Momentum, o.Momentum},
+		{"weight-decay", p.WeightDecay, o.WeightDecay}, {"dropout-keep", p.DropoutKeep, o.DropoutKeep},
+		{"batch", p.Batch, o.Batch}, {"val-batch", p.ValBatch, o.ValBatch}, {"epochs", p.Epochs, o.Epochs},
+		{"steps", p.TotalSteps, total}, {"trainable", p.Trainable, o.Trainable}, {"class-weights", p.ClassWeights, o.ClassWeights},
+		{"margin", prev.Preprocess.Margin, o.Margin}, {"preprocess", prev.Preprocess.Style, o.Style},
+	}
+	now := time.Now().UTC()
+	var out []rundir.Change
+	for _, c := range pairs {
+		from, to := fmt.Sprint(c.from), fmt.Sprint(c.to)
+		if from != to {
+			out = append(out, rundir.Change{Key: c.key, From: from, To: to, Time: now})
+		}
+	}
+	return out
+}
+
 // compatible checks that a resumed run trains the same model on the same classes.
 func compatible(prev *rundir.Config, o *Options, ds *pipeline.Dataset) error {
 	switch {
@@ -262,7 +390,7 @@ func balancedWeights(ds *pipeline.Dataset) []float32 {
 	return w
 }
 
-func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total int64) error {
+func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total int64, changes []rundir.Change) error {
 	c := &rundir.Config{Arch: o.Arch, InputSize: o.InputSize, Classes: ds.Classes, Created: time.Now().UTC()}
 	c.Preprocess.Style = o.Style
 	c.Preprocess.Margin = o.Margin
@@ -277,7 +405,8 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.TrainImages, t.ValImages, t.StepsPerEpoch, t.TotalSteps = len(ds.Train), len(ds.Val), stepsPerEpoch, total
 	c.Versions.Tlearn, c.Versions.TensorFlow, c.Versions.Go = o.TlearnVersion, tfgraph.Version(), runtime.Version()
 	if prev, err := rundir.ReadConfig(o.Out); err == nil {
-		c.Created = prev.Created // a resumed run keeps its birth date
+		c.Created = prev.Created // a resumed run keeps its birth date and history
+		c.Changes = append(prev.Changes, changes...)
 	}
 	if err := rundir.WriteConfig(o.Out, c); err != nil {
 		return err
@@ -297,9 +426,23 @@ type NonFiniteLossError struct {
 	Step int64
 	Loss float64
 	LR   float64
+	// Checkpoint is the RUN_DIR's latest checkpoint, the one a rerun resumes
+	// from; "" when none was ever saved.
+	Checkpoint string
+	// EventsRemoved is this run's TensorBoard event file, removed because the
+	// run saved nothing (a rerun would log the same steps again); "" if kept.
+	EventsRemoved string
 }
 
 func (e *NonFiniteLossError) Error() string {
-	return fmt.Sprintf("loss became %v at step %d (learning rate %.3g): the run stopped without saving this state; "+
-		"lower --lr, check the data, and run the same command to resume from the last checkpoint", e.Loss, e.Step, e.LR)
+	msg := fmt.Sprintf("loss became %v at step %d (learning rate %.3g): the run stopped without saving this state; ", e.Loss, e.Step, e.LR)
+	if e.Checkpoint == "" {
+		msg += "no checkpoint was ever saved, so there is nothing to resume: lower --lr or check the data, and start again"
+	} else {
+		msg += fmt.Sprintf("lower --lr or check the data, and run again to resume from the last checkpoint, %s", filepath.Base(e.Checkpoint))
+	}
+	if e.EventsRemoved != "" {
+		msg += fmt.Sprintf(" (this run's TensorBoard events, %s, were removed)", filepath.Base(e.EventsRemoved))
+	}
+	return msg
 }

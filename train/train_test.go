@@ -21,12 +21,12 @@ import (
 
 // smallOptions trains vgg_mini at 32 px on a generated 3-class dataset.
 func smallOptions(t *testing.T, data, out string) Options {
-	return Options{
-		Data: data, Out: out, Arch: "vgg_mini", Weights: "none", InputSize: 32, Margin: 2,
-		Batch: 8, ValBatch: 16, Steps: 24, LR: 0.001, LREnd: 1e-4, LogEvery: 4, EvalEvery: 12,
-		Seed: 7, Workers: 2, Threads: 2,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Progress: io.Discard,
-	}
+	o := DefaultOptions()
+	o.Data, o.Out, o.Arch, o.Weights, o.InputSize, o.Margin = data, out, "vgg_mini", "none", 32, 0.05
+	o.Batch, o.ValBatch, o.Steps, o.LR, o.LREnd, o.LogEvery, o.EvalEvery = 8, 16, 24, 0.001, 1e-4, 4, 12
+	o.Seed, o.Workers, o.Threads = 7, 2, 2
+	o.Log, o.Progress = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
+	return o
 }
 
 func newDataset(t *testing.T) string {
@@ -84,6 +84,16 @@ func TestTrainEndToEndAndResume(t *testing.T) {
 	for i, p := range loss {
 		if p.Step != int64(4*(i+1)) {
 			t.Errorf("loss point %d at step %d, want %d", i, p.Step, 4*(i+1))
+		}
+	}
+	// The input-wait gauge is logged with the loss, as a fraction.
+	if iw := ev["input_wait"]; len(iw) != len(loss) {
+		t.Errorf("input_wait logged at %d steps, want %d", len(iw), len(loss))
+	} else {
+		for _, p := range iw {
+			if p.Value < 0 || p.Value > 1 {
+				t.Errorf("input_wait %v at step %d outside 0..1", p.Value, p.Step)
+			}
 		}
 	}
 	// Per-batch losses are noisy: compare the first two logged with the last two.
@@ -178,6 +188,9 @@ func TestNaNLossStopsWithoutCheckpoint(t *testing.T) {
 		if atoi(step) >= nf.Step {
 			t.Errorf("checkpoint %s saved at/after the non-finite step %d", p, nf.Step)
 		}
+		if !strings.Contains(err.Error(), "resume from the last checkpoint, "+filepath.Base(p)) {
+			t.Errorf("message does not name the checkpoint a rerun resumes from (%s): %v", filepath.Base(p), err)
+		}
 	}
 }
 
@@ -199,7 +212,7 @@ func TestUsageErrors(t *testing.T) {
 		{"no data", func(o *Options) { o.Data = "" }, "--data is required"},
 		{"no weights", func(o *Options) { o.Weights = "" }, "--weights is required"},
 		{"bad trainable", func(o *Options) { o.Trainable = "some" }, "--trainable"},
-		{"bad lr", func(o *Options) { o.LR = -1 }, "learning rates"},
+		{"bad lr", func(o *Options) { o.LR = -1 }, "--lr must be > 0"},
 		{"batch too big", func(o *Options) { o.Batch = 1000 }, "fewer than one batch"},
 	}
 	for _, tt := range tests {

@@ -160,7 +160,7 @@ func TestCrashResume(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			args := func(out string) []string {
 				return []string{"train", "--data", data, "--out", out, "--arch", "vgg_mini", "--input-size", "32",
-					"--margin", "2", "--weights", "none", "--steps", strconv.Itoa(steps), "--batch", "4",
+					"--margin", "0.05", "--weights", "none", "--steps", strconv.Itoa(steps), "--batch", "4",
 					"--save-every-steps", "1", "--eval-every", "100000", "--log-every", "50", "--threads", "1",
 					"--workers", "2", "--seed", "7", "--dropout-keep", tc.keep, "--lr", "0.0005"}
 			}
@@ -383,7 +383,7 @@ func evalCheckpoint(t *testing.T, m *tfgraph.Model, prefix, data string) (loss, 
 	if err := m.RestoreCheckpoint(prefix); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := pipeline.Load(data, pipeline.LoadOptions{ValSplit: -1})
+	ds, err := pipeline.Load(data, pipeline.LoadOptions{ValSplit: 0})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,8 +33,9 @@ func evalCommand() *cli.Command {
 meta/test.txt, or train/ and val/ sub-folders), otherwise on every image.
 Exits 3 when some images could not be read (they are counted in "failed").
 
-Example:
-  tlearn eval --model runs/dishes --data photos-test/ --out reports/dishes`,
+Examples:
+  tlearn eval --model runs/dishes --data photos-test/ --out reports/dishes
+  tlearn eval --model export/dishes --signature bytes --data photos-test/   # the SavedModel's own decoding`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if c.String("data") == "" {
@@ -49,6 +51,10 @@ Example:
 			}
 			defer clf.Close()
 			r, err := infer.Evaluate(c.Context, clf, c.String("data"), infer.EvalOptions{Layout: c.String("layout"), Batch: c.Int("batch"), Workers: c.Int("workers")})
+			var ue *infer.UsageError
+			if errors.As(err, &ue) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
 			}

@@ -14,10 +14,14 @@ func exportCommand() *cli.Command {
 		Usage: "write a trained run as a TensorFlow SavedModel for serving",
 		Description: `Writes --out as a SavedModel (saved_model.pb, variables/, assets/classes.txt)
 with two signatures: serving_default takes encoded image bytes (string [N]) and does
-decode, central crop, resize and normalisation inside the graph; serving_float takes
+decode, central crop, resize and normalisation inside the graph, giving the pixels
+tlearn's own decoder gives (JPEG incl. CMYK and EXIF orientation, PNG incl. 16-bit,
+palette and transparency composited onto white, GIF, BMP; WebP is refused with
+an error, see docs/export.md); serving_float takes
 preprocessed float32 [N,H,W,3] (RGB 0..255 minus the VGG means). Both return class
 probabilities [N,C] and top-1 class indices. Loads in TensorFlow Serving, Python
-(tf.saved_model.load) and tlearn predict --model DIR.
+(tf.saved_model.load) and tlearn predict --model DIR (--signature bytes runs
+serving_default on the files' bytes, as a serving client would).
 
 Example:
   tlearn export --model runs/dishes --out export/dishes/1`,

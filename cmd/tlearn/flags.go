@@ -36,16 +36,12 @@ func boolFlag(name string, usage string) cli.Flag {
 	return altsrc.NewBoolFlag(&cli.BoolFlag{Name: name, Usage: usage, EnvVars: envName(name)})
 }
 
-func altsrcDuration(name, value, usage string) cli.Flag {
-	d, err := time.ParseDuration(value)
-	if err != nil {
-		panic(err) // programmer error in a default
-	}
+func durationFlag(name string, d time.Duration, usage string) cli.Flag {
 	return altsrc.NewDurationFlag(&cli.DurationFlag{Name: name, Value: d, Usage: usage + " (e.g. 600s, 10m)", EnvVars: envName(name)})
 }
 
 func configFlag() cli.Flag {
-	return &cli.PathFlag{Name: "config", Usage: "read flag values from a YAML or JSON `FILE` (keys are flag names, e.g. `lr: 0.001`); explicit flags and TLEARN_* variables win", EnvVars: envName("config")}
+	return &cli.PathFlag{Name: "config", Usage: "read flag values from a YAML or JSON `FILE`: keys are flag names with - or _ (lr: 0.001, weight_decay: 0), or a RUN_DIR's config.json; an unknown key is an error; explicit flags and TLEARN_* variables win", EnvVars: envName("config")}
 }
 
 // withConfig makes a command read --config before its action runs.
@@ -55,7 +51,7 @@ func withConfig(cmd *cli.Command) *cli.Command {
 		if c.String("config") == "" {
 			return &altsrc.MapInputSource{}, nil
 		}
-		return altsrc.NewYamlSourceFromFile(c.String("config"))
+		return loadConfigFile(c.String("config"), cmd.Flags)
 	})
 	cmd.Before = func(c *cli.Context) error {
 		if err := load(c); err != nil {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/tlearn/tlearn/internal/tflog"
 )
 
 // Exit statuses, as ARCHITECTURE.md promises them.
@@ -32,10 +34,17 @@ const (
 var version = "dev"
 
 func main() {
-	// TensorFlow's C++ INFO lines (oneDNN, CPU features) are noise for users;
-	// warnings and errors still show. TF_CPP_MIN_LOG_LEVEL=0 brings them back.
-	if _, set := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !set {
-		os.Setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+	// TensorFlow's own log lines (oneDNN notices, absl's MLIR line, placement
+	// warnings) are noise for users: by default they are filtered out of
+	// stderr; --tf-log or TLEARN_TF_LOG=1 shows them untouched.
+	stderr, stopFilter := os.Stderr, func() {}
+	if !tflog.Wanted(os.Args[1:], os.Getenv("TLEARN_TF_LOG")) {
+		// The one INFO line libtensorflow logs while it is loaded, before any
+		// Go code runs, only TF_CPP_MIN_LOG_LEVEL=1 in the environment hides.
+		if _, set := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !set {
+			os.Setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+		}
+		stderr, stopFilter = tflog.Filter()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -55,7 +64,9 @@ func main() {
 			stop() // a second Ctrl-C kills at once, while the first one's checkpoint is being saved
 		}
 	}()
-	os.Exit(runIO(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr))
+	code := runIO(ctx, os.Args, os.Stdin, os.Stdout, stderr)
+	stopFilter()
+	os.Exit(code)
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -79,10 +90,18 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 		OnUsageError:   onUsageError,
 	}
+	app.Flags = append(app.Flags, tfLogFlag())
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = onUsageError
+		cmd.Flags = append(cmd.Flags, tfLogFlag())
 	}
 	return app
+}
+
+// tfLogFlag is --tf-log, accepted before or after the command; main reads it
+// from the raw arguments, since the filter starts before flags are parsed.
+func tfLogFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "tf-log", Usage: "show TensorFlow's own log lines on stderr (hidden by default)", EnvVars: envName("tf-log")}
 }
 
 // onUsageError turns flag-parsing mistakes into exit status 2.

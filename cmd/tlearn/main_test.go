@@ -68,7 +68,7 @@ func TestTrainPredictEvalCLI(t *testing.T) {
 	cfg := filepath.Join(tmp, "cfg.yaml")
 	// The config file sets batch 4 and epochs 99; the environment overrides
 	// epochs; the flag --steps wins over all.
-	os.WriteFile(cfg, []byte("batch: 4\nepochs: 99\narch: vgg_mini\ninput-size: 32\nmargin: 2\nlr: 0.001\n"), 0o644)
+	os.WriteFile(cfg, []byte("batch: 4\nepochs: 99\narch: vgg_mini\ninput-size: 32\nmargin: 0.05\nlr: 0.001\n"), 0o644)
 	t.Setenv("TLEARN_EPOCHS", "2")
 	t.Setenv("TLEARN_WORKERS", "2")
 	code, out, errOut := tlearn(t, "train", "--config", cfg, "--data", data, "--out", run, "--weights", "none",

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tlearn/tlearn/infer"
+	"github.com/tlearn/tlearn/pipeline"
 )
 
 func modelFlags() []cli.Flag {
@@ -24,6 +25,7 @@ func modelFlags() []cli.Flag {
 		intFlag("workers", 0, "image decoding workers (0: all cores)"),
 		strFlag("precision", "fp32", "fp32, or bf16: oneDNN mixed precision, several times faster on CPUs with AMX/AVX512-BF16, ~3 significant digits"),
 		convFlag(),
+		strFlag("signature", "float", "with a SavedModel: float (tlearn decodes and preprocesses in Go, then runs serving_float) or bytes (each file's bytes go unchanged into serving_default, which decodes in-graph: what a TF Serving or Python client gets)"),
 	}
 }
 
@@ -42,7 +44,7 @@ func openModel(c *cli.Context) (infer.Classifier, error) {
 		Model: c.String("model"), Checkpoint: c.String("checkpoint"),
 		Arch: c.String("arch"), Weights: c.String("weights"), Labels: c.String("labels"), InputSize: c.Int("input-size"),
 		Device: c.String("device"), Threads: c.Int("threads"), Precision: c.String("precision"),
-		Conv: c.String("conv"), SoftPlacement: c.Bool("soft-placement"),
+		Conv: c.String("conv"), SoftPlacement: c.Bool("soft-placement"), Signature: c.String("signature"),
 	})
 	var ue *infer.UsageError
 	if errors.As(err, &ue) {
@@ -72,6 +74,7 @@ the run goes on, and tlearn exits 3 at the end). Output streams as batches finis
 Examples:
   tlearn predict --model runs/dishes photos/ > predictions.jsonl
   tlearn predict --model export/dishes --format table one.jpg two.png
+  tlearn predict --model export/dishes --signature bytes photos/   # as a serving client sees it
   tlearn predict --arch vgg_19 --weights vgg_19.ckpt --labels imagenet.txt cat.jpg`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
@@ -105,6 +108,10 @@ Examples:
 			if cerr := out.Close(); err == nil {
 				err = cerr
 			}
+			var ue *infer.UsageError
+			if errors.As(err, &ue) {
+				return usageError{err}
+			}
 			if err != nil {
 				if c.Context.Err() != nil {
 					return exitCodeError{code: exitInterrupted, err: fmt.Errorf("interrupted after %d images", sum.Images+sum.Failed)}
@@ -112,7 +119,7 @@ Examples:
 				return err
 			}
 			if sum.Images+sum.Failed > 0 {
-				printPredictSummary(c.App.ErrWriter, sum, time.Since(start))
+				printPredictSummary(c.App.ErrWriter, sum, time.Since(start), c.Int("workers"))
 			}
 			if sum.Failed > 0 {
 				return exitCodeError{code: exitSomeFailed, err: fmt.Errorf("%d of %d inputs could not be read (see their error lines)", sum.Failed, sum.Images+sum.Failed)}
@@ -128,12 +135,17 @@ Examples:
 // printPredictSummary reports counts and, when images were classified, their
 // rate: a rate over unreadable files alone (or a run too short to time) would
 // be noise.
-func printPredictSummary(w io.Writer, sum infer.Summary, took time.Duration) {
+func printPredictSummary(w io.Writer, sum infer.Summary, took time.Duration, workers int) {
 	fmt.Fprintf(w, "tlearn: predicted %d images (%d unreadable) in %.1fs", sum.Images, sum.Failed, took.Seconds())
 	if sum.Images > 0 && took > 0 {
 		fmt.Fprintf(w, ", %.1f images/s", float64(sum.Images)/took.Seconds())
 	}
-	fmt.Fprintln(w)
+	iw := sum.InputWaitFraction()
+	fmt.Fprintf(w, ", input_wait %.2f\n", iw)
+	if iw > 0.1 {
+		fmt.Fprintf(w, "tlearn: warning: prediction is input-bound (%.0f%% of the time the model waited for images): %s\n",
+			100*iw, pipeline.InputBoundAdvice(workers))
+	}
 }
 
 // readPathList reads --files-from: one path per line, from the file name or,

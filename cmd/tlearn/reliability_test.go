@@ -132,7 +132,7 @@ func TestBadData(t *testing.T) {
 
 	run := filepath.Join(tmp, "run")
 	code, out, errOut := tlearn(t, "train", "--data", data, "--out", run, "--arch", "vgg_mini", "--input-size", "32",
-		"--margin", "2", "--weights", "none", "--batch", "4", "--epochs", "2", "--lr", "0.0005",
+		"--margin", "0.05", "--weights", "none", "--batch", "4", "--epochs", "2", "--lr", "0.0005",
 		"--eval-every", "1000", "--threads", "2", "--workers", "2", "--seed", "3")
 	if code != 0 {
 		t.Fatalf("train exit %d\n%s\n%s", code, out, errOut)
@@ -238,7 +238,7 @@ func readLines(t *testing.T, path string) []string {
 func miniRun(t *testing.T, data, dir string, size int) {
 	t.Helper()
 	code, out, errOut := tlearn(t, "train", "--data", data, "--out", dir, "--arch", "vgg_mini", "--input-size", fmt.Sprint(size),
-		"--margin", "2", "--weights", "none", "--batch", "4", "--steps", "2", "--threads", "2", "--workers", "2")
+		"--margin", "0.05", "--weights", "none", "--batch", "4", "--steps", "2", "--threads", "2", "--workers", "2")
 	if code != 0 {
 		t.Fatalf("train exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -311,8 +311,10 @@ func TestBadWeightsAndModels(t *testing.T) {
 			[]string{trunc, "vgg_mini/", "truncated or corrupt"}, true},
 		{"truncated checkpoint index", func(o string) []string { return trainArgs(o, "--weights", truncIdx) },
 			[]string{truncIdx, "not a TensorFlow checkpoint"}, true},
-		{"wrong shape", func(o string) []string { return trainArgs(o, "--weights", big) },
+		{"wrong shape", func(o string) []string { return trainArgs(o, "--weights", filepath.Join(big, "model.ckpt-2")) },
 			[]string{"vgg_mini/fc6/weights", "wrong shape", "[1,1,64,128]", "[2,2,64,128]"}, true},
+		{"run dir trained at another size", func(o string) []string { return trainArgs(o, "--weights", big) },
+			[]string{"was trained at --input-size 64, not 32"}, true},
 		{"missing variable on resume", func(string) []string { return trainArgs(noSlots, "--weights", "none") },
 			[]string{"resume from", "Momentum", "missing"}, false},
 		{"run dir without config.json: train resume", func(string) []string { return trainArgs(noConfig, "--weights", "none") },
@@ -492,7 +494,7 @@ func TestDiskFullDuringCheckpoint(t *testing.T) {
 	testdata.Folders(t, data, 3, 8, 40, 2)
 	run := filepath.Join(mnt, "run")
 	code, out, errOut := tlearn(t, "train", "--data", data, "--out", run, "--arch", "vgg_mini", "--input-size", "32",
-		"--margin", "2", "--weights", "none", "--batch", "4", "--steps", "6", "--save-every-steps", "1",
+		"--margin", "0.05", "--weights", "none", "--batch", "4", "--steps", "6", "--save-every-steps", "1",
 		"--eval-every", "1000", "--threads", "2", "--workers", "2")
 	t.Logf("exit %d: %s", code, lastLine(errOut))
 	if code != 1 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,7 +40,7 @@ func TestCtrlCSavesAndResumes(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	testdata.Folders(t, data, 2, 10, 40, 8)
 	run := filepath.Join(tmp, "run")
-	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 2 --weights none " +
+	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 0.05 --weights none " +
 		"--steps 100000 --batch 4 --lr 0.001 --log-every 1 --eval-every 1000000 --threads 1 --workers 1"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -72,7 +73,7 @@ func TestCtrlCSavesAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no checkpoint after SIGINT: %v\n%s", err, log.String())
 	}
-	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: 2, InputSize: 32})
+	m, err := tfgraph.NewModel(tfgraph.Config{Arch: "vgg_mini", NumClasses: 2, InputSize: 32, ForInference: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestBrokenPipeSavesLikeSIGTERM(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	testdata.Folders(t, data, 2, 8, 36, 8)
 	run := filepath.Join(tmp, "run")
-	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 2 --weights none " +
+	args := "train --data " + data + " --out " + run + " --arch vgg_mini --input-size 32 --margin 0.05 --weights none " +
 		"--steps 100000 --batch 4 --log-every 1 --eval-every 1000000 --threads 1 --workers 1"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -135,5 +136,49 @@ func TestBrokenPipeSavesLikeSIGTERM(t *testing.T) {
 	}
 	if step, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(ckpt), "model.ckpt-")); err != nil || step < 3 {
 		t.Errorf("checkpoint %s, want one at step >= 3", ckpt)
+	}
+}
+
+// asMain runs the test binary as `tlearn args...` in a child process and
+// returns its exit code, stdout and stderr.
+func asMain(t *testing.T, env []string, args string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(append(os.Environ(), "TLEARN_AS_MAIN=1", "TLEARN_ARGS="+args), env...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
+// tfLogLine matches TensorFlow's and absl's log formats.
+var tfLogLine = regexp.MustCompile(`(?m)^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] |[IWE]\d{4} \d\d:\d\d:|WARNING: All log messages before absl)`)
+
+// TestPredictHidesTensorFlowLog: by default a predict run's stderr holds only
+// tlearn's own lines — not absl's "MLIR V1 optimization pass" and co.
+func TestPredictHidesTensorFlowLog(t *testing.T) {
+	data, run := sharedRun(t)
+	code, _, errOut := asMain(t, nil, "predict --model "+run+" --format jsonl "+data)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if m := tfLogLine.FindString(errOut); m != "" {
+		t.Errorf("TensorFlow log line on stderr:\n%s", errOut)
+	}
+	if !strings.Contains(errOut, "tlearn: predicted") {
+		t.Errorf("tlearn's own summary is missing:\n%s", errOut)
+	}
+}
+
+// TestTFLogShowsTensorFlowLog: TLEARN_TF_LOG=1 lets TensorFlow's log through.
+func TestTFLogShowsTensorFlowLog(t *testing.T) {
+	data, run := sharedRun(t)
+	code, _, errOut := asMain(t, []string{"TLEARN_TF_LOG=1"}, "predict --model "+run+" --format jsonl "+data)
+	if code != 0 || tfLogLine.FindString(errOut) == "" {
+		t.Errorf("exit %d; want TensorFlow's lines on stderr:\n%s", code, errOut)
 	}
 }

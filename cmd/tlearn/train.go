@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tlearn/tlearn/rundir"
 	"github.com/tlearn/tlearn/train"
 )
 
@@ -25,61 +26,9 @@ Run the same command again after a crash or Ctrl-C: it resumes at the last check
 Example (the classic recipe on a GPU box):
   tlearn train --data food-101 --out runs/food101 --arch vgg_19 --weights vgg_19.ckpt --device gpu:0
 Watch it with:  tensorboard --logdir runs/`,
-		Flags: []cli.Flag{
-			strFlag("data", "", "dataset `DIR` (Food-101 or folder per class) or list FILE (required)"),
-			strFlag("out", "", "run `DIR` to write: checkpoints, config.json, events (required)"),
-			strFlag("arch", "vgg_19", "network: vgg_19, vgg_16, resnet_v1_50, resnet_v1_101, resnet_v1_152, or vgg_mini / resnet_mini (small, 32-64 px, for tests and demos)"),
-			strFlag("weights", "", "pretrained weights: a TF-Slim checkpoint (vgg_19.ckpt), a tlearn RUN_DIR, or 'none' to train from scratch"),
-			strFlag("layout", "auto", "dataset layout: auto, food101, folders or list"),
-			floatFlag("val-split", 0.2, "fraction of each class held out for validation (folders and list layouts)"),
-			int64Flag("seed", 1, "seed for the split, shuffling, augmentation and the new head's initial weights"),
-			strFlag("trainable", "all", "which layers train: all (end-to-end), head (the net's logits layer, fc8 for VGG), last-N (the last N weight layers), or scopes:P1,P2 (variable scopes, e.g. scopes:fc7,fc8)"),
-			strFlag("batch-norm", "train", "batch norm in training steps: train (batch statistics, moving averages updated) or frozen (moving statistics, never updated; beta/gamma may still train); nets without batch norm ignore it"),
-			intFlag("epochs", 20, "passes over the training split"),
-			int64Flag("steps", 0, "train exactly this many steps instead of --epochs (0: use --epochs)"),
-			intFlag("batch", 64, "training batch size"),
-			intFlag("val-batch", 128, "validation batch size"),
-			intFlag("input-size", 224, "network input side in pixels"),
-			intFlag("margin", 10, "random-crop margin for training: crops of side min(h,w) - 2*margin"),
-			strFlag("preprocess", "crop", "preprocessing: crop (tlearn's) or vgg (TF-Slim vgg_preprocessing)"),
-			floatFlag("lr", 1e-3, "initial learning rate"),
-			floatFlag("lr-end", 1e-7, "final learning rate (polynomial decay, power 1, over the run)"),
-			floatFlag("momentum", 0.9, "SGD momentum"),
-			floatFlag("weight-decay", 5e-4, "L2 weight decay on conv/fc weights"),
-			floatFlag("dropout-keep", 0.5, "keep probability of dropout after fc6 and fc7 (1 disables it; then resuming is bit-exact)"),
-			strFlag("class-weights", "none", "'balanced' weighs the loss by inverse class frequency, for imbalanced data"),
-			intFlag("log-every", 10, "steps between loss logs and TensorBoard scalars"),
-			intFlag("eval-every", 500, "steps between validations over the whole validation split"),
-			altsrcDuration("save-every", "600s", "wall time between checkpoints"),
-			intFlag("save-every-steps", 0, "also checkpoint every N steps (0: by time only)"),
-			intFlag("keep-checkpoints", 5, "how many of the newest checkpoints RUN_DIR keeps (best/ is kept apart, hard-linked)"),
-			strFlag("device", "", "cpu or gpu:N (default: TensorFlow's choice — the GPU when there is one)"),
-			softPlacementFlag(),
-			intFlag("threads", 0, "TensorFlow intra-op threads (0: all cores)"),
-			strFlag("precision", "fp32", "fp32, or bf16: oneDNN mixed precision (AMX/AVX512-BF16 CPUs), faster, weights stay float32"),
-			convFlag(),
-			intFlag("workers", 0, "image decoding workers (0: all cores)"),
-		},
+		Flags: trainFlags(train.DefaultOptions()),
 		Action: func(c *cli.Context) error {
-			opts := train.Options{
-				Data: c.String("data"), Out: c.String("out"), Arch: c.String("arch"), Weights: c.String("weights"),
-				Layout: c.String("layout"), ValSplit: c.Float64("val-split"), Seed: c.Int64("seed"),
-				Trainable: c.String("trainable"), Epochs: c.Int("epochs"), Steps: c.Int64("steps"),
-				Batch: c.Int("batch"), ValBatch: c.Int("val-batch"), InputSize: c.Int("input-size"),
-				Margin: c.Int("margin"), Style: c.String("preprocess"),
-				LR: c.Float64("lr"), LREnd: c.Float64("lr-end"), Momentum: c.Float64("momentum"), WeightDecay: c.Float64("weight-decay"),
-				DropoutKeep: c.Float64("dropout-keep"), BatchNorm: c.String("batch-norm"),
-				ClassWeights: c.String("class-weights"), LogEvery: c.Int("log-every"), EvalEvery: c.Int("eval-every"),
-				SaveEvery: c.Duration("save-every"), SaveEverySteps: c.Int("save-every-steps"), KeepCheckpoints: c.Int("keep-checkpoints"),
-				Device: c.String("device"), SoftPlacement: c.Bool("soft-placement"), Threads: c.Int("threads"), Workers: c.Int("workers"), Precision: c.String("precision"), Conv: c.String("conv"),
-				Progress: c.App.ErrWriter, TlearnVersion: version,
-			}
-			if opts.ValSplit == 0 {
-				opts.ValSplit = -1 // an explicit 0: no validation split
-			}
-			if opts.Margin == 0 {
-				opts.Margin = -1 // an explicit 0: train.Options reads 0 as "default"
-			}
+			opts := trainOptions(c)
 			res, err := train.Run(c.Context, opts)
 			var ue *train.UsageError
 			switch {
@@ -105,4 +54,75 @@ Watch it with:  tensorboard --logdir runs/`,
 			return nil
 		},
 	})
+}
+
+// trainFlags are train's flags; their defaults come from d (the one table,
+// train.DefaultOptions), and every value given is used as given.
+func trainFlags(d train.Options) []cli.Flag {
+	return []cli.Flag{
+		strFlag("data", "", "dataset `DIR` (Food-101 or folder per class) or list FILE (required)"),
+		strFlag("out", "", "run `DIR` to write: checkpoints, config.json, events (required)"),
+		strFlag("arch", d.Arch, "network: vgg_19, vgg_16, resnet_v1_50, resnet_v1_101, resnet_v1_152, or vgg_mini / resnet_mini (small, 32-64 px, for tests and demos); with --weights RUN_DIR, the run's"),
+		strFlag("weights", "", "pretrained weights: a TF-Slim checkpoint (vgg_19.ckpt), a tlearn RUN_DIR (its best/ checkpoint if any, else its latest; its arch, input size and preprocessing unless given), or 'none' to train from scratch"),
+		strFlag("layout", d.Layout, "dataset layout: auto, food101, folders or list"),
+		floatFlag("val-split", d.ValSplit, "fraction of each class held out for validation (folders and list layouts; 0: none)"),
+		int64Flag("seed", d.Seed, "seed for the split, shuffling, augmentation and the new head's initial weights"),
+		strFlag("trainable", d.Trainable, "which layers train: all (end-to-end), head (the net's logits layer, fc8 for VGG), last-N (the last N weight layers), or scopes:P1,P2 (variable scopes, e.g. scopes:fc7,fc8)"),
+		strFlag("batch-norm", d.BatchNorm, "batch norm in training steps: train (batch statistics, moving averages updated) or frozen (moving statistics, never updated; beta/gamma may still train); nets without batch norm ignore it"),
+		intFlag("epochs", d.Epochs, "passes over the training split"),
+		int64Flag("steps", d.Steps, "train exactly this many steps instead of --epochs (0: use --epochs)"),
+		intFlag("batch", d.Batch, "training batch size"),
+		intFlag("val-batch", d.ValBatch, "validation batch size"),
+		intFlag("input-size", d.InputSize, "network input side in pixels; with --weights RUN_DIR, the run's"),
+		floatFlag("margin", d.Margin, "random-crop margin for training, per side, as a fraction of the image's shorter side: crops of side min(h,w)·(1 - 2·margin), the same share of any image size (0: none; 0.02 is 10 px of a 512-px image)"),
+		strFlag("preprocess", d.Style, "preprocessing: crop (tlearn's) or vgg (TF-Slim vgg_preprocessing, its 256/224 sizes scaled with --input-size); with --weights RUN_DIR, the run's"),
+		floatFlag("lr", d.LR, "initial learning rate"),
+		floatFlag("lr-end", d.LREnd, "final learning rate (polynomial decay, power 1, over the run; 0 allowed)"),
+		floatFlag("momentum", d.Momentum, "SGD momentum (0: plain SGD)"),
+		floatFlag("weight-decay", d.WeightDecay, "L2 weight decay on conv/fc weights (0: none)"),
+		floatFlag("dropout-keep", d.DropoutKeep, "keep probability of dropout after fc6 and fc7, in (0, 1] (1 disables it; then resuming is bit-exact)"),
+		strFlag("class-weights", d.ClassWeights, "'balanced' weighs the loss by inverse class frequency, for imbalanced data"),
+		intFlag("log-every", d.LogEvery, "steps between loss logs and TensorBoard scalars"),
+		intFlag("eval-every", d.EvalEvery, "steps between validations over the whole validation split"),
+		durationFlag("save-every", d.SaveEvery, "wall time between checkpoints"),
+		intFlag("save-every-steps", d.SaveEverySteps, "also checkpoint every N steps (0: by time only)"),
+		intFlag("keep-checkpoints", d.KeepCheckpoints, "how many of the newest checkpoints RUN_DIR keeps (best/ is kept apart, hard-linked)"),
+		strFlag("device", d.Device, "cpu or gpu:N (default: TensorFlow's choice — the GPU when there is one)"),
+		softPlacementFlag(),
+		intFlag("threads", d.Threads, "TensorFlow intra-op threads (0: all cores)"),
+		strFlag("precision", d.Precision, "fp32, or bf16: oneDNN mixed precision (AMX/AVX512-BF16 CPUs), faster, weights stay float32"),
+		convFlag(),
+		intFlag("workers", d.Workers, "image decoding workers (0: all cores)"),
+	}
+}
+
+// trainOptions reads train's flags into Options, exactly as given.
+func trainOptions(c *cli.Context) train.Options {
+	o := train.DefaultOptions()
+	o.Data, o.Out, o.Arch, o.Weights = c.String("data"), c.String("out"), c.String("arch"), c.String("weights")
+	o.Layout, o.ValSplit, o.Seed = c.String("layout"), c.Float64("val-split"), c.Int64("seed")
+	o.Trainable, o.Epochs, o.Steps = c.String("trainable"), c.Int("epochs"), c.Int64("steps")
+	o.Batch, o.ValBatch, o.InputSize = c.Int("batch"), c.Int("val-batch"), c.Int("input-size")
+	o.Margin, o.Style = c.Float64("margin"), c.String("preprocess")
+	o.LR, o.LREnd, o.Momentum, o.WeightDecay = c.Float64("lr"), c.Float64("lr-end"), c.Float64("momentum"), c.Float64("weight-decay")
+	o.DropoutKeep, o.ClassWeights = c.Float64("dropout-keep"), c.String("class-weights")
+	o.BatchNorm = c.String("batch-norm")
+	o.LogEvery, o.EvalEvery = c.Int("log-every"), c.Int("eval-every")
+	o.SaveEvery, o.SaveEverySteps, o.KeepCheckpoints = c.Duration("save-every"), c.Int("save-every-steps"), c.Int("keep-checkpoints")
+	o.Device, o.SoftPlacement, o.Threads, o.Workers = c.String("device"), c.Bool("soft-placement"), c.Int("threads"), c.Int("workers")
+	o.Precision, o.Conv = c.String("precision"), c.String("conv")
+	o.Progress, o.TlearnVersion = c.App.ErrWriter, version
+	// Fine-tuning from a RUN_DIR: what was not given comes from its config.json.
+	if rundir.Exists(o.Weights) {
+		if !c.IsSet("arch") {
+			o.Arch = ""
+		}
+		if !c.IsSet("input-size") {
+			o.InputSize = 0
+		}
+		if !c.IsSet("preprocess") {
+			o.Style = ""
+		}
+	}
+	return o
 }

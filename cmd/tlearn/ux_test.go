@@ -44,7 +44,7 @@ func sharedRun(t *testing.T) (data, run string) {
 		fixture.run = filepath.Join(dir, "run")
 		testdata.Folders(t, fixture.data, 3, 6, 36, 3)
 		code, out, errOut := tlearn(t, "train", "--data", fixture.data, "--out", fixture.run, "--arch", "vgg_mini", "--input-size", "32",
-			"--margin", "2", "--weights", "none", "--batch", "4", "--steps", "2", "--threads", "2", "--workers", "2")
+			"--margin", "0.05", "--weights", "none", "--batch", "4", "--steps", "2", "--threads", "2", "--workers", "2")
 		if code != 0 {
 			fixture.trainErr = fmt.Sprintf("train exit %d\n%s\n%s", code, out, errOut)
 		}
@@ -105,7 +105,7 @@ func trainMini(t *testing.T, extra ...string) (run, stdout, stderr string) {
 	data, _ := sharedRun(t)
 	run = filepath.Join(t.TempDir(), "run")
 	args := append([]string{"train", "--data", data, "--out", run, "--arch", "vgg_mini", "--input-size", "32",
-		"--margin", "2", "--weights", "none", "--batch", "4", "--threads", "2", "--workers", "2"}, extra...)
+		"--margin", "0.05", "--weights", "none", "--batch", "4", "--threads", "2", "--workers", "2"}, extra...)
 	code, out, errOut := tlearn(t, args...)
 	if code != 0 {
 		t.Fatalf("train exit %d\n%s\n%s", code, out, errOut)
@@ -250,7 +250,7 @@ func wideRun(t *testing.T) (data, run string) {
 		}
 	}
 	code, out, errOut := tlearn(t, "train", "--data", "data", "--out", "run", "--arch", "vgg_mini", "--input-size", "32",
-		"--margin", "2", "--weights", "none", "--batch", "4", "--steps", "1", "--val-split", "0.25", "--threads", "2", "--workers", "2")
+		"--margin", "0.05", "--weights", "none", "--batch", "4", "--steps", "1", "--val-split", "0.25", "--threads", "2", "--workers", "2")
 	if code != 0 {
 		t.Fatalf("train exit %d\n%s\n%s", code, out, errOut)
 	}
