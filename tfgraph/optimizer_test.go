@@ -1,6 +1,7 @@
 package tfgraph
 
 import (
+	"errors"
 	"math"
 	"testing"
 )
@@ -79,5 +80,29 @@ func TestOptimizersSlotsAndExactResume(t *testing.T) {
 				t.Errorf("cosine lr at step 2 after 1 warmup step: %v, want in (0, 1e-4)", r1.LearningRate)
 			}
 		})
+	}
+}
+
+// TestBadOptimizerConfigs: each bad optimizer or schedule setting alone
+// (on an otherwise valid config) is a ConfigError.
+func TestBadOptimizerConfigs(t *testing.T) {
+	for name, mod := range map[string]func(*Config){
+		"optimizer":   func(c *Config) { c.Optimizer = "sgdx" },
+		"schedule":    func(c *Config) { c.Schedule = "expo" },
+		"step every":  func(c *Config) { c.Schedule, c.StepEvery, c.StepGamma = ScheduleStep, 0, 0.5 },
+		"warmup":      func(c *Config) { c.WarmupSteps = c.DecaySteps },
+		"adam beta2":  func(c *Config) { c.Optimizer, c.Beta2 = OptAdam, 1 },
+		"rmsprop eps": func(c *Config) { c.Optimizer, c.Epsilon = OptRMSProp, 0 },
+	} {
+		c := miniConfig()
+		mod(&c)
+		m, err := NewModel(c)
+		var ce *ConfigError
+		if err == nil {
+			m.Close()
+		}
+		if !errors.As(err, &ce) {
+			t.Errorf("%s: NewModel error %v, want a ConfigError", name, err)
+		}
 	}
 }
