@@ -19,6 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import slim_reference as ref  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 slim = ref.slim
@@ -104,6 +105,16 @@ def mobilenet_v2(mult):
     return build
 
 
+def random_value(rng, name, shape):
+    """slim_reference's rules, and He-normal depthwise weights (fan-in k·k:
+    each filter sees one channel)."""
+    if name.endswith("/depthwise_weights"):
+        return rng.standard_normal(tuple(shape), dtype=np.float32) * np.float32(np.sqrt(2.0 / (shape[0] * shape[1])))
+    return slim_random_value(rng, name, shape)
+
+
+slim_random_value = ref.random_value
+ref.random_value = random_value
 ref.NETS.update({
     "mobilenet_v1": (mobilenet_v1, relu6_scope(0.9997, 4e-5)),
     "mobilenet_v2": (mobilenet_v2(1.0), relu6_scope(0.997, 4e-5)),
