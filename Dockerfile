@@ -81,7 +81,7 @@ COPY --from=tf /opt/libtensorflow/lib/ /opt/tlearn/lib/
 FROM ${TF_GPU_IMAGE} AS runtime-gpu
 # libjpeg-turbo's runtime library: libjpeg-turbo8 on Ubuntu (the TensorFlow image), libjpeg62-turbo on Debian.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends "$(apt-cache show libjpeg-turbo8 >/dev/null 2>&1 && echo libjpeg-turbo8 || echo libjpeg62-turbo)" \
+ && { apt-get install -y --no-install-recommends libjpeg-turbo8 || apt-get install -y --no-install-recommends libjpeg62-turbo; } \
  && rm -rf /var/lib/apt/lists/* \
  && d="$(python3 -c 'import os, tensorflow; print(os.path.dirname(tensorflow.__file__))')" \
  && mkdir -p /opt/tlearn/lib \

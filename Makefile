@@ -32,7 +32,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 20m
 GOTESTFLAGS  ?=
 
-.PHONY: docker docker-base docker-test help deps pydeps benchdeps build test test-pipeline demo bench bench-smoke stress food101 clean
+.PHONY: docs docker docker-base docker-test help deps pydeps benchdeps build test test-pipeline demo bench bench-smoke stress food101 clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | column -t -s "$$(printf '\t')"
@@ -125,6 +125,9 @@ docker-base: ## local Debian and Go base images (debootstrap + the Go toolchain 
 docker-test: ## build the CPU image and run it as a user would: info, train → predict → export on real images in mounted folders
 	$(MAKE) docker VARIANT=cpu
 	bash scripts/docker-test.sh tlearn:cpu
+
+docs: build ## regenerate the --help blocks of docs/cli.md from bin/tlearn (TestDocsListEveryFlag checks them)
+	python3 scripts/gen_cli_docs.py bin/tlearn
 
 clean: ## remove build outputs (keeps the installed library and caches)
 	rm -rf bin

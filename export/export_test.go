@@ -129,11 +129,13 @@ func preprocess(t *testing.T, paths []string, style string) []float32 {
 	pre := pipeline.Preprocess{InputSize: size, Style: pipeline.Style(style)}
 	x := make([]float32, len(paths)*pre.Size())
 	for i, p := range paths {
-		img, err := pipeline.DecodeFile(p)
+		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := pre.Apply(img, pipeline.Eval, nil, x[i*pre.Size():]); err != nil {
+		// DecodeApply, as the loader of `tlearn predict`: large JPEGs
+		// decode at reduced DCT scale in the libjpeg build.
+		if err := pre.DecodeApply(b, pipeline.Eval, nil, x[i*pre.Size():]); err != nil {
 			t.Fatal(err)
 		}
 	}

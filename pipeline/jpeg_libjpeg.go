@@ -10,12 +10,10 @@ package pipeline
 // exported graph see the same pixels. CMYK/YCCK JPEGs and anything libjpeg
 // refuses fall back to image/jpeg. The default build stays pure Go.
 //
-// No DCT-domain downscaling (scale_denom) yet, on purpose: for Food-101-size
-// inputs (512 px, crop ≈ 364 → 224) no power-of-two reduction keeps the crop
-// above the input size, and any scaling would have to be mirrored in the
-// exported graph (decode_jpeg ratio=2/4/8 chosen by the same rule) to keep
-// train and serve identical. It is the next step for folders of phone photos:
-// BenchmarkDecodeJPEG12MP decodes 4032×3024 in ~60 ms here vs ~300 ms pure Go.
+// The loader also uses libjpeg-turbo's DCT scaling (scale_denom 2, 4, 8) and
+// cropped decoding (jpeg_crop_scanline, jpeg_skip_scanlines); see
+// jpegscale.go for when, and EvalJPEGScale for the rule an exported graph
+// must follow (decode_jpeg's ratio attribute) to compute the same pixels.
 
 /*
 #cgo LDFLAGS: -ljpeg

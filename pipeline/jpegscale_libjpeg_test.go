@@ -116,7 +116,7 @@ func TestJPEGCropEqualsFull(t *testing.T) {
 func TestDecodeApplyCropPath(t *testing.T) {
 	data := benchPhotoSize(t, 9, 260, 190)
 	cfg, _, _ := image.DecodeConfig(bytes.NewReader(data))
-	for _, p := range []Preprocess{{InputSize: 48, Margin: 5}, {InputSize: 100, Margin: 5}, {InputSize: 40, Style: StyleVGG}} {
+	for _, p := range []Preprocess{{InputSize: 48, Margin: 0.03}, {InputSize: 100, Margin: 0.03}, {InputSize: 40, Style: StyleVGG}} {
 		for _, mode := range []Mode{Train, Eval} {
 			for seed := range uint64(5) {
 				got := make([]float32, p.Size())

@@ -51,7 +51,7 @@ func TestEvalJPEGScale(t *testing.T) {
 // and a whole-image region stays the whole scaled image.
 func TestScaleGeometry(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, p := range []Preprocess{DefaultPreprocess(), {InputSize: 224, Style: StyleVGG}, {InputSize: 32, Margin: 3}} {
+	for _, p := range []Preprocess{DefaultPreprocess(), {InputSize: 224, Style: StyleVGG}, {InputSize: 32, Margin: 0.05}} {
 		for range 300 {
 			w, h := 20+rng.IntN(5000), 20+rng.IntN(5000)
 			g := p.geometry(w, h, Train, rng)
@@ -119,7 +119,7 @@ func TestDecodeApplyEvalVsTensorFlow(t *testing.T) {
 func TestDecodeApplyFinite(t *testing.T) {
 	data := benchPhotoSize(t, 7, 300, 200)
 	rng := rand.New(rand.NewPCG(1, 1))
-	for _, p := range []Preprocess{{InputSize: 32, Margin: 4}, {InputSize: 150, Margin: 4}, {InputSize: 32, Style: StyleVGG}} {
+	for _, p := range []Preprocess{{InputSize: 32, Margin: 0.04}, {InputSize: 150, Margin: 0.04}, {InputSize: 32, Style: StyleVGG}} {
 		dst := make([]float32, p.Size())
 		for _, m := range []Mode{Train, Eval} {
 			if err := p.DecodeApply(data, m, rng, dst); err != nil {

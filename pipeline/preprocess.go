@@ -97,7 +97,10 @@ func (m Mode) String() string {
 // channels=4 and compute rgb·a/255 + 255·(1−a/255)); and the pure-Go JPEG
 // decoder differs from decode_jpeg by about 1 level on average (IDCT
 // rounding; chroma upsampling and colour conversion are libjpeg's). Built
-// with -tags libjpeg, JPEG decoding is bit-exact with decode_jpeg.
+// with -tags libjpeg, JPEG decoding is bit-exact with decode_jpeg, and the
+// Loader (DecodeApply) decodes a JPEG whose Eval region is at least twice the
+// resized size at reduced scale: the graph equivalent is then
+// decode_jpeg(ratio = EvalJPEGScale(w, h)) followed by the graph above.
 type Preprocess struct {
 	// InputSize is the side of the square network input, e.g. 224.
 	InputSize int

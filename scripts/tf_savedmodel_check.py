@@ -13,7 +13,8 @@ prints one JSON object on the last line of stdout:
     bytes_probabilities   serving_default(image_bytes=...) on the files' bytes
     bytes_classes
     reference_classes     top-1 of serving_float on the same files preprocessed
-                          by the documented TF ops in Python (decode_image,
+                          by the documented TF ops in Python (decode_image, or
+                          decode_jpeg(ratio) for a JPEG at least twice the size,
                           --style crop or vgg geometry, tf.image.resize
                           bilinear antialias, minus the VGG means): checks the
                           in-graph preprocessing against its written definition.
@@ -33,16 +34,45 @@ import tensorflow as tf
 VGG_MEANS = np.array([123.68, 116.78, 103.94], np.float32)
 
 
+def vgg_size(h, w, size):
+    """slim vgg_preprocessing _smallest_size_at_least: float32 scale, rint.
+    Its 256 for 224 px, scaled with the input size (pipeline.VGGResizeRange)."""
+    k = np.float32(max((256 * size + 112) // 224, size)) / np.float32(min(h, w))
+    return max(int(np.rint(np.float32(h) * k)), size), max(int(np.rint(np.float32(w) * k)), size)
+
+
+def jpeg_ratio(data, size, style):
+    """pipeline.Preprocess.EvalJPEGScale of the libjpeg build: the largest d in
+    8, 4, 2 such that the Eval source region is at least d times the size it
+    is resized to (CMYK/YCCK, 4 components, stay at 1)."""
+    if not data.startswith(b"\xff\xd8"):
+        return 1
+    h, w, c = (int(v) for v in tf.io.extract_jpeg_shape(data, output_type=tf.int32).numpy())
+    if c == 4:
+        return 1
+    if style == "vgg":
+        (oh, ow), (rh, rw) = vgg_size(h, w, size), (h, w)
+    else:
+        oh = ow = size
+        rh = rw = min(h, w)
+    for d in (8, 4, 2):
+        if rw >= d * ow and rh >= d * oh:
+            return d
+    return 1
+
+
 def reference_preprocess(data, size, style):
-    """tlearn's evaluation preprocessing (pipeline/preprocess.go) in TF ops."""
-    img = tf.io.decode_image(data, channels=3, expand_animations=False)
+    """tlearn's evaluation preprocessing (pipeline/preprocess.go,
+    pipeline/jpegscale.go) in TF ops: a JPEG at least twice the output size
+    decodes at DCT scale 1/2, 1/4 or 1/8 (decode_jpeg ratio)."""
+    ratio = jpeg_ratio(data, size, style)
+    if ratio > 1:
+        img = tf.io.decode_jpeg(data, channels=3, ratio=ratio)
+    else:
+        img = tf.io.decode_image(data, channels=3, expand_animations=False)
     h, w = int(img.shape[0]), int(img.shape[1])
     if style == "vgg":
-        # slim vgg_preprocessing _smallest_size_at_least: float32 scale, rint.
-        # Its 256 for 224 px, scaled with the input size (pipeline.VGGResizeRange).
-        k = np.float32(max((256 * size + 112) // 224, size)) / np.float32(min(h, w))
-        nh = max(int(np.rint(np.float32(h) * k)), size)
-        nw = max(int(np.rint(np.float32(w) * k)), size)
+        nh, nw = vgg_size(h, w, size)
         r = tf.image.resize(tf.cast(img, tf.float32)[None], [nh, nw], method="bilinear", antialias=True)[0]
         y, x = (nh - size) // 2, (nw - size) // 2
         out = r[y:y + size, x:x + size]

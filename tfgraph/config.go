@@ -57,10 +57,23 @@ type Config struct {
 	// SavedModels always use direct convolution.
 	ConvAlgorithm string
 
+	// BatchNorm is how the training steps run batch norm: BatchNormTrain
+	// ("" too: trainable layers normalise with the batch's statistics and
+	// update the moving averages every step) or BatchNormFrozen (every
+	// layer runs on its moving statistics, which never change; beta and
+	// gamma may still train). Nets without batch norm ignore it.
+	BatchNorm string
+
 	// ForInference builds only the forward graph (no gradients, no momentum
 	// slots): for predict and export.
 	ForInference bool
 }
+
+// Batch-norm modes of Config.BatchNorm.
+const (
+	BatchNormTrain  = "train"
+	BatchNormFrozen = "frozen"
+)
 
 // Precisions of Config.Precision.
 const (
@@ -123,6 +136,11 @@ func (c Config) check(net nets.Net) error {
 	}
 	if _, err := parseDevice(c.Device); err != nil {
 		return err
+	}
+	switch c.BatchNorm {
+	case "", BatchNormTrain, BatchNormFrozen:
+	default:
+		return fmt.Errorf("batch norm %q: want %s or %s", c.BatchNorm, BatchNormTrain, BatchNormFrozen)
 	}
 	if _, err := convAlgorithm(c.ConvAlgorithm); err != nil {
 		return err

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
+
+	"github.com/tlearn/tlearn/pipeline"
 )
 
 // The bytes signature's decode: the in-graph twin of pipeline.Decode, so that
@@ -67,10 +70,29 @@ func tinyPNG() ([]byte, error) {
 	return p.Bytes(), nil
 }
 
+// tinyJPEG is the 1×1 placeholder of the scaled JPEG decoders and of the
+// JPEG header read.
+func tinyJPEG() ([]byte, error) {
+	im := image.NewRGBA(image.Rect(0, 0, 1, 1))
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, im, nil); err != nil {
+		return nil, fmt.Errorf("encode placeholder JPEG: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
 // decodeExport adds the decode of one encoded image (string scalar in) to s
-// and returns its uint8 [h,w,3] pixels, as pipeline.Decode.
-func decodeExport(s *op.Scope, in tf.Output) (tf.Output, error) {
+// and returns its uint8 [h,w,3] pixels: pipeline.Decode's when eval is nil;
+// otherwise what Preprocess.DecodeApply(Eval) preprocesses with eval's
+// settings — a JPEG decoded at the reduced DCT scale 1/d, d =
+// eval.EvalJPEGScale(w, h) of the libjpeg build (DecodeJpeg ratio = d), so
+// that the Eval preprocessing of the result equals DecodeApply's.
+func decodeExport(s *op.Scope, in tf.Output, eval *pipeline.Preprocess) (tf.Output, error) {
 	tinyPNG, err := tinyPNG()
+	if err != nil {
+		return tf.Output{}, err
+	}
+	tinyJPEG, err := tinyJPEG()
 	if err != nil {
 		return tf.Output{}, err
 	}
@@ -117,14 +139,26 @@ func decodeExport(s *op.Scope, in tf.Output) (tf.Output, error) {
 		brPalette
 		brPNG16
 		brGIF
+		brJPEG2 // JPEG at DCT scale 1/2, 1/4, 1/8 (brJPEG2+0, +1, +2)
 	)
 	which := d.sel(s, gifTrns, c(int32(brGIF)), d.sel(s, png16, c(int32(brPNG16)), d.sel(s, pngPal, c(int32(brPalette)), d.sel(s, nrgba, c(int32(brNRGBA)), c(int32(brPlain))))))
-	input := func(sc *op.Scope, br int32, data ...tf.Output) tf.Output {
+	jpegRatios := []int64{2, 4, 8}
+	if eval != nil {
+		js := s.SubScope("jpeg_scale")
+		r := d.jpegScale(js, d.sel(js, isJPEG, in, c(string(tinyJPEG))), isJPEG, *eval)
+		for i, v := range jpegRatios {
+			which = d.sel(js, op.Equal(js.SubScope("o"), r, k(v)), c(int32(brJPEG2+i)), which)
+		}
+	}
+	inputOr := func(sc *op.Scope, br int32, placeholder []byte, data ...tf.Output) tf.Output {
 		x := in
 		if len(data) > 0 {
 			x = data[0]
 		}
-		return d.sel(sc, op.Equal(sc.SubScope("o"), which, c(br)), x, c(string(tinyPNG)))
+		return d.sel(sc, op.Equal(sc.SubScope("o"), which, c(br)), x, c(string(placeholder)))
+	}
+	input := func(sc *op.Scope, br int32, data ...tf.Output) tf.Output {
+		return inputOr(sc, br, tinyPNG, data...)
 	}
 
 	// Plain: JPEG, GIF, BMP without alpha, opaque 8-bit PNG.
@@ -136,11 +170,14 @@ func decodeExport(s *op.Scope, in tf.Output) (tf.Output, error) {
 	// transparency flag cleared and the transparent entry of the global
 	// colour table made white — exactly the pipeline's composite on white.
 	gs := s.SubScope("gif")
-	gif := op.DecodeImage(gs.SubScope("o"), input(gs, brGIF, d.gifFlatten(gs.SubScope("flatten"), in, gifTidx, gifGCE)),
-		op.DecodeImageChannels(3), op.DecodeImageExpandAnimations(false))
+	// The check runs before the decode (a control dependency of its input),
+	// so that a refused GIF fails with the message, never with the decoder's
+	// error on the rewritten bytes.
 	gifOK := op.LogicalNot(gs.SubScope("o"), and(gifTrns, op.LogicalNot(gs.SubScope("o"), gifFix)))
 	check := op.Assert(gs.SubScope("gif_transparency"), gifOK, []tf.Output{c(ErrGIFTransparencyMsg)})
-	gif = op.Identity(gs.WithControlDependencies(check).SubScope("checked"), gif)
+	gifIn := op.Identity(gs.WithControlDependencies(check).SubScope("checked"),
+		input(gs, brGIF, d.gifFlatten(gs.SubScope("flatten"), in, gifTidx, gifGCE)))
+	gif := op.DecodeImage(gs.SubScope("o"), gifIn, op.DecodeImageChannels(3), op.DecodeImageExpandAnimations(false))
 
 	// 8-bit alpha (PNG RGBA, grey+alpha, tRNS colour key; BMP V4/V5): the
 	// image.NRGBA composite, int32.
@@ -170,12 +207,59 @@ func decodeExport(s *op.Scope, in tf.Output) (tf.Output, error) {
 	v = op.Sub(hs.SubScope("o"), op.AddV2(hs.SubScope("o"), v, k(65535)), a)
 	pix16 := op.Cast(hs.SubScope("o"), op.RightShift(hs.SubScope("o"), v, k(8)), tf.Uint8)
 
-	img := d.merge(s.SubScope("merge"), []tf.Output{plain, nrgbaPix, palPix, pix16, gif}, which)
+	branches := []tf.Output{plain, nrgbaPix, palPix, pix16, gif}
+	if eval != nil {
+		// Reduced-scale JPEG: libjpeg-turbo's scaled IDCT, as the libjpeg
+		// build of the pipeline (pipeline/jpegscale.go); the ratio is an
+		// attribute, hence one decoder per ratio.
+		for i, v := range jpegRatios {
+			js := s.SubScope(fmt.Sprintf("jpeg_1_%d", v))
+			branches = append(branches, op.DecodeJpeg(js.SubScope("o"), inputOr(js, int32(brJPEG2+i), tinyJPEG),
+				op.DecodeJpegChannels(3), op.DecodeJpegRatio(v)))
+		}
+	}
+	img := d.merge(s.SubScope("merge"), branches, which)
 
 	// EXIF orientation, JPEG only (1 for everything else).
 	es := s.SubScope("exif")
 	o := d.sel(es, isJPEG, d.jpegOrientation(es), k(1))
 	return orientImage(es, img, o, c), nil
+}
+
+// jpegScale is pipeline.Preprocess.EvalJPEGScale of the libjpeg build for
+// the JPEG jpg (the real bytes when isJPEG, else a placeholder): an int64
+// scalar in {1, 2, 4, 8}, 1 when not isJPEG. The rule is the largest d in
+// {8, 4, 2} such that the Eval source region is at least d times the size it
+// is resized to on both axes: the central min(w,h) square resized to S×S for
+// StyleCrop, the whole image resized to max(rint(w·k), S)×max(rint(h·k), S),
+// k = side/min(w,h) in float32, for StyleVGG. CMYK and YCCK JPEGs (4
+// components) stay at scale 1: the pipeline decodes them with image/jpeg.
+func (d *dec) jpegScale(s *op.Scope, jpg, isJPEG tf.Output, p pipeline.Preprocess) tf.Output {
+	o := func() *op.Scope { return s.SubScope("o") }
+	k := func(v int64) tf.Output { return d.c(v) }
+	shape := op.Cast(o(), op.ExtractJpegShape(o(), jpg), tf.Int64) // [h, w, components]
+	at := func(i int64) tf.Output { return op.GatherV2(o(), shape, k(i), d.c(int32(0))) }
+	h, w, comps := at(0), at(1), at(2)
+	S := int64(p.InputSize)
+	var ow, oh, rw, rh tf.Output
+	short := op.Minimum(o(), w, h)
+	if p.Style == pipeline.StyleVGG {
+		side, _ := pipeline.VGGResizeRange(p.InputSize)
+		kf := op.Div(o(), d.c(float32(side)), op.Cast(o(), short, tf.Float))
+		dim := func(x tf.Output) tf.Output {
+			return op.Maximum(o(), op.Cast(o(), op.Round(o(), op.Mul(o(), op.Cast(o(), x, tf.Float), kf)), tf.Int64), k(S))
+		}
+		ow, oh, rw, rh = dim(w), dim(h), w, h
+	} else {
+		ow, oh, rw, rh = k(S), k(S), short, short
+	}
+	r := k(1)
+	for _, v := range []int64{2, 4, 8} { // the last that fits wins: the largest
+		fits := op.LogicalAnd(o(), op.GreaterEqual(o(), rw, op.Mul(o(), k(v), ow)), op.GreaterEqual(o(), rh, op.Mul(o(), k(v), oh)))
+		r = d.sel(s, fits, k(v), r)
+	}
+	scalable := op.LogicalAnd(o(), isJPEG, op.NotEqual(o(), comps, k(4)))
+	return d.sel(s, scalable, r, k(1))
 }
 
 // dec holds the byte vector of one encoded image and small graph helpers.

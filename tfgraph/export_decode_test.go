@@ -2,9 +2,12 @@ package tfgraph
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
+	_ "image/jpeg"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 
+	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/pipeline"
 )
 
@@ -23,7 +27,7 @@ import (
 func TestDecodeExportMatchesPipeline(t *testing.T) {
 	s := op.NewScope()
 	inT := op.Placeholder(s.SubScope("in"), tf.String, op.PlaceholderShape(tf.ScalarShape()))
-	img, err := decodeExport(s, inT)
+	img, err := decodeExport(s, inT, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,5 +135,92 @@ func TestDecodeExportMatchesPipeline(t *testing.T) {
 	}
 	if n < 25 {
 		t.Errorf("only %d fixtures", n)
+	}
+}
+
+// TestPreprocessBodyMatchesDecodeApply: the bytes signature's per-image
+// preprocessing (decode at the DCT scale EvalJPEGScale picks, then the Eval
+// crop/resize on the scaled image) gives Preprocess.DecodeApply's Eval
+// pixels — what `tlearn predict` feeds the network — for JPEGs decoded at
+// scales 1, 2, 4 and 8 (odd sizes, EXIF 6, grey, 4:4:4 progressive), in both
+// styles, and for a CMYK JPEG, which the pipeline decodes at full scale
+// whatever its size. Only the libjpeg build of the pipeline scales; the
+// pure-Go build's difference is logged.
+func TestPreprocessBodyMatchesDecodeApply(t *testing.T) {
+	kinds := filepath.Join("..", "pipeline", "testdata", "kinds")
+	type tcase struct {
+		file      string
+		size      int
+		crop, vgg int // the DCT scale the libjpeg pipeline decodes at
+	}
+	cases := []tcase{
+		{filepath.Join(kinds, "scale2_odd420.jpg"), 32, 2, 1},
+		{filepath.Join(kinds, "scale4_exif6.jpg"), 32, 4, 2},
+		{filepath.Join(kinds, "scale8_grey.jpg"), 32, 8, 4},
+		{filepath.Join(kinds, "scale8_444_progressive.jpg"), 32, 8, 4},
+		{filepath.Join(kinds, "exif_le6.jpg"), 32, 1, 1},
+		{filepath.Join("..", "pipeline", "testdata", "img", "cmyk.jpg"), 8, 1, 1}, // 32×24: EvalJPEGScale says 2
+	}
+	libjpeg := pipeline.JPEGDecoder() != "image/jpeg"
+	sessions := map[[2]string]*tf.Session{}
+	graphs := map[[2]string]*tf.Graph{}
+	for _, tc := range cases {
+		b, err := os.ReadFile(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, style := range []string{StyleCrop, StyleVGG} {
+			p := pipeline.Preprocess{InputSize: tc.size, Style: pipeline.Style(style)}
+			key := [2]string{style, fmt.Sprint(tc.size)}
+			if sessions[key] == nil {
+				body, _, err := preprocessBody(p.InputSize, style, imagenorm.Norm{Mean: pipeline.VGGMeans, Scale: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				g := tf.NewGraph()
+				if err := g.Import(body, ""); err != nil {
+					t.Fatal(err)
+				}
+				sess, err := tf.NewSession(g, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer sess.Close()
+				sessions[key], graphs[key] = sess, g
+			}
+			g := graphs[key]
+			cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			scale := map[string]int{StyleCrop: tc.crop, StyleVGG: tc.vgg}[style]
+			if d := p.EvalJPEGScale(cfg.Width, cfg.Height); libjpeg && d != scale && cfg.ColorModel != color.CMYKModel {
+				t.Fatalf("%s %s: EvalJPEGScale %d, the fixture is meant for %d", style, tc.file, d, scale)
+			}
+			want := make([]float32, p.Size())
+			if err := p.DecodeApply(b, pipeline.Eval, nil, want); err != nil {
+				t.Fatal(err)
+			}
+			x, _ := tf.NewTensor(string(b))
+			out, err := sessions[key].Run(map[tf.Output]*tf.Tensor{g.Operation("image").Output(0): x},
+				[]tf.Output{g.Operation("pixels").Output(0)}, nil)
+			if err != nil {
+				t.Fatalf("%s %s: %v", style, tc.file, err)
+			}
+			got := out[0].Value().([][][]float32)
+			mx := 0.0
+			for y := range got {
+				for x := range got[y] {
+					for c := range 3 {
+						mx = max(mx, math.Abs(float64(got[y][x][c]-want[3*(y*p.InputSize+x)+c])))
+					}
+				}
+			}
+			name := filepath.Base(tc.file)
+			t.Logf("%s S=%d %s (%dx%d, scale 1/%d, %s): max |Δ| %.3g", style, tc.size, name, cfg.Width, cfg.Height, scale, pipeline.JPEGDecoder(), mx)
+			if libjpeg && mx > 1e-3 {
+				t.Errorf("%s %s: graph vs DecodeApply max |Δ| %.3g, want ≤ 1e-3", style, name, mx)
+			}
+		}
 	}
 }

@@ -283,7 +283,7 @@ const auxLossWeight = 0.4
 func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	cfg := m.cfg
 	s := ds.SubScope("train")
-	tb := slim.New(s, vs, slim.Mode{Training: true, DropoutKeep: cfg.DropoutKeep})
+	tb := slim.New(s, vs, slim.Mode{Training: true, DropoutKeep: cfg.DropoutKeep, FrozenBatchNorm: cfg.BatchNorm == BatchNormFrozen})
 	out := m.net.Build(tb, m.images, cfg.NumClasses)
 	if err := tb.Err(); err != nil {
 		return err

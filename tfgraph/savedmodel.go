@@ -404,11 +404,12 @@ func shapeProto(dims ...int64) *shapepb.TensorShapeProto {
 }
 
 // preprocessBody builds the single-image evaluation preprocessing, the
-// in-graph twin of pipeline.Preprocess{Style: style}.Apply in Eval mode (see
+// in-graph twin of pipeline.Preprocess{Style: style}.DecodeApply in Eval mode (see
 // "In-graph equivalent" in pipeline/preprocess.go), as a GraphDef with
 // placeholder "image" (string scalar) and result "pixels" (float32 [S,S,3]):
 //
-//	img = pipeline.Decode(image)  # uint8 [h,w,3]; in-graph: decodeExport (export_decode.go)
+//	img = pipeline.Decode(image)  # uint8 [h,w,3]; in-graph: decodeExport (export_decode.go),
+//	                              # a JPEG at DCT scale 1/EvalJPEGScale(w,h) (DecodeJpeg ratio)
 //	crop: s = min(h,w); x = resize(img[(h-s)/2 : +s, (w-s)/2 : +s], [S,S])
 //	vgg:  k = side/min(h,w) (float32, side from pipeline.VGGResizeRange(S)); nh,nw = max(rint(h·k),S), max(rint(w·k),S)
 //	      x = resize(img, [nh,nw])[(nh-S)/2 : +S, (nw-S)/2 : +S]
@@ -421,7 +422,10 @@ func preprocessBody(S int, style string, norm imagenorm.Norm) ([]byte, *verpb.Ve
 	c := func(name string, v any) tf.Output { return op.Const(s.SubScope(name), v) }
 	in := s.AddOperation(tf.OpSpec{Type: "Placeholder", Name: "image",
 		Attrs: map[string]any{"dtype": tf.String, "shape": tf.ScalarShape()}}).Output(0)
-	img, err := decodeExport(s, in) // pipeline.Decode's pixels (export_decode.go)
+	// DecodeApply's pixels: pipeline.Decode's, except that a JPEG at least
+	// twice the output size decodes at DCT scale 1/2, 1/4 or 1/8 as in the
+	// libjpeg build (EvalJPEGScale; export_decode.go).
+	img, err := decodeExport(s, in, &pipeline.Preprocess{InputSize: S, Style: pipeline.Style(style)})
 	if err != nil {
 		return nil, nil, err
 	}

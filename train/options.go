@@ -28,13 +28,14 @@ import (
 type Options struct {
 	Data     string  // dataset: folder (Food-101 or folder-per-class) or list file
 	Out      string  // RUN_DIR
-	Arch     string  // vgg_19 (default), vgg_16, vgg_mini; "" with a RUN_DIR Weights: the run's
+	Arch     string  // vgg_19 (default), vgg_16, vgg_mini, resnet_v1_50/101/152, resnet_mini (tfgraph/nets); "" with a RUN_DIR Weights: the run's
 	Weights  string  // TF-Slim checkpoint, tlearn RUN_DIR (its best/ if any, else its latest), or "none"; required unless resuming
 	Layout   string  // auto|food101|folders|list
 	ValSplit float64 // validation fraction per class in [0, 1); 0: no validation split
 	Seed     int64
 
-	Trainable string // all|head|last-N
+	Trainable string // all|head|last-N|scopes:P1,P2
+	BatchNorm string // train (default) | frozen (tfgraph.Config.BatchNorm)
 	Epochs    int
 	Steps     int64 // if > 0, train this many steps instead of Epochs (LR decays over them)
 	Batch     int
@@ -84,7 +85,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Arch: "vgg_19", Layout: "auto", ValSplit: 0.2, Seed: 1,
-		Trainable: "all", Epochs: 20, Batch: 64, ValBatch: 128, InputSize: 224,
+		Trainable: "all", BatchNorm: "train", Epochs: 20, Batch: 64, ValBatch: 128, InputSize: 224,
 		Margin: pipeline.DefaultMargin, Style: "crop",
 		LR: 1e-3, LREnd: 1e-7, Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5, ClassWeights: "none",
 		LogEvery: 10, EvalEvery: 500, SaveEvery: 600 * time.Second, KeepCheckpoints: 5,
@@ -137,6 +138,9 @@ func (o *Options) Validate() error {
 	if _, err := ParseTrainable(o.Trainable); err != nil {
 		return err
 	}
+	if o.BatchNorm != "" && o.BatchNorm != tfgraph.BatchNormTrain && o.BatchNorm != tfgraph.BatchNormFrozen {
+		return usage(fmt.Sprintf("--batch-norm must be %s or %s (got %q)", tfgraph.BatchNormTrain, tfgraph.BatchNormFrozen, o.BatchNorm))
+	}
 	if err := tfgraph.CheckArch(o.Arch); err != nil {
 		return usage("--arch: " + err.Error())
 	}
@@ -147,17 +151,20 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// ParseTrainable checks an --trainable value: all, head, or last-N with N >= 1.
+// ParseTrainable checks an --trainable value: all, head, last-N with N >= 1,
+// or scopes:P1,P2 (variable scopes, with or without the net's own).
 func ParseTrainable(s string) (string, error) {
 	switch {
 	case s == "all" || s == "head":
+		return s, nil
+	case strings.HasPrefix(s, "scopes:") && strings.Trim(strings.TrimPrefix(s, "scopes:"), ", ") != "":
 		return s, nil
 	case strings.HasPrefix(s, "last-"):
 		if n, err := strconv.Atoi(strings.TrimPrefix(s, "last-")); err == nil && n >= 1 {
 			return s, nil
 		}
 	}
-	return "", usage(fmt.Sprintf("--trainable must be all, head or last-N with N >= 1 (got %q)", s))
+	return "", usage(fmt.Sprintf("--trainable must be all, head, last-N with N >= 1 or scopes:P1,P2 (got %q)", s))
 }
 
 // UsageError is an error in the options themselves (the CLI exits 2).

@@ -183,7 +183,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	model, err := tfgraph.NewModel(tfgraph.Config{
 		Arch: o.Arch, NumClasses: len(ds.Classes), InputSize: o.InputSize, Trainable: o.Trainable,
 		LearningRate: o.LR, LearningRateEnd: o.LREnd, LRPower: 1, DecaySteps: total,
-		Momentum: o.Momentum, WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, ClassWeights: classWeights,
+		Momentum: o.Momentum, WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, BatchNorm: o.BatchNorm, ClassWeights: classWeights,
 		Seed: o.Seed, Device: o.Device, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
 		Precision: o.Precision, ConvAlgorithm: o.Conv,
 	})

@@ -100,7 +100,7 @@ def bench_go(dirname, workers, libjpeg):
 def bench_tf(dirname, count, workers):
     """Runs in a fresh process: TF's thread pools are fixed at first use."""
     out = subprocess.run([sys.executable, __file__, "--child-tf", str(workers), "--dir", dirname,
-                          "--images", str(count)], check=True, capture_output=True, text=True).stdout
+                          "--images", str(count), "--batch", str(BATCH)], check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -217,6 +217,7 @@ def bench_torch(paths, workers):
 
 
 def main():
+    global BATCH
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=512)
     ap.add_argument("--workers", default=",".join(str(w) for w in sorted({1, os.cpu_count()})))
@@ -226,8 +227,10 @@ def main():
                     help="repeat the whole comparison, rotating the order of the pipelines each time")
     ap.add_argument("--only", default="go,golibjpeg,tf,pil",
                     help="comma list of go (pure Go), golibjpeg (-tags libjpeg), tf, pil")
+    ap.add_argument("--batch", type=int, default=BATCH, help="batch size (64; fewer for a small 12 MP set)")
     ap.add_argument("--child-tf", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    BATCH = args.batch
     if not args.dir:
         args.dir = os.path.join(ROOT, "bench", "data", "pipeline" + ("" if args.set == "food" else "-" + args.set))
     paths = generate(args.dir, args.images, SETS[args.set])

@@ -39,8 +39,7 @@ func main() {
 	// stderr; --tf-log or TLEARN_TF_LOG=1 shows them untouched.
 	stderr, stopFilter := os.Stderr, func() {}
 	if !tflog.Wanted(os.Args[1:], os.Getenv("TLEARN_TF_LOG")) {
-		// The one INFO line libtensorflow logs while it is loaded, before any
-		// Go code runs, only TF_CPP_MIN_LOG_LEVEL=1 in the environment hides.
+		// Fewer lines to filter: TensorFlow's INFO lines are not even formatted.
 		if _, set := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !set {
 			os.Setenv("TF_CPP_MIN_LOG_LEVEL", "1")
 		}

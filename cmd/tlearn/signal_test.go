@@ -182,3 +182,25 @@ func TestTFLogShowsTensorFlowLog(t *testing.T) {
 		t.Errorf("exit %d; want TensorFlow's lines on stderr:\n%s", code, errOut)
 	}
 }
+
+// TestHelpPrintsNoTensorFlowLog: even without TF_CPP_MIN_LOG_LEVEL, `tlearn
+// --help` prints nothing on stderr — not the oneDNN line libtensorflow logs
+// while it is being loaded.
+func TestHelpPrintsNoTensorFlowLog(t *testing.T) {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "TF_CPP_MIN_LOG_LEVEL=") && !strings.HasPrefix(e, "TLEARN_TF_LOG=") {
+			env = append(env, e)
+		}
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(env, "TLEARN_AS_MAIN=1", "TLEARN_ARGS=--help")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("--help: %v\n%s", err, stderr.String())
+	}
+	if stderr.Len() != 0 || !strings.Contains(stdout.String(), "USAGE") {
+		t.Errorf("stderr %q (want empty), stdout %.80q", stderr.String(), stdout.String())
+	}
+}

@@ -62,12 +62,13 @@ func trainFlags(d train.Options) []cli.Flag {
 	return []cli.Flag{
 		strFlag("data", "", "dataset `DIR` (Food-101 or folder per class) or list FILE (required)"),
 		strFlag("out", "", "run `DIR` to write: checkpoints, config.json, events (required)"),
-		strFlag("arch", d.Arch, "network: vgg_19, vgg_16, or vgg_mini (small, for tests and demos); with --weights RUN_DIR, the run's"),
+		strFlag("arch", d.Arch, "network: vgg_19, vgg_16, resnet_v1_50, resnet_v1_101, resnet_v1_152, or vgg_mini / resnet_mini (small, 32-64 px, for tests and demos); with --weights RUN_DIR, the run's"),
 		strFlag("weights", "", "pretrained weights: a TF-Slim checkpoint (vgg_19.ckpt), a tlearn RUN_DIR (its best/ checkpoint if any, else its latest; its arch, input size and preprocessing unless given), or 'none' to train from scratch"),
 		strFlag("layout", d.Layout, "dataset layout: auto, food101, folders or list"),
 		floatFlag("val-split", d.ValSplit, "fraction of each class held out for validation (folders and list layouts; 0: none)"),
 		int64Flag("seed", d.Seed, "seed for the split, shuffling, augmentation and the new head's initial weights"),
-		strFlag("trainable", d.Trainable, "which layers train: all (end-to-end), head (fc8 only), or last-N (the last N layers)"),
+		strFlag("trainable", d.Trainable, "which layers train: all (end-to-end), head (the net's logits layer, fc8 for VGG), last-N (the last N weight layers), or scopes:P1,P2 (variable scopes, e.g. scopes:fc7,fc8)"),
+		strFlag("batch-norm", d.BatchNorm, "batch norm in training steps: train (batch statistics, moving averages updated) or frozen (moving statistics, never updated; beta/gamma may still train); nets without batch norm ignore it"),
 		intFlag("epochs", d.Epochs, "passes over the training split"),
 		int64Flag("steps", d.Steps, "train exactly this many steps instead of --epochs (0: use --epochs)"),
 		intFlag("batch", d.Batch, "training batch size"),
@@ -105,6 +106,7 @@ func trainOptions(c *cli.Context) train.Options {
 	o.Margin, o.Style = c.Float64("margin"), c.String("preprocess")
 	o.LR, o.LREnd, o.Momentum, o.WeightDecay = c.Float64("lr"), c.Float64("lr-end"), c.Float64("momentum"), c.Float64("weight-decay")
 	o.DropoutKeep, o.ClassWeights = c.Float64("dropout-keep"), c.String("class-weights")
+	o.BatchNorm = c.String("batch-norm")
 	o.LogEvery, o.EvalEvery = c.Int("log-every"), c.Int("eval-every")
 	o.SaveEvery, o.SaveEverySteps, o.KeepCheckpoints = c.Duration("save-every"), c.Int("save-every-steps"), c.Int("keep-checkpoints")
 	o.Device, o.SoftPlacement, o.Threads, o.Workers = c.String("device"), c.Bool("soft-placement"), c.Int("threads"), c.Int("workers")

@@ -90,7 +90,7 @@ func TestProgressBarLogAbove(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	var stdout bytes.Buffer
 	code := run(context.Background(), []string{"tlearn", "train", "--data", data, "--out", dir, "--arch", "vgg_mini", "--input-size", "32",
-		"--margin", "2", "--weights", "none", "--batch", "4", "--steps", "6", "--eval-every", "3", "--log-every", "2",
+		"--margin", "0.05", "--weights", "none", "--batch", "4", "--steps", "6", "--eval-every", "3", "--log-every", "2",
 		"--threads", "2", "--workers", "2"}, &stdout, tty)
 	tty.Close()
 	<-done

@@ -67,27 +67,54 @@ func (f *filter) keep(line string) bool {
 	return !f.dropping
 }
 
-// Filter redirects fd 2 through the filter. It returns the real stderr for
-// tlearn's own output and stop, which restores fd 2 and waits (briefly) until
-// everything already written has been forwarded; call it before exiting. Go
-// runtime crashes are also written to the real stderr (debug.SetCrashOutput).
-// On any failure it leaves fd 2 alone and returns os.Stderr.
+// early is the capture that the preinit hook started before libtensorflow
+// loaded (in every binary that links this package, unless --tf-log or
+// TLEARN_TF_LOG asked for TensorFlow's log): its forwarding starts at once, so
+// fd 2 never blocks on a full pipe even if Filter is never called.
+var early struct {
+	real *os.File
+	done chan struct{}
+}
+
+func init() {
+	realFd, pipeFd := captured()
+	if realFd < 0 || pipeFd < 0 {
+		return
+	}
+	early.real = os.NewFile(uintptr(realFd), "/dev/stderr")
+	early.done = make(chan struct{})
+	debug.SetCrashOutput(early.real, debug.CrashOptions{})
+	go func() {
+		defer close(early.done)
+		forward(os.NewFile(uintptr(pipeFd), "tflog-pipe"), early.real)
+	}()
+}
+
+// Filter returns the real stderr for tlearn's own output and stop, which
+// restores fd 2 and waits (briefly) until everything already written to it
+// has been forwarded; call it before exiting. fd 2 goes through the filter
+// from before libtensorflow loads when the preinit hook captured it, else
+// from now on. Go runtime crashes are also written to the real stderr
+// (debug.SetCrashOutput). On any failure it leaves fd 2 alone and returns
+// os.Stderr.
 func Filter() (stderr *os.File, stop func()) {
-	noop := func() {}
+	if early.real != nil {
+		return early.real, stopper(int(early.real.Fd()), early.done)
+	}
 	realFd, err := syscall.Dup(2)
 	if err != nil {
-		return os.Stderr, noop
+		return os.Stderr, func() {}
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		syscall.Close(realFd)
-		return os.Stderr, noop
+		return os.Stderr, func() {}
 	}
 	if err := syscall.Dup2(int(w.Fd()), 2); err != nil {
 		syscall.Close(realFd)
 		r.Close()
 		w.Close()
-		return os.Stderr, noop
+		return os.Stderr, func() {}
 	}
 	w.Close() // fd 2 is now the pipe's only writer
 	real := os.NewFile(uintptr(realFd), "/dev/stderr")
@@ -97,8 +124,14 @@ func Filter() (stderr *os.File, stop func()) {
 		defer close(done)
 		forward(r, real)
 	}()
-	return real, func() {
-		syscall.Dup2(realFd, 2) // closes the pipe's write end: the reader sees EOF
+	return real, stopper(realFd, done)
+}
+
+// stopper restores fd 2 to the real stderr, which closes the pipe's write
+// end, and waits for the forwarder to reach its end.
+func stopper(realFd int, done chan struct{}) func() {
+	return func() {
+		syscall.Dup2(realFd, 2)
 		select {
 		case <-done:
 		case <-time.After(time.Second): // a TensorFlow thread still holds a copy of the pipe
