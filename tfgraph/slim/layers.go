@@ -89,6 +89,13 @@ func Conv(b *B, x tf.Output, out, k int, opts ...Opt) tf.Output {
 		y = op.Conv2D(b.sub("Conv2D"), x, w.Read, []int64{1, int64(o.stride), int64(o.stride), 1}, o.padding,
 			op.Conv2DDilations([]int64{1, int64(o.rate), int64(o.rate), 1}), op.Conv2DDataFormat("NHWC"))
 	}
+	return normAct(b, y, out, o)
+}
+
+// normAct is the tail of a conv layer of out channels: batch norm (Args.Norm,
+// unless NoNorm) or biases, then the activation (Args.Act, ReLU by default,
+// unless Linear).
+func normAct(b *B, y tf.Output, out int, o convOpts) tf.Output {
 	if b.args.Norm != nil && !o.noNorm {
 		y = batchNorm(b.Scope("BatchNorm"), y, *b.args.Norm)
 	} else {
