@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/tfgraph/nets"
 )
 
@@ -233,11 +234,30 @@ func parseDevice(d string) (string, error) {
 }
 
 // CheckArch reports an error naming the known networks when name is not one
-// NewModel can build: for callers that validate flags before building.
+// the train and infer paths can use: for callers that validate flags before
+// building. A net whose input normalisation the Go pipeline does not apply
+// yet (the pipeline subtracts the VGG means, see pipeline.VGGMeans) is
+// refused here, so training, predict and the export never disagree on pixels;
+// NewModel still builds it for graph-level tests.
 func CheckArch(name string) error {
-	_, err := nets.Lookup(name)
-	return err
+	net, err := nets.Lookup(name)
+	if err != nil {
+		return err
+	}
+	if net.Norm.Name != imagenorm.MeanSubtract.Name {
+		return fmt.Errorf("architecture %q takes %s input, which the image pipeline does not produce yet (usable: %s)",
+			name, net.Norm.Name, strings.Join(ArchNames(), ", "))
+	}
+	return nil
 }
 
-// ArchNames lists the networks NewModel can build, sorted.
-func ArchNames() []string { return nets.Names() }
+// ArchNames lists the networks CheckArch accepts, sorted.
+func ArchNames() []string {
+	var usable []string
+	for _, n := range nets.Names() {
+		if net, _ := nets.Lookup(n); net.Norm.Name == imagenorm.MeanSubtract.Name {
+			usable = append(usable, n)
+		}
+	}
+	return usable
+}
