@@ -18,6 +18,7 @@ import (
 	"unsafe"
 
 	"github.com/tlearn/tlearn/export"
+	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/internal/testenv"
 	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/rundir"
@@ -126,7 +127,7 @@ func jpegs(t *testing.T, scale int) []string {
 // preprocess runs the Go pipeline's evaluation preprocessing, as predict does.
 func preprocess(t *testing.T, paths []string, style string) []float32 {
 	t.Helper()
-	pre := pipeline.Preprocess{InputSize: size, Style: pipeline.Style(style)}
+	pre := pipeline.Preprocess{InputSize: size, Style: pipeline.Style(style), Norm: imagenorm.MeanSubtract}
 	x := make([]float32, len(paths)*pre.Size())
 	for i, p := range paths {
 		b, err := os.ReadFile(p)

@@ -131,7 +131,12 @@ func openRunDir(opts OpenOptions) (Classifier, error) {
 		m.Close()
 		return nil, fmt.Errorf("restore %s: %w", ckpt, err)
 	}
-	pre := pipeline.Preprocess{InputSize: cfg.InputSize, Margin: cfg.Preprocess.Margin, Style: pipeline.Style(cfg.Preprocess.Style)}
+	norm, err := cfg.ImageNorm()
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	pre := pipeline.Preprocess{InputSize: cfg.InputSize, Margin: cfg.Preprocess.Margin, Style: pipeline.Style(cfg.Preprocess.Style), Norm: norm}
 	return &graphClassifier{m: m, classes: cfg.Classes, pre: pre}, nil
 }
 
@@ -166,7 +171,8 @@ func openCheckpoint(opts OpenOptions) (Classifier, error) {
 	if size < 1 {
 		return nil, &UsageError{fmt.Sprintf("--input-size must be at least 1 (got %d)", size)}
 	}
-	if err := tfgraph.CheckArch(arch); err != nil {
+	norm, err := tfgraph.ArchNorm(arch)
+	if err != nil {
 		return nil, &UsageError{"--arch: " + err.Error()}
 	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: arch, NumClasses: len(labels), InputSize: size, ForInference: true,
@@ -179,7 +185,7 @@ func openCheckpoint(opts OpenOptions) (Classifier, error) {
 		m.Close()
 		return nil, fmt.Errorf("weights (with %d labels from %s): %w", len(labels), opts.Labels, err)
 	}
-	pre := pipeline.Preprocess{InputSize: size, Style: pipeline.StyleCrop}
+	pre := pipeline.Preprocess{InputSize: size, Style: pipeline.StyleCrop, Norm: norm}
 	return &graphClassifier{m: m, classes: labels, pre: pre}, nil
 }
 
@@ -201,5 +207,5 @@ func openSavedModel(opts OpenOptions) (Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &savedClassifier{s: s, pre: pipeline.Preprocess{InputSize: s.InputSize(), Style: pipeline.Style(s.Style())}}, nil
+	return &savedClassifier{s: s, pre: pipeline.Preprocess{InputSize: s.InputSize(), Style: pipeline.Style(s.Style()), Norm: s.Norm()}}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/internal/testdata"
 	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/rundir"
@@ -21,7 +22,7 @@ type colourClassifier struct{ size int }
 
 func (c colourClassifier) Classes() []string { return []string{"class_a", "class_b", "class_c"} }
 func (c colourClassifier) Preprocess() pipeline.Preprocess {
-	return pipeline.Preprocess{InputSize: c.size, Style: pipeline.StyleCrop}
+	return pipeline.Preprocess{InputSize: c.size, Style: pipeline.StyleCrop, Norm: imagenorm.MeanSubtract}
 }
 func (c colourClassifier) Close() error { return nil }
 func (c colourClassifier) Predict(images []float32, n int) ([][]float32, error) {

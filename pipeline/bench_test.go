@@ -88,7 +88,7 @@ func BenchmarkApply(b *testing.B) {
 	for _, style := range []Style{StyleCrop, StyleVGG} {
 		for _, mode := range []Mode{Train, Eval} {
 			b.Run(fmt.Sprintf("%s/%s", style, mode), func(b *testing.B) {
-				p := Preprocess{InputSize: 224, Margin: 0.02, Style: style}
+				p := Preprocess{Norm: ms, InputSize: 224, Margin: 0.02, Style: style}
 				dst := make([]float32, p.Size())
 				rng := rand.New(rand.NewPCG(1, 2))
 				var r resampler
@@ -207,7 +207,7 @@ func BenchmarkResize(b *testing.B) {
 		var r resampler
 		b.ReportAllocs()
 		for b.Loop() {
-			r.run(img, g, VGGMeans, dst)
+			r.run(img, g, ms, dst)
 		}
 		ref = slices.Clone(dst)
 		deltaVsTF(b)
@@ -255,7 +255,7 @@ func BenchmarkResampler(b *testing.B) {
 			dst := make([]float32, S*S*3)
 			var r resampler
 			for b.Loop() {
-				r.run(img, g, VGGMeans, dst)
+				r.run(img, g, ms, dst)
 			}
 		})
 	}

@@ -270,7 +270,7 @@ func fuzzSeeds(f *testing.F) {
 // panics, consistent sizes, finite outputs.
 func FuzzDecode(f *testing.F) {
 	fuzzSeeds(f)
-	p := Preprocess{InputSize: 8, Margin: 0.1}
+	p := Preprocess{Norm: ms, InputSize: 8, Margin: 0.1}
 	rng := rand.New(rand.NewPCG(1, 2))
 	dst := make([]float32, p.Size())
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -159,7 +159,7 @@ func (p Preprocess) decodeApply(data []byte, buf *RGB, mode Mode, rng *rand.Rand
 			return fmt.Errorf("decode jpeg: decoded %dx%d, header says %dx%d", img.W, img.H, w, h)
 		}
 		r.prepare(full)
-		r.exec(img, image.Point{}, full, VGGMeans, dst[:p.Size()])
+		r.exec(img, image.Point{}, full, p.Norm, dst[:p.Size()])
 		return nil
 	}
 	if err != nil {
@@ -171,6 +171,6 @@ func (p Preprocess) decodeApply(data []byte, buf *RGB, mode Mode, rng *rand.Rand
 	if have := image.Rect(off.X, off.Y, off.X+img.W, off.Y+img.H); !need.In(have) {
 		return fmt.Errorf("decode jpeg: decoded %v at scale 1/%d, the resize needs %v", have, d, need)
 	}
-	r.exec(img, off, g, VGGMeans, dst[:p.Size()])
+	r.exec(img, off, g, p.Norm, dst[:p.Size()])
 	return nil
 }

@@ -116,7 +116,7 @@ func TestJPEGCropEqualsFull(t *testing.T) {
 func TestDecodeApplyCropPath(t *testing.T) {
 	data := benchPhotoSize(t, 9, 260, 190)
 	cfg, _, _ := image.DecodeConfig(bytes.NewReader(data))
-	for _, p := range []Preprocess{{InputSize: 48, Margin: 0.03}, {InputSize: 100, Margin: 0.03}, {InputSize: 40, Style: StyleVGG}} {
+	for _, p := range []Preprocess{{Norm: ms, InputSize: 48, Margin: 0.03}, {Norm: ms, InputSize: 100, Margin: 0.03}, {Norm: ms, InputSize: 40, Style: StyleVGG}} {
 		for _, mode := range []Mode{Train, Eval} {
 			for seed := range uint64(5) {
 				got := make([]float32, p.Size())
@@ -137,7 +137,7 @@ func TestDecodeApplyCropPath(t *testing.T) {
 				}
 				want := make([]float32, p.Size())
 				var r resampler
-				r.run(img, g, VGGMeans, want)
+				r.run(img, g, ms, want)
 				if d := maxAbsDiff(got, want); d != 0 {
 					t.Fatalf("%+v %s seed %d (1/%d): cropped decode path differs by %g", p, mode, seed, jpegScale(g), d)
 				}

@@ -12,7 +12,7 @@ import (
 // the largest of 8, 4, 2 that leaves the Eval source region at least the
 // resized size — and 1 in a build whose decoder cannot scale.
 func TestEvalJPEGScale(t *testing.T) {
-	crop, vgg := DefaultPreprocess(), Preprocess{InputSize: 224, Style: StyleVGG}
+	crop, vgg := DefaultPreprocess(), Preprocess{Norm: ms, InputSize: 224, Style: StyleVGG}
 	tests := []struct {
 		p    Preprocess
 		w, h int
@@ -29,8 +29,8 @@ func TestEvalJPEGScale(t *testing.T) {
 		{vgg, 512, 384, 1},  // shorter side → 256: 1.5×
 		{vgg, 1024, 768, 2}, // 768 → 256: 3×
 		{vgg, 4032, 3024, 8},
-		{Preprocess{InputSize: 8}, 96, 64, 8},
-		{Preprocess{InputSize: 0}, 4032, 3024, 1}, // invalid preprocessing: no scaling
+		{Preprocess{Norm: ms, InputSize: 8}, 96, 64, 8},
+		{Preprocess{Norm: ms, InputSize: 0}, 4032, 3024, 1}, // invalid preprocessing: no scaling
 	}
 	for _, tc := range tests {
 		want := tc.want
@@ -51,7 +51,7 @@ func TestEvalJPEGScale(t *testing.T) {
 // and a whole-image region stays the whole scaled image.
 func TestScaleGeometry(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, p := range []Preprocess{DefaultPreprocess(), {InputSize: 224, Style: StyleVGG}, {InputSize: 32, Margin: 0.05}} {
+	for _, p := range []Preprocess{DefaultPreprocess(), {Norm: ms, InputSize: 224, Style: StyleVGG}, {Norm: ms, InputSize: 32, Margin: 0.05}} {
 		for range 300 {
 			w, h := 20+rng.IntN(5000), 20+rng.IntN(5000)
 			g := p.geometry(w, h, Train, rng)
@@ -94,7 +94,7 @@ func TestDecodeApplyEvalVsTensorFlow(t *testing.T) {
 		size, ratio int
 		golden      string
 	}{{32, 2, "crop_eval_photo_r2_32.f32"}, {16, 4, "crop_eval_photo_r4_16.f32"}, {8, 8, "crop_eval_photo_r8_8.f32"}} {
-		p := Preprocess{InputSize: tc.size}
+		p := Preprocess{Norm: ms, InputSize: tc.size}
 		want := readF32(t, tc.golden)
 		got := make([]float32, p.Size())
 		if err := p.DecodeApply(data, Eval, nil, got); err != nil {
@@ -119,7 +119,7 @@ func TestDecodeApplyEvalVsTensorFlow(t *testing.T) {
 func TestDecodeApplyFinite(t *testing.T) {
 	data := benchPhotoSize(t, 7, 300, 200)
 	rng := rand.New(rand.NewPCG(1, 1))
-	for _, p := range []Preprocess{{InputSize: 32, Margin: 0.04}, {InputSize: 150, Margin: 0.04}, {InputSize: 32, Style: StyleVGG}} {
+	for _, p := range []Preprocess{{Norm: ms, InputSize: 32, Margin: 0.04}, {Norm: ms, InputSize: 150, Margin: 0.04}, {Norm: ms, InputSize: 32, Style: StyleVGG}} {
 		dst := make([]float32, p.Size())
 		for _, m := range []Mode{Train, Eval} {
 			if err := p.DecodeApply(data, m, rng, dst); err != nil {

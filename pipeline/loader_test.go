@@ -77,7 +77,7 @@ func sameBatches(a, b []*Batch) error {
 	return nil
 }
 
-var testPre = Preprocess{InputSize: 16, Margin: 0.1}
+var testPre = Preprocess{Norm: ms, InputSize: 16, Margin: 0.1}
 
 func TestStepsPerEpoch(t *testing.T) {
 	tests := []struct {
@@ -99,7 +99,7 @@ func TestDeterminism(t *testing.T) {
 	samples := makeImages(t, t.TempDir(), 23, 3)
 	ctx := context.Background()
 	opts := LoaderOptions{BatchSize: 4, Mode: Train, Shuffle: true, DropRemainder: true, Seed: 9}
-	vgg := Preprocess{InputSize: 16, Style: StyleVGG}
+	vgg := Preprocess{Norm: ms, InputSize: 16, Style: StyleVGG}
 	vggRef := make(map[int][]*Batch)
 	for _, workers := range []int{1, 3} {
 		o := opts

@@ -111,19 +111,27 @@ type Preprocess struct {
 	Margin float64
 	// Style is StyleCrop (default) or StyleVGG.
 	Style Style
+	// Norm maps the resized RGB values in 0..255 to the network's input,
+	// (v − Mean)·Scale: the net's (tfgraph.ArchNorm), e.g.
+	// imagenorm.MeanSubtract for VGG, imagenorm.PlusMinusOne for MobileNet.
+	// It has no default: a zero Norm is refused by Validate, since silently
+	// picking one would feed a net pixels it was not trained on.
+	Norm imagenorm.Norm
 }
 
 // DefaultMargin is the classic recipe's training crop margin, 10 px of a
 // 512-px image, as a fraction of the shorter side.
 const DefaultMargin = 0.02
 
-// DefaultPreprocess returns tlearn's defaults: 224 px, margin DefaultMargin, StyleCrop.
+// DefaultPreprocess returns tlearn's defaults for the default net (vgg_16):
+// 224 px, margin DefaultMargin, StyleCrop, imagenorm.MeanSubtract. Other
+// nets set Norm to theirs (tfgraph.ArchNorm).
 func DefaultPreprocess() Preprocess {
-	return Preprocess{InputSize: 224, Margin: DefaultMargin, Style: StyleCrop}
+	return Preprocess{InputSize: 224, Margin: DefaultMargin, Style: StyleCrop, Norm: imagenorm.MeanSubtract}
 }
 
 // Validate reports whether p is usable: InputSize in 1..4096, Margin in
-// [0, 0.5), and a known Style.
+// [0, 0.5), a known Style, and a Norm with a finite non-zero Scale.
 func (p Preprocess) Validate() error {
 	if p.InputSize < 1 || p.InputSize > 4096 {
 		return fmt.Errorf("preprocess: input size %d out of range 1..4096 (VGG uses 224)", p.InputSize)
@@ -136,6 +144,10 @@ func (p Preprocess) Validate() error {
 	default:
 		return fmt.Errorf("preprocess: unknown style %q (use %q or %q)", p.Style, StyleCrop, StyleVGG)
 	}
+	if s := float64(p.Norm.Scale); s == 0 || math.IsNaN(s) || math.IsInf(s, 0) {
+		return fmt.Errorf("preprocess: no input normalisation set (scale %g): give the net's, e.g. imagenorm.%s or imagenorm.%s",
+			s, imagenorm.MeanSubtract.Name, imagenorm.PlusMinusOne.Name)
+	}
 	return nil
 }
 
@@ -143,7 +155,7 @@ func (p Preprocess) Validate() error {
 func (p Preprocess) Size() int { return p.InputSize * p.InputSize * 3 }
 
 // Apply crops, flips (Train only), resizes and normalises img, writing
-// InputSize·InputSize·3 float32 values (RGB 0..255 minus VGGMeans, HWC) into
+// InputSize·InputSize·3 float32 values ((RGB 0..255 − Norm.Mean)·Norm.Scale, HWC) into
 // dst. rng is used only in Train mode, where it must not be nil; its draws are,
 // in order: crop x, crop y (StyleCrop) or resize side, window y, window x
 // (StyleVGG), then the flip. Images smaller than the crop are resized up.
@@ -166,7 +178,7 @@ func (p Preprocess) apply(img *RGB, mode Mode, rng *rand.Rand, dst []float32, r 
 		return errors.New("preprocess: Train mode needs a random source")
 	}
 	g := p.geometry(img.W, img.H, mode, rng)
-	r.run(img, g, VGGMeans, dst[:p.Size()])
+	r.run(img, g, p.Norm, dst[:p.Size()])
 	return nil
 }
 

@@ -12,7 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/tlearn/tlearn/imagenorm"
 )
+
+// ms is the normalisation of the goldens (TF-Slim's VGG means).
+var ms = imagenorm.MeanSubtract
 
 func readF32(t *testing.T, name string) []float32 {
 	t.Helper()
@@ -54,9 +59,9 @@ func TestGoldenTensorFlow(t *testing.T) {
 		p      Preprocess
 		golden string
 	}{
-		{"crop eval downscale", src, Preprocess{InputSize: 32, Margin: 0.02}, "crop_eval_src_32.f32"},
-		{"crop eval upscale tiny", tiny, Preprocess{InputSize: 32, Margin: 0.02}, "crop_eval_tiny_32.f32"},
-		{"vgg eval", src, Preprocess{InputSize: 32, Style: StyleVGG}, "vgg_eval_src_32.f32"},
+		{"crop eval downscale", src, Preprocess{Norm: ms, InputSize: 32, Margin: 0.02}, "crop_eval_src_32.f32"},
+		{"crop eval upscale tiny", tiny, Preprocess{Norm: ms, InputSize: 32, Margin: 0.02}, "crop_eval_tiny_32.f32"},
+		{"vgg eval", src, Preprocess{Norm: ms, InputSize: 32, Style: StyleVGG}, "vgg_eval_src_32.f32"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,7 +82,7 @@ func TestGoldenTensorFlow(t *testing.T) {
 		want := readF32(t, "crop_train_src_24.f32")
 		got := make([]float32, 24*24*3)
 		var r resampler
-		r.run(src, geometry{x0: 3, y0: 5, rw: 40, rh: 40, ow: 24, oh: 24, size: 24, flip: true}, VGGMeans, got)
+		r.run(src, geometry{x0: 3, y0: 5, rw: 40, rh: 40, ow: 24, oh: 24, size: 24, flip: true}, ms, got)
 		if d := maxAbsDiff(got, want); d > tol {
 			t.Errorf("max |Δ| vs TensorFlow = %g > %g", d, tol)
 		}
@@ -85,7 +90,7 @@ func TestGoldenTensorFlow(t *testing.T) {
 }
 
 func TestGeometryEval(t *testing.T) {
-	p := Preprocess{InputSize: 224, Margin: 0.02}
+	p := Preprocess{Norm: ms, InputSize: 224, Margin: 0.02}
 	tests := []struct {
 		w, h         int
 		x0, y0, side int
@@ -121,7 +126,7 @@ func TestGeometryTrain(t *testing.T) {
 		if got := TrainCropSide(tc.w, tc.h, tc.margin); got != tc.side {
 			t.Errorf("TrainCropSide(%d,%d,%g)=%d, want %d", tc.w, tc.h, tc.margin, got, tc.side)
 		}
-		p := Preprocess{InputSize: 224, Margin: tc.margin}
+		p := Preprocess{Norm: ms, InputSize: 224, Margin: tc.margin}
 		rng := rand.New(rand.NewPCG(7, 8))
 		flips, xs := 0, map[int]bool{}
 		for range 2000 {
@@ -144,7 +149,7 @@ func TestGeometryTrain(t *testing.T) {
 }
 
 func TestGeometryVGG(t *testing.T) {
-	p := Preprocess{InputSize: 224, Style: StyleVGG}
+	p := Preprocess{Norm: ms, InputSize: 224, Style: StyleVGG}
 	g := p.geometry(512, 384, Eval, nil)
 	if g.oh != 256 || g.ow != 341 || g.wx != (341-224)/2 || g.wy != 16 {
 		t.Errorf("eval 512x384: resized %dx%d window (%d,%d)", g.ow, g.oh, g.wx, g.wy)
@@ -166,7 +171,7 @@ func TestGeometryVGG(t *testing.T) {
 
 func TestApplyErrors(t *testing.T) {
 	img := &RGB{W: 4, H: 4, Pix: make([]uint8, 48)}
-	p := Preprocess{InputSize: 8}
+	p := Preprocess{Norm: ms, InputSize: 8}
 	tests := []struct {
 		name string
 		p    Preprocess
@@ -175,9 +180,10 @@ func TestApplyErrors(t *testing.T) {
 		rng  *rand.Rand
 		dst  int
 	}{
-		{"bad size", Preprocess{InputSize: 0}, img, Eval, nil, 192},
-		{"negative margin", Preprocess{InputSize: 8, Margin: -0.1}, img, Eval, nil, 192},
-		{"unknown style", Preprocess{InputSize: 8, Style: "fancy"}, img, Eval, nil, 192},
+		{"bad size", Preprocess{Norm: ms, InputSize: 0}, img, Eval, nil, 192},
+		{"negative margin", Preprocess{Norm: ms, InputSize: 8, Margin: -0.1}, img, Eval, nil, 192},
+		{"unknown style", Preprocess{Norm: ms, InputSize: 8, Style: "fancy"}, img, Eval, nil, 192},
+		{"no norm", Preprocess{InputSize: 8}, img, Eval, nil, 192},
 		{"nil image", p, nil, Eval, nil, 192},
 		{"short pix", p, &RGB{W: 4, H: 4, Pix: make([]uint8, 47)}, Eval, nil, 192},
 		{"short dst", p, img, Eval, nil, 191},
@@ -193,6 +199,63 @@ func TestApplyErrors(t *testing.T) {
 	}
 }
 
+// TestNormPlusMinusOne: the [-1, 1] normalisation is the mean-subtracting
+// output shifted and scaled, (v + mean − 127.5)/127.5, for both styles and
+// modes (the same rng seed gives the same geometry), through Apply and the
+// Loader's DecodeApply.
+func TestNormPlusMinusOne(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "golden", "src.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, style := range []Style{StyleCrop, StyleVGG} {
+		for _, mode := range []Mode{Eval, Train} {
+			ref := Preprocess{Norm: ms, InputSize: 24, Margin: 0.05, Style: style}
+			pm := ref
+			pm.Norm = imagenorm.PlusMinusOne
+			run := func(p Preprocess, decode bool) []float32 {
+				out := make([]float32, p.Size())
+				rng := rand.New(rand.NewPCG(7, 9))
+				if decode {
+					err = p.DecodeApply(data, mode, rng, out)
+				} else {
+					err = p.Apply(src, mode, rng, out)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			for _, decode := range []bool{false, true} {
+				a, b := run(ref, decode), run(pm, decode)
+				var worst float64
+				for i := range a {
+					want := (float64(a[i]) + float64(ms.Mean[i%3]) - 127.5) / 127.5
+					worst = max(worst, math.Abs(float64(b[i])-want))
+				}
+				if worst > 1e-5 {
+					t.Errorf("%s %s decode=%v: max |plus_minus_one − (mean_subtract + mean − 127.5)/127.5| = %g > 1e-5", style, mode, decode, worst)
+				}
+				if lo, hi := minMax(b); lo < -1-1e-5 || hi > 1+1e-5 || hi-lo < 0.5 {
+					t.Errorf("%s %s decode=%v: plus_minus_one range [%g, %g], want a spread within [-1, 1]", style, mode, decode, lo, hi)
+				}
+			}
+		}
+	}
+}
+
+func minMax(v []float32) (lo, hi float32) {
+	lo, hi = v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo, hi
+}
+
 // TestFlatImage: a flat image stays flat through every resize (weights are
 // normalised), at any size ratio.
 func TestFlatImage(t *testing.T) {
@@ -202,7 +265,7 @@ func TestFlatImage(t *testing.T) {
 			img.Pix[i] = []uint8{200, 100, 50}[i%3]
 		}
 		for _, style := range []Style{StyleCrop, StyleVGG} {
-			p := Preprocess{InputSize: 17, Margin: 0.05, Style: style}
+			p := Preprocess{Norm: ms, InputSize: 17, Margin: 0.05, Style: style}
 			dst := make([]float32, p.Size())
 			if err := p.Apply(img, Train, rand.New(rand.NewPCG(1, 2)), dst); err != nil {
 				t.Fatal(err)
@@ -229,7 +292,7 @@ func TestGoldenAugment(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, style := range []Style{StyleCrop, StyleVGG} {
-		p := Preprocess{InputSize: 32, Margin: 0.02, Style: style}
+		p := Preprocess{Norm: ms, InputSize: 32, Margin: 0.02, Style: style}
 		rng := rand.New(rand.NewPCG(1, 2))
 		for i := range 3 {
 			name := filepath.Join("testdata", "golden", fmt.Sprintf("train_%s_%d.png", style, i))
@@ -278,7 +341,7 @@ func TestVGGSizesFollowInputSize(t *testing.T) {
 			t.Errorf("VGGResizeRange(%d) = %d..%d, want %d..%d", tc.S, lo, hi, tc.lo, tc.hi)
 		}
 	}
-	p := Preprocess{InputSize: 32, Style: StyleVGG}
+	p := Preprocess{Norm: ms, InputSize: 32, Style: StyleVGG}
 	g := p.geometry(64, 48, Eval, nil)
 	if g.oh != 37 || g.ow != 49 || g.wy != 2 || g.wx != 8 {
 		t.Errorf("64×48 at 32 px: resized to %d×%d, window at (%d,%d); want 49×37 at (8,2)", g.ow, g.oh, g.wx, g.wy)

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"image"
 	"math"
+
+	"github.com/tlearn/tlearn/imagenorm"
 )
 
 // Interpolation: antialiased bilinear (a triangle filter whose support widens
@@ -214,15 +216,16 @@ func (r *resampler) prepare(g geometry) image.Rectangle {
 }
 
 // run resamples img according to g and writes size·size·3 float32 values,
-// RGB minus means, into dst.
-func (r *resampler) run(img *RGB, g geometry, means [3]float32, dst []float32) {
+// (RGB − norm.Mean)·norm.Scale, into dst.
+func (r *resampler) run(img *RGB, g geometry, norm imagenorm.Norm, dst []float32) {
 	r.prepare(g)
-	r.exec(img, image.Point{}, g, means, dst)
+	r.exec(img, image.Point{}, g, norm, dst)
 }
 
 // exec is run after prepare(g): img holds the part of the source image
 // whose top-left pixel is at off, and covers the rectangle prepare returned.
-func (r *resampler) exec(img *RGB, off image.Point, g geometry, means [3]float32, dst []float32) {
+func (r *resampler) exec(img *RGB, off image.Point, g geometry, norm imagenorm.Norm, dst []float32) {
+	means, scale := norm.Mean, norm.Scale
 	S := g.size
 	// Source rows and columns the passes need.
 	rowMin := r.ys.start[0]
@@ -248,7 +251,9 @@ func (r *resampler) exec(img *RGB, off image.Point, g geometry, means [3]float32
 		hpass(frow, r.xs.start[:S], r.xs.w[:S*xsz], xsz, colMin, trow)
 	}
 	// Vertical pass: weighted sum of tmp rows, means folded into the first
-	// tap (they are per channel, so the flip does not move them), then flip.
+	// tap (they are per channel, so the flip does not move them), then the
+	// scale (skipped at 1, so mean-subtracting output is bit-identical to
+	// the unscaled pass) while the row is in cache, then flip.
 	r.mrow = growF(r.mrow, S*3)
 	mrow := r.mrow
 	for i := 0; i < S*3; i += 3 {
@@ -261,6 +266,11 @@ func (r *resampler) exec(img *RGB, off image.Point, g geometry, means [3]float32
 		base := r.ys.start[yo] - rowMin
 		out := dst[yo*n : (yo+1)*n]
 		vpass(tmp[base*n:(base+ysz)*n], w, mrow[:n], out)
+		if scale != 1 {
+			for i := range out {
+				out[i] *= scale
+			}
+		}
 		if g.flip {
 			for l, rr := 0, S-1; l < rr; l, rr = l+1, rr-1 {
 				a := out[3*l : 3*l+3 : 3*l+3]

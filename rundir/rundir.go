@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/internal/atomicfile"
 )
 
@@ -42,10 +43,14 @@ type Config struct {
 		// Margin is the random-crop margin for training per side, as a
 		// fraction of the shorter side (format 2). A format-1 file's
 		// "margin" was in pixels: ReadConfig moves it to MarginPixels.
-		Margin       float64    `json:"margin"`
-		MarginPixels int        `json:"margin_pixels,omitempty"`
-		Means        [3]float32 `json:"means"`  // subtracted from 0..255 RGB
-		Resize       string     `json:"resize"` // interpolation used by the pipeline
+		Margin       float64 `json:"margin"`
+		MarginPixels int     `json:"margin_pixels,omitempty"`
+		// Norm is the input normalisation's imagenorm.Norm.Name, the net's:
+		// values are (RGB 0..255 − Means)·its scale. Runs from before it
+		// was recorded (only VGG nets) are mean_subtract: ReadConfig fills it.
+		Norm   string     `json:"norm"`
+		Means  [3]float32 `json:"means"`  // subtracted from 0..255 RGB
+		Resize string     `json:"resize"` // interpolation used by the pipeline
 	} `json:"preprocess"`
 	Train struct {
 		Data        string  `json:"data"`
@@ -127,6 +132,9 @@ func ReadConfig(dir string) (*Config, error) {
 	if c.Format < 2 && c.Preprocess.Margin != 0 {
 		c.Preprocess.MarginPixels, c.Preprocess.Margin = int(c.Preprocess.Margin), 0
 	}
+	if c.Preprocess.Norm == "" {
+		c.Preprocess.Norm = imagenorm.MeanSubtract.Name
+	}
 	switch {
 	case c.Arch == "":
 		return nil, fmt.Errorf("%s: no arch", path)
@@ -135,7 +143,19 @@ func ReadConfig(dir string) (*Config, error) {
 	case len(c.Classes) == 0:
 		return nil, fmt.Errorf("%s: empty class list", path)
 	}
+	if _, err := c.ImageNorm(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return &c, nil
+}
+
+// ImageNorm is the recorded input normalisation (Preprocess.Norm).
+func (c *Config) ImageNorm() (imagenorm.Norm, error) {
+	n, ok := imagenorm.ByName(c.Preprocess.Norm)
+	if !ok {
+		return imagenorm.Norm{}, fmt.Errorf("unknown preprocess norm %q (want %s or %s)", c.Preprocess.Norm, imagenorm.MeanSubtract.Name, imagenorm.PlusMinusOne.Name)
+	}
+	return n, nil
 }
 
 // WriteConfig writes RUN_DIR/config.json atomically.

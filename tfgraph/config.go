@@ -235,29 +235,23 @@ func parseDevice(d string) (string, error) {
 
 // CheckArch reports an error naming the known networks when name is not one
 // the train and infer paths can use: for callers that validate flags before
-// building. A net whose input normalisation the Go pipeline does not apply
-// yet (the pipeline subtracts the VGG means, see pipeline.VGGMeans) is
-// refused here, so training, predict and the export never disagree on pixels;
-// NewModel still builds it for graph-level tests.
+// building.
 func CheckArch(name string) error {
-	net, err := nets.Lookup(name)
-	if err != nil {
-		return err
-	}
-	if net.Norm.Name != imagenorm.MeanSubtract.Name {
-		return fmt.Errorf("architecture %q takes %s input, which the image pipeline does not produce yet (usable: %s)",
-			name, net.Norm.Name, strings.Join(ArchNames(), ", "))
-	}
-	return nil
+	_, err := nets.Lookup(name)
+	return err
 }
 
 // ArchNames lists the networks CheckArch accepts, sorted.
-func ArchNames() []string {
-	var usable []string
-	for _, n := range nets.Names() {
-		if net, _ := nets.Lookup(n); net.Norm.Name == imagenorm.MeanSubtract.Name {
-			usable = append(usable, n)
-		}
+func ArchNames() []string { return nets.Names() }
+
+// ArchNorm is the input normalisation the network name expects (its
+// pretrained checkpoints were trained on it): what pipeline.Preprocess.Norm
+// must be for training and prediction, and what the export's bytes signature
+// applies in-graph.
+func ArchNorm(name string) (imagenorm.Norm, error) {
+	net, err := nets.Lookup(name)
+	if err != nil {
+		return imagenorm.Norm{}, err
 	}
-	return usable
+	return net.Norm, nil
 }

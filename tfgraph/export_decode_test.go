@@ -170,10 +170,10 @@ func TestPreprocessBodyMatchesDecodeApply(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, style := range []string{StyleCrop, StyleVGG} {
-			p := pipeline.Preprocess{InputSize: tc.size, Style: pipeline.Style(style)}
+			p := pipeline.Preprocess{InputSize: tc.size, Style: pipeline.Style(style), Norm: imagenorm.MeanSubtract}
 			key := [2]string{style, fmt.Sprint(tc.size)}
 			if sessions[key] == nil {
-				body, _, err := preprocessBody(p.InputSize, style, imagenorm.Norm{Mean: pipeline.VGGMeans, Scale: 1})
+				body, _, err := preprocessBody(p.InputSize, style, imagenorm.MeanSubtract)
 				if err != nil {
 					t.Fatal(err)
 				}

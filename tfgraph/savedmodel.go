@@ -55,6 +55,11 @@ const (
 	// `tlearn predict --model SAVEDMODEL` preprocesses as training did.
 	StyleFile = "preprocess_style.txt"
 
+	// NormFile, in assets.extra/ beside StyleFile, names the input
+	// normalisation (imagenorm.Norm.Name) the float signature expects: the
+	// net's. Exports from before it existed were all mean_subtract.
+	NormFile = "preprocess_norm.txt"
+
 	// Preprocessing styles of ExportOptions.Style (pipeline.StyleCrop and
 	// pipeline.StyleVGG; tfgraph does not import pipeline).
 	StyleCrop = "crop"
@@ -159,6 +164,9 @@ func (m *Model) ExportSavedModel(dir string, opts ExportOptions) (err error) {
 		return fmt.Errorf("export SavedModel: %w", err)
 	}
 	if err := writeSynced(filepath.Join(tmp, "assets.extra", StyleFile), []byte(style+"\n")); err != nil {
+		return fmt.Errorf("export SavedModel: %w", err)
+	}
+	if err := writeSynced(filepath.Join(tmp, "assets.extra", NormFile), []byte(m.net.Norm.Name+"\n")); err != nil {
 		return fmt.Errorf("export SavedModel: %w", err)
 	}
 	for _, d := range []string{filepath.Join(tmp, "variables"), filepath.Join(tmp, "assets"), filepath.Join(tmp, "assets.extra"), tmp} {
@@ -425,7 +433,7 @@ func preprocessBody(S int, style string, norm imagenorm.Norm) ([]byte, *verpb.Ve
 	// DecodeApply's pixels: pipeline.Decode's, except that a JPEG at least
 	// twice the output size decodes at DCT scale 1/2, 1/4 or 1/8 as in the
 	// libjpeg build (EvalJPEGScale; export_decode.go).
-	img, err := decodeExport(s, in, &pipeline.Preprocess{InputSize: S, Style: pipeline.Style(style)})
+	img, err := decodeExport(s, in, &pipeline.Preprocess{InputSize: S, Style: pipeline.Style(style), Norm: norm})
 	if err != nil {
 		return nil, nil, err
 	}

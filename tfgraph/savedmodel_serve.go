@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	tf "github.com/wamuir/graft/tensorflow"
+
+	"github.com/tlearn/tlearn/imagenorm"
 )
 
 // ServeOptions are the session settings of OpenSavedModel (the session
@@ -35,6 +37,7 @@ type Served struct {
 	inputSize int
 	classes   []string
 	style     string
+	norm      imagenorm.Norm
 
 	images, probs       tf.Output // SignatureFloat
 	bytesIn, bytesProbs tf.Output // SignatureBytes
@@ -135,6 +138,14 @@ func (s *Served) bind() error {
 			return fmt.Errorf("assets.extra/%s names an unknown preprocessing style %q", StyleFile, st)
 		}
 	}
+	s.norm = imagenorm.MeanSubtract // exports before NormFile existed were all VGG-style
+	if b, err := os.ReadFile(filepath.Join(s.dir, "assets.extra", NormFile)); err == nil {
+		name := strings.TrimSpace(string(b))
+		var ok bool
+		if s.norm, ok = imagenorm.ByName(name); !ok {
+			return fmt.Errorf("assets.extra/%s names an unknown input normalisation %q", NormFile, name)
+		}
+	}
 	if c := out.Shape; c.NumDimensions() == 2 {
 		if n := c.Size(1); n > 0 && int(n) != len(s.classes) {
 			return fmt.Errorf("assets/%s lists %d classes, the model has %d outputs", ClassesAsset, len(s.classes), n)
@@ -191,6 +202,10 @@ func (s *Served) InputSize() int { return s.inputSize }
 // Style returns the preprocessing style the float signature expects
 // (StyleCrop or StyleVGG), as the export recorded it.
 func (s *Served) Style() string { return s.style }
+
+// Norm returns the input normalisation the float signature expects (the
+// net's), as the export recorded it.
+func (s *Served) Norm() imagenorm.Norm { return s.norm }
 
 // Classes returns the class names, index = class.
 func (s *Served) Classes() []string { return slices.Clone(s.classes) }

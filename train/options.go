@@ -181,10 +181,11 @@ func (o *Options) Validate() error {
 	if o.BatchNorm != "" && o.BatchNorm != tfgraph.BatchNormTrain && o.BatchNorm != tfgraph.BatchNormFrozen {
 		return usage(fmt.Sprintf("--batch-norm must be %s or %s (got %q)", tfgraph.BatchNormTrain, tfgraph.BatchNormFrozen, o.BatchNorm))
 	}
-	if err := tfgraph.CheckArch(o.Arch); err != nil {
+	norm, err := tfgraph.ArchNorm(o.Arch)
+	if err != nil {
 		return usage("--arch: " + err.Error())
 	}
-	p := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style)}
+	p := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style), Norm: norm}
 	if err := p.Validate(); err != nil {
 		return usage(err.Error())
 	}

@@ -253,7 +253,11 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		l.Best = &best
 	}
 
-	pre := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style)}
+	norm, err := tfgraph.ArchNorm(o.Arch)
+	if err != nil {
+		return nil, err
+	}
+	pre := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style), Norm: norm}
 	if l.trainLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.Batch, Workers: o.Workers, Mode: pipeline.Train, Shuffle: true, DropRemainder: true, Seed: o.Seed}); err != nil {
 		return nil, err
 	}
@@ -308,8 +312,12 @@ func inheritFromRunDir(o *Options) error {
 	if o.Style == "" {
 		o.Style = prev.Preprocess.Style
 	}
-	if prev.Preprocess.Means != pipeline.VGGMeans {
-		return usage(fmt.Sprintf("--weights %s was trained on inputs minus the means %v; tlearn subtracts %v", o.Weights, prev.Preprocess.Means, pipeline.VGGMeans))
+	prevNorm, err := prev.ImageNorm()
+	if err != nil {
+		return err
+	}
+	if norm, err := tfgraph.ArchNorm(o.Arch); err == nil && (prevNorm.Name != norm.Name || prev.Preprocess.Means != norm.Mean) {
+		return usage(fmt.Sprintf("--weights %s was trained on %s inputs minus the means %v; %s takes %s minus %v", o.Weights, prevNorm.Name, prev.Preprocess.Means, o.Arch, norm.Name, norm.Mean))
 	}
 	return nil
 }
@@ -421,7 +429,11 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	c := &rundir.Config{Arch: o.Arch, InputSize: o.InputSize, Classes: ds.Classes, Created: time.Now().UTC()}
 	c.Preprocess.Style = o.Style
 	c.Preprocess.Margin = o.Margin
-	c.Preprocess.Means = pipeline.VGGMeans
+	norm, err := tfgraph.ArchNorm(o.Arch)
+	if err != nil {
+		return err
+	}
+	c.Preprocess.Norm, c.Preprocess.Means = norm.Name, norm.Mean
 	c.Preprocess.Resize = resizeMethod
 	t := &c.Train
 	abs, _ := filepath.Abs(o.Data)

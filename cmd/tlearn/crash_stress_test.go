@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/internal/testdata"
 	"github.com/tlearn/tlearn/internal/testenv"
 	"github.com/tlearn/tlearn/pipeline"
@@ -388,7 +389,7 @@ func evalCheckpoint(t *testing.T, m *tfgraph.Model, prefix, data string) (loss, 
 		t.Fatal(err)
 	}
 	samples := append(append([]pipeline.Sample(nil), ds.Train...), ds.Val...)
-	l, err := pipeline.NewLoader(pipeline.Preprocess{InputSize: 32}, pipeline.LoaderOptions{BatchSize: 16, Workers: 2, Mode: pipeline.Eval})
+	l, err := pipeline.NewLoader(pipeline.Preprocess{InputSize: 32, Norm: imagenorm.MeanSubtract}, pipeline.LoaderOptions{BatchSize: 16, Workers: 2, Mode: pipeline.Eval})
 	if err != nil {
 		t.Fatal(err)
 	}
