@@ -80,7 +80,7 @@ n_predict=$(find "$work/data/predict" -type f | wc -l)
 drun() { "$DOCKER" run --rm --user "$uid:$gid" -v "$work/data:/data:ro" -v "$work/out:/out" "$IMAGE" "$@"; }
 
 step "train (vgg_mini, 40 steps)"
-drun train --arch vgg_mini --input-size 32 --margin 2 --data /data/finetune --out /out/run --weights none \
+drun train --arch vgg_mini --input-size 32 --margin 0.07 --data /data/finetune --out /out/run --weights none \
   --steps 40 --batch 10 --lr 0.003 --eval-every 20 --log-every 10 --seed 1 || die "train failed"
 for f in config.json classes.txt checkpoint model.ckpt-40.index; do
   [ -f "$work/out/run/$f" ] || die "train wrote no $f in the RUN_DIR"
