@@ -84,12 +84,12 @@ func (m Mode) String() string {
 //	h, w = shape(img)[0], shape(img)[1]; s = min(h, w)
 //	crop = img[(h-s)//2 : (h-s)//2+s, (w-s)//2 : (w-s)//2+s]
 //	x = tf.image.resize(crop[None], [S, S], "bilinear", antialias=True)[0]
-//	x = x - [123.68, 116.78, 103.94]
+//	x = (x - norm.Mean) * norm.Scale  # mean_subtract: x - [123.68, 116.78, 103.94]
 //
 // StyleVGG eval: side = VGGResizeRange(S)'s lo; scale = side/min(h,w) in float32; nh, nw
 // = rint(h·scale), rint(w·scale); tf.image.resize(img, [nh, nw], "bilinear",
 // antialias=True), then the central S×S window at ((nh−S)//2, (nw−S)//2),
-// minus the means.
+// normalised the same way.
 //
 // Known differences from that graph, all in decoding (see Decode): JPEG EXIF
 // orientation is applied here but not by decode_jpeg; alpha is composited on

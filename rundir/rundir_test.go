@@ -28,6 +28,31 @@ func TestConfigRoundTrip(t *testing.T) {
 	}
 }
 
+// TestConfigNorm: the recorded normalisation round-trips, and a config.json
+// from before it was recorded (VGG only) reads as mean_subtract.
+func TestConfigNorm(t *testing.T) {
+	dir := t.TempDir()
+	c := &Config{Arch: "mobilenet_v2", InputSize: 32, Classes: []string{"a"}}
+	c.Preprocess.Norm = "plus_minus_one"
+	if err := WriteConfig(dir, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadConfig(dir); err != nil || got.Preprocess.Norm != "plus_minus_one" {
+		t.Fatalf("round trip: norm %q, %v", got.Preprocess.Norm, err)
+	}
+	old := `{"format":2,"arch":"vgg_16","input_size":224,"classes":["a"],"preprocess":{"style":"crop","means":[123.68,116.78,103.94]}}`
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := got.ImageNorm(); err != nil || n.Name != "mean_subtract" || n.Scale != 1 {
+		t.Fatalf("old config.json: norm %+v, %v; want mean_subtract", n, err)
+	}
+}
+
 func TestReadConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, content, want string
@@ -36,6 +61,7 @@ func TestReadConfigErrors(t *testing.T) {
 		{"garbage", "{", "parse"},
 		{"no arch", `{"input_size":224,"classes":["a"]}`, "no arch"},
 		{"no classes", `{"arch":"vgg_19","input_size":224}`, "empty class list"},
+		{"unknown norm", `{"arch":"vgg_19","input_size":224,"classes":["a"],"preprocess":{"norm":"zscore"}}`, `unknown preprocess norm "zscore"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
