@@ -19,9 +19,10 @@ import (
 var configSections = map[string]bool{"train": true, "preprocess": true}
 
 // configRecords are config.json keys that describe a run rather than set a
-// flag (counts, versions, the class list): --config skips them.
+// flag (counts, versions, the class list, the norm that follows from the arch):
+// --config skips them.
 var configRecords = map[string]bool{
-	"format": true, "classes": true, "created": true, "versions": true, "means": true, "resize": true,
+	"format": true, "classes": true, "created": true, "versions": true, "means": true, "norm": true, "resize": true,
 	"margin-pixels": true, "train-images": true, "val-images": true, "steps-per-epoch": true, "total-steps": true,
 	"warmup-total-steps": true, "step-every-steps": true,
 }
