@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tlearn/tlearn/rundir"
+	"github.com/tlearn/tlearn/tfgraph"
 	"github.com/tlearn/tlearn/train"
 )
 
@@ -62,7 +64,7 @@ func trainFlags(d train.Options) []cli.Flag {
 	return []cli.Flag{
 		strFlag("data", "", "dataset `DIR` (Food-101 or folder per class) or list FILE (required)"),
 		strFlag("out", "", "run `DIR` to write: checkpoints, config.json, events (required)"),
-		strFlag("arch", d.Arch, "network: vgg_19, vgg_16, resnet_v1_50, resnet_v1_101, resnet_v1_152, or vgg_mini / resnet_mini (small, 32-64 px, for tests and demos); with --weights RUN_DIR, the run's"),
+		strFlag("arch", d.Arch, "network: "+strings.Join(tfgraph.ArchNames(), ", ")+" (vgg_mini and resnet_mini are small, 32-64 px, for tests and demos; README's table lists sizes and checkpoints); with --weights RUN_DIR, the run's"),
 		strFlag("weights", "", "pretrained weights: a TF-Slim checkpoint (vgg_19.ckpt), a tlearn RUN_DIR (its best/ checkpoint if any, else its latest; its arch, input size and preprocessing unless given), or 'none' to train from scratch"),
 		strFlag("layout", d.Layout, "dataset layout: auto, food101, folders or list"),
 		floatFlag("val-split", d.ValSplit, "fraction of each class held out for validation (folders and list layouts; 0: none)"),
