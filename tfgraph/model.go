@@ -40,6 +40,7 @@ type Model struct {
 	logits, probs, evalLoss, top1, top5, preds tf.Output
 
 	trainLoss, totalLoss, lr, stepAfter tf.Output // training path (nil for ForInference)
+	lossScale, finite                   tf.Output // fp16 training: the step's loss scale, its gradients all finite
 
 	save, restoreAll *tf.Operation
 
@@ -322,13 +323,28 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	if err := root.Err(); err != nil {
 		return err
 	}
-	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{m.totalLoss}, reads)
+	differentiated := m.totalLoss
+	var ls *lossScaler
+	if cfg.Precision == PrecisionFP16 {
+		ls = newLossScaler(s, vs, cfg.LossScale)
+		differentiated = ls.scaleLoss(s, m.totalLoss)
+	}
+	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{differentiated}, reads)
 	if err := root.Err(); err != nil {
 		return err
 	}
 	m.lr = m.schedule().LR(s, m.step.Read)
-	updates := m.optimizer().Apply(s, vs, train, grads, m.lr)
-	updates = append(updates, tb.Updates()...)
+	var updates []*tf.Operation
+	if ls != nil {
+		// Overflowed gradients update nothing: neither the optimizer's
+		// variables nor the moving statistics.
+		grads = ls.unscale(s, grads)
+		updates = append(m.optimizer().Apply(s, vs, train, grads, m.lr), tb.UpdatesIf(ls.finite)...)
+		updates = []*tf.Operation{ls.apply(s, updates)}
+		m.lossScale, m.finite = ls.read, ls.finite
+	} else {
+		updates = append(m.optimizer().Apply(s, vs, train, grads, m.lr), tb.Updates()...)
+	}
 	gs := s.SubScope("global_step").WithControlDependencies(updates...)
 	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
 	m.stepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.Handle, tf.Int64)
