@@ -146,7 +146,7 @@ func (m *Model) build() error {
 	m.logits = eval.Logits
 	m.probs = op.Softmax(es.SubScope("predictions"), m.logits)
 	m.preds = op.ArgMax(es.SubScope("top1"), m.logits, op.Const(es.SubScope("top1/axis"), int32(1)), op.ArgMaxOutputType(tf.Int32))
-	m.evalLoss = m.xentLoss(es.SubScope("loss"), m.logits)
+	m.evalLoss = m.xentLoss(es.SubScope("loss"), m.logits, 0)
 	k5 := int32(min(5, cfg.NumClasses))
 	m.top1 = countInTopK(es.SubScope("in_top1"), m.logits, m.labels, 1)
 	m.top5 = countInTopK(es.SubScope("in_top5"), m.logits, m.labels, k5)
@@ -254,11 +254,18 @@ func markTrainable(spec string, net nets.Net, vs []*slim.Var) (err error) {
 
 // xentLoss is the mean softmax cross-entropy of logits against m.labels
 // (one-hot + SoftmaxCrossEntropyWithLogits, which has a C++ gradient),
-// weighted per class when ClassWeights is set.
-func (m *Model) xentLoss(s *op.Scope, logits tf.Output) tf.Output {
+// weighted per class when ClassWeights is set. With smoothing ε > 0 the
+// targets are onehot·(1−ε) + ε/K, computed in float32 as
+// tf.compat.v1.losses.softmax_cross_entropy's label_smoothing does.
+func (m *Model) xentLoss(s *op.Scope, logits tf.Output, smoothing float64) tf.Output {
 	cfg := m.cfg
+	on, off := float32(1), float32(0)
+	if smoothing > 0 {
+		off = float32(smoothing) / float32(cfg.NumClasses)
+		on = float32(1-smoothing) + off
+	}
 	onehot := op.OneHot(s, m.labels, op.Const(s.SubScope("depth"), int32(cfg.NumClasses)),
-		op.Const(s.SubScope("on"), float32(1)), op.Const(s.SubScope("off"), float32(0)))
+		op.Const(s.SubScope("on"), on), op.Const(s.SubScope("off"), off))
 	xent, _ := op.SoftmaxCrossEntropyWithLogits(s, logits, onehot)
 	if cfg.ClassWeights != nil {
 		w := op.GatherV2(s, op.Const(s.SubScope("class_weights"), cfg.ClassWeights), m.labels, op.Const(s.SubScope("axis"), int32(0)))
@@ -291,10 +298,10 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	if err := tb.Err(); err != nil {
 		return err
 	}
-	m.trainLoss = m.xentLoss(s.SubScope("loss"), out.Logits)
+	m.trainLoss = m.xentLoss(s.SubScope("loss"), out.Logits, cfg.LabelSmoothing)
 	if out.AuxLogits != (tf.Output{}) {
 		as := s.SubScope("aux_loss")
-		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, out.AuxLogits))
+		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, out.AuxLogits, cfg.LabelSmoothing))
 		m.trainLoss = op.AddV2(s.SubScope("loss_with_aux"), m.trainLoss, aux)
 	}
 	m.totalLoss = m.trainLoss
@@ -332,6 +339,9 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{differentiated}, reads)
 	if err := root.Err(); err != nil {
 		return err
+	}
+	if cfg.ClipNorm > 0 {
+		grads = clipByGlobalNorm(s.SubScope("clip_by_global_norm"), grads, cfg.ClipNorm)
 	}
 	m.lr = m.schedule().LR(s, m.step.Read)
 	var updates []*tf.Operation
