@@ -112,11 +112,13 @@ func TestJPEGCropEqualsFull(t *testing.T) {
 
 // TestDecodeApplyCropPath: the loader's decode (scaled, cropped) gives
 // exactly what resizing the whole scaled decode with the same geometry gives,
-// for training crops and flips and Eval, both styles.
+// for training crops and flips and Eval, both styles, and AugmentInception's
+// rectangles (with colour jitter).
 func TestDecodeApplyCropPath(t *testing.T) {
 	data := benchPhotoSize(t, 9, 260, 190)
 	cfg, _, _ := image.DecodeConfig(bytes.NewReader(data))
-	for _, p := range []Preprocess{{Norm: ms, InputSize: 48, Margin: 0.03}, {Norm: ms, InputSize: 100, Margin: 0.03}, {Norm: ms, InputSize: 40, Style: StyleVGG}} {
+	for _, p := range []Preprocess{{Norm: ms, InputSize: 48, Margin: 0.03}, {Norm: ms, InputSize: 100, Margin: 0.03}, {Norm: ms, InputSize: 40, Style: StyleVGG},
+		{Norm: ms, InputSize: 24, Augment: AugmentInception}, {Norm: ms, InputSize: 48, Augment: AugmentInception, ColorJitter: 0.4}} {
 		for _, mode := range []Mode{Train, Eval} {
 			for seed := range uint64(5) {
 				got := make([]float32, p.Size())
