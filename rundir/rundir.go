@@ -98,11 +98,17 @@ type Config struct {
 		Patience       int     `json:"patience"`
 		// Precision of the training steps: fp32, bf16 or fp16 (with dynamic
 		// loss scaling); empty in runs from before it was recorded.
-		Precision     string `json:"precision,omitempty"`
-		TrainImages   int    `json:"train_images"`
-		ValImages     int    `json:"val_images"`
-		StepsPerEpoch int    `json:"steps_per_epoch"`
-		TotalSteps    int64  `json:"total_steps"`
+		Precision string `json:"precision,omitempty"`
+		// The head-only phase (HeadSteps = HeadEpochs in steps) and the
+		// body's learning-rate multiplier; nil BodyLRMult: a run from before
+		// they were recorded (no head phase, multiplier 1).
+		HeadEpochs    float64  `json:"head_epochs"`
+		HeadSteps     int64    `json:"head_steps"`
+		BodyLRMult    *float64 `json:"body_lr_mult,omitempty"`
+		TrainImages   int      `json:"train_images"`
+		ValImages     int      `json:"val_images"`
+		StepsPerEpoch int      `json:"steps_per_epoch"`
+		TotalSteps    int64    `json:"total_steps"`
 	} `json:"train"`
 	// Changes lists the settings a resume changed, oldest first: a run's
 	// history is never silently rewritten.

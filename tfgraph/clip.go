@@ -5,6 +5,14 @@ import (
 	"github.com/wamuir/graft/tensorflow/op"
 )
 
+// clip applies Config.ClipNorm to the gradients (unchanged when 0).
+func (m *Model) clip(s *op.Scope, grads []tf.Output) []tf.Output {
+	if m.cfg.ClipNorm <= 0 {
+		return grads
+	}
+	return clipByGlobalNorm(s.SubScope("clip_by_global_norm"), grads, m.cfg.ClipNorm)
+}
+
 // clipByGlobalNorm is tf.clip_by_global_norm(grads, c)[0] op for op: the
 // global norm n = √(Σ 2·l2_loss(g)), every gradient multiplied by
 // c·min(1/n, 1/c) (so a NaN or Inf norm makes every gradient NaN, as

@@ -56,13 +56,27 @@ type Config struct {
 
 	// LabelSmoothing ε in [0, 1) trains on onehot·(1−ε) + ε/K instead of
 	// the one-hot labels (tf.compat.v1.losses.softmax_cross_entropy's
-	// label_smoothing; the auxiliary head's loss too). The eval loss is
-	// always the plain cross-entropy. 0: none.
+	// label_smoothing; the auxiliary head's loss and the head phase's too).
+	// The eval loss is always the plain cross-entropy. 0: none.
 	LabelSmoothing float64
 	// ClipNorm > 0 scales all gradients by ClipNorm/max(‖g‖, ClipNorm),
 	// ‖g‖ their global norm, before the optimizer (tf.clip_by_global_norm;
-	// with fp16, after unscaling). 0: no clipping.
+	// with fp16, after unscaling; in the head phase, of the head's gradients).
+	// 0: no clipping.
 	ClipNorm float64
+	// BodyLRMult, when set, scales the learning rate of every trainable
+	// variable outside the head (discriminative learning rates); nil is 1.
+	// 0 freezes the body's weights (its batch-norm statistics still update
+	// in BatchNormTrain). Must be >= 0.
+	BodyLRMult *float64
+	// HeadSteps > 0 trains only the head for the first HeadSteps global
+	// steps (the first stage of Keras's and fastai's fine-tuning): on the
+	// eval forward, so the body runs in inference mode — batch norm on its
+	// moving statistics, no dropout — and has no backward pass at all; then
+	// the layers Trainable names, as usual. The phase is a function of the
+	// global step, so a resume continues exactly across the switch. The head
+	// phase does not scale the loss under fp16.
+	HeadSteps int64
 
 	// ClassWeights, when set (len NumClasses), weights each example's
 	// cross-entropy by its label's weight: loss = mean_i(w[y_i]·xent_i).
@@ -237,6 +251,10 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("step schedule: StepEvery %d and StepGamma %v must be > 0", c.StepEvery, c.StepGamma)
 	case c.WarmupSteps < 0 || (c.WarmupSteps > 0 && c.DecaySteps > 0 && c.WarmupSteps >= c.DecaySteps):
 		return fmt.Errorf("WarmupSteps %d: want 0 <= warmup < DecaySteps %d", c.WarmupSteps, c.DecaySteps)
+	case c.BodyLRMult != nil && *c.BodyLRMult < 0:
+		return fmt.Errorf("BodyLRMult %v: must be >= 0", *c.BodyLRMult)
+	case c.HeadSteps < 0:
+		return fmt.Errorf("HeadSteps %d: must be >= 0", c.HeadSteps)
 	case (c.Optimizer == OptAdam || c.Optimizer == OptAdamW) && !(c.Beta1 >= 0 && c.Beta1 < 1 && c.Beta2 >= 0 && c.Beta2 < 1 && c.Epsilon > 0):
 		return fmt.Errorf("adam: want beta1, beta2 in [0, 1) and epsilon > 0 (got %v, %v, %v)", c.Beta1, c.Beta2, c.Epsilon)
 	case c.Optimizer == OptRMSProp && !(c.Rho >= 0 && c.Rho < 1 && c.Epsilon > 0):

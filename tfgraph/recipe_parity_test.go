@@ -59,6 +59,21 @@ func TestParityLabelSmoothing(t *testing.T) {
 		t.Errorf("TF's smoothed loss %v, formula %v (rel %.3g)", ref.Steps[0].Loss, smooth, e)
 	}
 	t.Logf("plain cross-entropy %.6f, smoothed %.6f (TF %.6f)", plain, smooth, ref.Steps[0].Loss)
+	// The head-only phase (HeadSteps) trains on the same smoothed targets.
+	hc := cfg
+	hc.HeadSteps = 2
+	hm := newModel(t, hc)
+	if err := hm.LoadAll(filepath.Join(ref.dir, "ckpt_v2.index")); err != nil {
+		t.Fatal(err)
+	}
+	hr, err := hm.TrainStep(input, ref.Labels, ref.Batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := math.Abs(float64(hr.Loss)-smooth) / smooth; !hr.HeadOnly || e > parityTol {
+		t.Errorf("head-phase step: loss %v (head only %v), smoothed formula %v (rel %.3g)", hr.Loss, hr.HeadOnly, smooth, e)
+	}
+	hm.Close()
 	checkTraining(t, m, ref)
 }
 
