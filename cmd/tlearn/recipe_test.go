@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -46,7 +47,7 @@ func TestRecipeFlagsRecorded(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--config RUN/config.json: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	if b, err := rundir.ReadConfig(second); err != nil || b.Preprocess != c.Preprocess || b.Train != c.Train {
+	if b, err := rundir.ReadConfig(second); err != nil || !reflect.DeepEqual(b.Preprocess, c.Preprocess) || !reflect.DeepEqual(b.Train, c.Train) {
 		t.Errorf("the second run differs from the config.json it was given (%v):\nfirst:  %+v %+v\nsecond: %+v %+v", err, c.Preprocess, c.Train, b.Preprocess, b.Train)
 	}
 	code, stdout, stderr = tlearn(t, withSteps(tinyTrain(data, out, "--augment", "flip", "--color-jitter", "0.3",
