@@ -68,7 +68,8 @@ const (
 	Failed
 	// EarlyStopped: a hook called Stop (the validation hook, after
 	// Options.Patience validations without a better top-1). The run saved a
-	// checkpoint; Result.StopReason says why.
+	// checkpoint (the same options resume from it) but, unlike Finished,
+	// runs no end-of-run validation; Result.StopReason says why.
 	EarlyStopped
 )
 
