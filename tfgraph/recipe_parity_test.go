@@ -115,3 +115,51 @@ func TestBadRecipeConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestClipNormUpdateSize: the first momentum step moves the weights by
+// exactly lr·ClipNorm (its accumulator is the clipped gradient) when the
+// gradients' norm is above ClipNorm — in fp32 and in fp16, where clipping
+// must see the unscaled gradients (clipping the loss-scaled ones would shrink
+// the step by the scale).
+func TestClipNormUpdateSize(t *testing.T) {
+	const lr, clip = 0.01, 0.05
+	img, lab := randomBatch(4, 64, 5, 3)
+	for _, precision := range []string{PrecisionFP32, PrecisionFP16} {
+		cfg := miniConfig()
+		cfg.Precision, cfg.LossScale = precision, DefaultLossScale
+		cfg.DropoutKeep, cfg.LearningRate, cfg.Schedule, cfg.ClipNorm = 1, lr, ScheduleConstant, clip
+		m := newModel(t, cfg)
+		before := map[string][]float32{}
+		for _, v := range m.Variables() {
+			before[v.Name], _, _ = m.ReadVariable(v.Name)
+		}
+		for {
+			r, err := m.TrainStep(img, lab, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Skipped {
+				break
+			}
+			if r.Step > 30 {
+				t.Fatalf("%s: 30 steps skipped", precision)
+			}
+		}
+		var sq float64
+		for name, w0 := range before {
+			w, _, err := m.ReadVariable(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range w {
+				d := float64(w[i]) - float64(w0[i])
+				sq += d * d
+			}
+		}
+		got := math.Sqrt(sq)
+		t.Logf("%s: update norm %.6g, lr·clip %.6g", precision, got, lr*clip)
+		if math.Abs(got-lr*clip) > 0.02*lr*clip {
+			t.Errorf("%s: the first step moved the weights by %.6g, want lr·clip = %.6g (±2%%)", precision, got, lr*clip)
+		}
+	}
+}
