@@ -173,3 +173,22 @@ func FuzzJPEGCrop(f *testing.F) {
 		}
 	})
 }
+
+// TestInceptionDecodeApplyAlwaysDecodes: AugmentInception's rectangles —
+// anywhere in the image, any aspect, from 8% of it to all of it, at every DCT
+// scale — always fall inside what the cropped, scaled decode provides, on
+// odd and thin image sizes.
+func TestInceptionDecodeApplyAlwaysDecodes(t *testing.T) {
+	for _, sz := range [][2]int{{97, 61}, {260, 190}, {1001, 37}, {33, 517}} {
+		data := benchPhotoSize(t, 3, sz[0], sz[1])
+		for _, S := range []int{8, 24, 64} {
+			p := Preprocess{Norm: ms, InputSize: S, Augment: AugmentInception, ColorJitter: 0.2}
+			dst := make([]float32, p.Size())
+			for seed := range uint64(150) {
+				if err := p.DecodeApply(data, Train, rand.New(rand.NewPCG(seed, 5)), dst); err != nil {
+					t.Fatalf("%dx%d at %d px, seed %d: %v", sz[0], sz[1], S, seed, err)
+				}
+			}
+		}
+	}
+}
