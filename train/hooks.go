@@ -355,12 +355,13 @@ func pruneOthers(dir, keep string) {
 // (a NaN loss returns before hooks run).
 type checkpointHook struct {
 	noopHook
-	last time.Time
+	last  time.Time
+	start int64 // the step the run started (or resumed) at
 }
 
 func (h *checkpointHook) Name() string { return "checkpoint" }
 
-func (h *checkpointHook) OnStart(l *Loop) error { h.last = time.Now(); return nil }
+func (h *checkpointHook) OnStart(l *Loop) error { h.last, h.start = time.Now(), l.Step; return nil }
 
 func (h *checkpointHook) OnStep(l *Loop, s StepInfo) error {
 	due := time.Since(h.last) >= l.Opts.SaveEvery
@@ -379,6 +380,9 @@ func (h *checkpointHook) OnEnd(l *Loop, why EndReason) error {
 	}
 	if checkpointAt(l.Checkpoint, l.Step) {
 		return nil
+	}
+	if why == EarlyStopped && l.Resumed && l.Step == h.start {
+		return nil // stopped before any step: the checkpoint it resumed from is this state
 	}
 	if err := h.save(l); err != nil {
 		return err

@@ -121,6 +121,9 @@ func TestPatienceStopsEarly(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "stopped early at step 3 of 20") || !strings.Contains(stderr, "the run had already stopped early") {
 		t.Errorf("rerun: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
+	if strings.Contains(stderr, "checkpoint saved") {
+		t.Errorf("the rerun that trains nothing saved a checkpoint again:\n%s", stderr)
+	}
 	for i, a := range args {
 		if a == "--patience" {
 			args[i+1] = "4"
