@@ -20,6 +20,9 @@ import (
 // exported as a SavedModel gives Python's tf.saved_model.load the
 // probabilities Model.Predict gives.
 func TestParityInceptionV3(t *testing.T) {
+	if os.Getenv("TLEARN_HEAVY") == "" {
+		t.Skip("inception_v3 parity: 10+ min on 2 cores, not yet verified in CI; run with TLEARN_HEAVY=1")
+	}
 	if testing.Short() {
 		t.Skip("inception_v3 at 299 px: skipped with -short")
 	}
@@ -100,6 +103,9 @@ func checkExportPython(t *testing.T, m *Model, images []float32, n int) {
 // (Logits and AuxLogits), and restoring it whole into the 3-class model is
 // an error naming the file, a head variable and both shapes.
 func TestParityInceptionV3Training(t *testing.T) {
+	if os.Getenv("TLEARN_HEAVY") == "" {
+		t.Skip("inception_v3 parity: 10+ min on 2 cores, not yet verified in CI; run with TLEARN_HEAVY=1")
+	}
 	ref := runScriptReference(t, "slim_reference.py", "--arch", "inception_v3", "--input-size", "160", "--batch", "2",
 		"--classes", "5", "--steps", "1", "--record-steps", "1", "--formats", "v2", "--lr", "1e-3", "--lr-end", "1e-5")
 	ckpt := filepath.Join(ref.dir, "ckpt_v2")
