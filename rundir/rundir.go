@@ -107,11 +107,14 @@ type Config struct {
 		BodyLRMult *float64 `json:"body_lr_mult,omitempty"`
 		// EMA is the decay of the weights' moving average (0: none); with it
 		// eval, predict and export read the averages.
-		EMA           float64 `json:"ema"`
-		TrainImages   int     `json:"train_images"`
-		ValImages     int     `json:"val_images"`
-		StepsPerEpoch int     `json:"steps_per_epoch"`
-		TotalSteps    int64   `json:"total_steps"`
+		EMA float64 `json:"ema"`
+		// Recipe is the --recipe the settings above came from (classic:
+		// the defaults); empty in runs from before it existed.
+		Recipe        string `json:"recipe,omitempty"`
+		TrainImages   int    `json:"train_images"`
+		ValImages     int    `json:"val_images"`
+		StepsPerEpoch int    `json:"steps_per_epoch"`
+		TotalSteps    int64  `json:"total_steps"`
 	} `json:"train"`
 	// Changes lists the settings a resume changed, oldest first: a run's
 	// history is never silently rewritten.

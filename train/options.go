@@ -37,6 +37,10 @@ type Options struct {
 	ValSplit float64 // validation fraction per class in [0, 1); 0: no validation split
 	Seed     int64
 
+	// Recipe names the settings ApplyRecipe put over these defaults
+	// (classic: none); recorded in config.json.
+	Recipe string
+
 	Trainable string // all|head|last-N|scopes:P1,P2
 	BatchNorm string // train (default) | frozen (tfgraph.Config.BatchNorm)
 	Epochs    int
@@ -134,7 +138,8 @@ type Options struct {
 // needs; an explicit 0 means 0 (or is refused by Validate), never "default".
 func DefaultOptions() Options {
 	return Options{
-		Arch: "vgg_19", Layout: "auto", ValSplit: 0.2, Seed: 1,
+		Recipe: "classic",
+		Arch:   "vgg_19", Layout: "auto", ValSplit: 0.2, Seed: 1,
 		Trainable: "all", BatchNorm: "train", Epochs: 20, Batch: 64, ValBatch: 128, InputSize: 224,
 		Margin: pipeline.DefaultMargin, Style: "crop", Augment: string(pipeline.AugmentCrop), ColorJitter: 0,
 		LabelSmoothing: 0, ClipNorm: 0, Patience: 0,

@@ -30,7 +30,10 @@ Example (the classic recipe on a GPU box):
 Watch it with:  tensorboard --logdir runs/`,
 		Flags: trainFlags(train.DefaultOptions()),
 		Action: func(c *cli.Context) error {
-			opts := trainOptions(c)
+			opts, err := trainOptions(c)
+			if err != nil {
+				return usageError{err}
+			}
 			res, err := train.Run(c.Context, opts)
 			var ue *train.UsageError
 			switch {
@@ -66,6 +69,7 @@ Watch it with:  tensorboard --logdir runs/`,
 func trainFlags(d train.Options) []cli.Flag {
 	return []cli.Flag{
 		strFlag("data", "", "dataset `DIR` (Food-101 or folder per class) or list FILE (required)"),
+		strFlag("recipe", d.Recipe, "a named set of settings over the defaults, which flags given explicitly override: "+train.RecipeHelp()),
 		strFlag("out", "", "run `DIR` to write: checkpoints, config.json, events (required)"),
 		strFlag("arch", d.Arch, "network: "+strings.Join(tfgraph.ArchNames(), ", ")+" (vgg_mini and resnet_mini are small, 32-64 px, for tests and demos; README's table lists sizes and checkpoints); with --weights RUN_DIR, the run's"),
 		strFlag("weights", "", "pretrained weights: a TF-Slim checkpoint (vgg_19.ckpt), a tlearn RUN_DIR (its best/ checkpoint if any, else its latest; its arch, input size and preprocessing unless given), or 'none' to train from scratch"),
@@ -120,7 +124,7 @@ func trainFlags(d train.Options) []cli.Flag {
 }
 
 // trainOptions reads train's flags into Options, exactly as given.
-func trainOptions(c *cli.Context) train.Options {
+func trainOptions(c *cli.Context) (train.Options, error) {
 	o := train.DefaultOptions()
 	o.Data, o.Out, o.Arch, o.Weights = c.String("data"), c.String("out"), c.String("arch"), c.String("weights")
 	o.Layout, o.ValSplit, o.Seed = c.String("layout"), c.Float64("val-split"), c.Int64("seed")
@@ -141,6 +145,9 @@ func trainOptions(c *cli.Context) train.Options {
 	o.Device, o.SoftPlacement, o.Threads, o.Workers = c.String("device"), c.Bool("soft-placement"), c.Int("threads"), c.Int("workers")
 	o.Precision, o.Conv = c.String("precision"), c.String("conv")
 	o.Progress, o.TlearnVersion = c.App.ErrWriter, version
+	if err := train.ApplyRecipe(c.String("recipe"), &o, c.IsSet); err != nil {
+		return o, err
+	}
 	// Fine-tuning from a RUN_DIR: what was not given comes from its config.json.
 	if rundir.Exists(o.Weights) {
 		if !c.IsSet("arch") {
@@ -153,5 +160,5 @@ func trainOptions(c *cli.Context) train.Options {
 			o.Style = ""
 		}
 	}
-	return o
+	return o, nil
 }
