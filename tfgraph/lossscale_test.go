@@ -34,11 +34,7 @@ func snapshot(t *testing.T, m *Model) map[string][]float32 {
 
 func readScalar(t *testing.T, m *Model, name string) float32 {
 	t.Helper()
-	v, _, err := m.ReadVariable(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v[0]
+	return readVar(t, m, name)[0]
 }
 
 // TestLossScaleOverflowSkipsStep: a loss scale of 2^40 overflows float16 in
@@ -118,14 +114,7 @@ func TestLossScaleGrowsAndResumes(t *testing.T) {
 	if !slices.Equal(scales, []float32{4, 4, 8}) {
 		t.Fatalf("scales used by steps 1-3: %v, want [4 4 8]", scales)
 	}
-	dir := t.TempDir()
-	if _, err := m.SaveCheckpoint(dir); err != nil {
-		t.Fatal(err)
-	}
-	m2 := newModel(t, cfg)
-	if err := m2.RestoreCheckpoint(dir); err != nil {
-		t.Fatal(err)
-	}
+	m2 := resumedCopy(t, m, cfg)
 	for step := 4; step <= 5; step++ {
 		r1, err := m.TrainStep(img, lab, 4)
 		if err != nil {
@@ -220,14 +209,7 @@ func TestLossScaleResumeFromFP32(t *testing.T) {
 	if _, err := m.TrainStep(img, lab, 4); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if _, err := m.SaveCheckpoint(dir); err != nil {
-		t.Fatal(err)
-	}
-	m16 := newModel(t, fp16Config(LossScale{Initial: 64, GrowthSteps: 100}))
-	if err := m16.RestoreCheckpoint(dir); err != nil {
-		t.Fatal(err)
-	}
+	m16 := resumedCopy(t, m, fp16Config(LossScale{Initial: 64, GrowthSteps: 100}))
 	if got := readScalar(t, m16, "global_step"); got != 1 {
 		t.Errorf("global step %v after the restore, want 1", got)
 	}

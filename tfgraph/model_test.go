@@ -38,6 +38,21 @@ func randomBatch(n, size int, classes int, seed int64) ([]float32, []int32) {
 	return img, lab
 }
 
+// resumedCopy saves m's checkpoint and restores it into a new model of cfg,
+// as a resumed run does.
+func resumedCopy(t testing.TB, m *Model, cfg Config) *Model {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := m.SaveCheckpoint(dir); err != nil {
+		t.Fatal(err)
+	}
+	m2 := newModel(t, cfg)
+	if err := m2.RestoreCheckpoint(dir); err != nil {
+		t.Fatal(err)
+	}
+	return m2
+}
+
 func newModel(t testing.TB, cfg Config) *Model {
 	t.Helper()
 	m, err := NewModel(cfg)
