@@ -6,37 +6,30 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
-
-	tf "github.com/wamuir/graft/tensorflow"
-	"github.com/wamuir/graft/tensorflow/op"
 
 	"github.com/tlearn/tlearn/internal/testenv"
 	"github.com/tlearn/tlearn/tfgraph/nets"
 	"github.com/tlearn/tlearn/tfgraph/slim"
 )
 
-// buildVars builds net's eval forward at size px on a fresh graph (no
-// session: full-size nets cost no memory) and returns its variables.
+// buildVars builds arch's eval forward at size px (nets.Net.Variables) and
+// returns its variables, checking that the logits are [?, classes].
 func buildVars(t *testing.T, arch string, size, classes int) []*slim.Var {
 	t.Helper()
 	net, err := nets.Lookup(arch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := op.NewScope()
-	x := op.Placeholder(s.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, int64(size), int64(size), 3)))
-	vs := slim.NewVars(s, 1)
-	vs.HeadScopes = net.HeadScopeNames()
-	b := slim.New(s, vs, slim.Mode{})
-	out := net.Build(b, x, classes)
-	if err := b.Err(); err != nil {
+	vs, out, err := net.Variables(size, classes)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got := out.Logits.Shape(); got.NumDimensions() != 2 || got.Size(1) != int64(classes) {
 		t.Errorf("%s logits shape %v, want [?, %d]", arch, got, classes)
 	}
-	return vs.All()
+	return vs
 }
 
 // TestSlimNames: every network's variables have exactly the names and
@@ -44,60 +37,88 @@ func buildVars(t *testing.T, arch string, size, classes int) []*slim.Var {
 // (scripts/slim_reference.py --names-only), and the head scopes hold the
 // logits layer.
 func TestSlimNames(t *testing.T) {
-	root := testenv.ModuleRoot(t)
 	for _, tc := range []struct {
 		arch          string
 		size, classes int
 		head          string
+		deep          bool // another depth of a net tested here: skipped with -short
 	}{
-		{"resnet_mini", 64, 5, "resnet_mini/logits/weights"},
-		{"resnet_v1_50", 224, 1000, "resnet_v1_50/logits/weights"},
-		{"resnet_v1_101", 224, 1000, "resnet_v1_101/logits/weights"},
-		{"resnet_v1_152", 224, 1000, "resnet_v1_152/logits/weights"},
-		{"vgg_16", 224, 1000, "vgg_16/fc8/weights"},
-		{"vgg_19", 224, 1000, "vgg_19/fc8/weights"},
+		{"resnet_mini", 64, 5, "logits", false},
+		{"resnet_v1_50", 224, 1000, "logits", false},
+		{"resnet_v1_101", 224, 1000, "logits", true},
+		{"resnet_v1_152", 224, 1000, "logits", true},
+		{"resnet_v2_50", 224, 1001, "logits", false},
+		{"resnet_v2_101", 224, 1001, "logits", true},
+		{"resnet_v2_152", 224, 1001, "logits", true},
+		{"vgg_16", 224, 1000, "fc8", false},
+		{"vgg_19", 224, 1000, "fc8", false},
 	} {
 		t.Run(tc.arch, func(t *testing.T) {
-			if testing.Short() && (tc.arch == "resnet_v1_101" || tc.arch == "resnet_v1_152") {
-				t.Skip("deeper resnet_v1 variants of resnet_v1_50's code: skipped with -short")
+			if testing.Short() && tc.deep {
+				t.Skip("a deeper variant of a net tested here: skipped with -short")
 			}
-			dir := t.TempDir()
-			testenv.RunPython(t, filepath.Join(root, "scripts", "slim_reference.py"), "--out", dir, "--arch", tc.arch,
-				"--input-size", itoa(tc.size), "--classes", itoa(tc.classes), "--names-only")
-			var ref struct {
-				Names  []string           `json:"names"`
-				Shapes map[string][]int64 `json:"shapes"`
-			}
-			b, err := os.ReadFile(filepath.Join(dir, "variables.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(b, &ref); err != nil {
-				t.Fatal(err)
-			}
-			vs := buildVars(t, tc.arch, tc.size, tc.classes)
-			var got []string
-			for _, v := range vs {
-				got = append(got, v.Name)
-				if want := ref.Shapes[v.Name]; want != nil && !slices.Equal(v.Shape, want) {
-					t.Errorf("%s: shape %v, slim %v", v.Name, v.Shape, want)
-				}
-				if v.Head != (v.Layer == tc.head[:len(tc.head)-len("/weights")]) {
-					t.Errorf("%s: Head %v", v.Name, v.Head)
-				}
-			}
-			if !slices.Equal(got, ref.Names) {
-				t.Errorf("%d variables, slim has %d; first difference: %s", len(got), len(ref.Names), firstDiff(got, ref.Names))
-			}
-			t.Logf("%s: %d variables match slim's", tc.arch, len(got))
+			checkNames(t, "slim_reference.py", tc.arch, tc.size, tc.classes, tc.head)
 		})
 	}
+}
+
+// checkNames compares the variables of arch at size px with those
+// scripts/SCRIPT --names-only writes: the same names in the same order, the
+// same shapes, and Head set exactly on the layer head (under the net's scope).
+func checkNames(t *testing.T, script, arch string, size, classes int, head string) {
+	t.Helper()
+	ref := referenceVars(t, script, arch, size, classes)
+	var got []string
+	heads := 0
+	for _, v := range buildVars(t, arch, size, classes) {
+		got = append(got, v.Name)
+		if want := ref.Shapes[v.Name]; want != nil && !slices.Equal(v.Shape, want) {
+			t.Errorf("%s: shape %v, reference %v", v.Name, v.Shape, want)
+		}
+		if v.Head != strings.HasSuffix(v.Layer, "/"+head) {
+			t.Errorf("%s: Head %v", v.Name, v.Head)
+		}
+		if v.Head {
+			heads++
+		}
+	}
+	if heads != 2 {
+		t.Errorf("%d head variables, want weights and biases", heads)
+	}
+	if !slices.Equal(got, ref.Names) {
+		t.Errorf("%d variables, reference has %d; first difference: %s", len(got), len(ref.Names), firstDiff(got, ref.Names))
+	}
+	t.Logf("%s: %d variables match the reference's", arch, len(got))
+}
+
+// refVars is the variables.json a reference script writes.
+type refVars struct {
+	Names  []string           `json:"names"`
+	Shapes map[string][]int64 `json:"shapes"`
+}
+
+// referenceVars runs scripts/SCRIPT --names-only for arch and reads its
+// variables.json.
+func referenceVars(t *testing.T, script, arch string, size, classes int) refVars {
+	t.Helper()
+	dir := t.TempDir()
+	testenv.RunPython(t, filepath.Join(testenv.ModuleRoot(t), "scripts", script), "--out", dir, "--arch", arch,
+		"--input-size", itoa(size), "--classes", itoa(classes), "--names-only")
+	var ref refVars
+	b, err := os.ReadFile(filepath.Join(dir, "variables.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
 
 func firstDiff(a, b []string) string {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
-			return "#" + itoa(i) + " " + a[i] + " vs slim " + b[i]
+			return "#" + itoa(i) + " " + a[i] + " vs reference " + b[i]
 		}
 	}
 	return "one list is a prefix of the other"
