@@ -164,13 +164,33 @@ func checkLogits(t *testing.T, m *Model, ref *reference, what string) {
 // and every variable after 1 and 3 momentum steps (dropout off).
 func TestParityMini(t *testing.T) {
 	ref := runReference(t, "--arch", "vgg_mini", "--input-size", "64", "--batch", "4", "--classes", "5", "--steps", "3")
-	for _, f := range []string{"ckpt_v1", "ckpt_v2"} {
-		m := newModel(t, ref.config())
-		if err := m.LoadAll(filepath.Join(ref.dir, f)); err != nil {
-			t.Fatal(err)
-		}
-		checkLogits(t, m, ref, f)
-		if f == "ckpt_v1" {
+	checkLogitsAndTraining(t, ref)
+}
+
+// loadReference returns a fresh Model of ref's configuration (changed by
+// tune, if not nil) with the reference's checkpoint ckpt_FORMAT loaded.
+func loadReference(t *testing.T, ref *reference, format string, tune func(*Config)) *Model {
+	t.Helper()
+	cfg := ref.config()
+	if tune != nil {
+		tune(&cfg)
+	}
+	m := newModel(t, cfg)
+	if err := m.LoadAll(filepath.Join(ref.dir, "ckpt_"+format)); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// checkLogitsAndTraining: the logits of models loaded from the reference's
+// V1 and V2 checkpoints equal TensorFlow's; then the V2 model trains the
+// reference's steps (checkTraining).
+func checkLogitsAndTraining(t *testing.T, ref *reference) {
+	t.Helper()
+	for _, f := range []string{"v1", "v2"} {
+		m := loadReference(t, ref, f, nil)
+		checkLogits(t, m, ref, "ckpt_"+f)
+		if f == "v1" {
 			m.Close()
 			continue
 		}
@@ -263,6 +283,12 @@ func TestParityMiniLastN(t *testing.T) {
 	checkTraining(t, m, ref)
 }
 
+// inference tunes a reference's configuration to an inference-only Model
+// computing its 3×3 convs with algo.
+func inference(algo string) func(*Config) {
+	return func(c *Config) { c.ForInference, c.ConvAlgorithm = true, algo }
+}
+
 // TestParityVGG: VGG19 from a V1 checkpoint (as the published vgg_19.ckpt)
 // and VGG16 from V2, 1000 classes at 224, batch 1.
 func TestParityVGG(t *testing.T) {
@@ -276,14 +302,9 @@ func TestParityVGG(t *testing.T) {
 			// Direct convolution is TensorFlow's computation; Winograd (the
 			// CPU inference default for the wide layers) differs by rounding.
 			for _, algo := range []string{ConvDirect, ConvWinograd} {
-				cfg := ref.config()
-				cfg.ForInference = true
-				cfg.ConvAlgorithm = algo
-				m := newModel(t, cfg)
-				if err := m.LoadAll(filepath.Join(ref.dir, "ckpt_"+tc.format)); err != nil {
-					t.Fatal(err)
-				}
+				m := loadReference(t, ref, tc.format, inference(algo))
 				checkLogits(t, m, ref, tc.format+", "+algo+" convs")
+				m.Close()
 			}
 		})
 	}
