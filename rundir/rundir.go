@@ -84,10 +84,22 @@ type Config struct {
 		WarmupTotal    int64   `json:"warmup_total_steps"`
 		StepEverySteps int64   `json:"step_every_steps"`
 		ClassWeights   string  `json:"class_weights,omitempty"`
-		TrainImages    int     `json:"train_images"`
-		ValImages      int     `json:"val_images"`
-		StepsPerEpoch  int     `json:"steps_per_epoch"`
-		TotalSteps     int64   `json:"total_steps"`
+		// Precision of the training steps: fp32, bf16 or fp16 (with dynamic
+		// loss scaling); empty in runs from before it was recorded.
+		Precision string `json:"precision,omitempty"`
+		// The head-only phase (HeadSteps = HeadEpochs in steps) and the
+		// body's learning-rate multiplier; nil BodyLRMult: a run from before
+		// they were recorded (no head phase, multiplier 1).
+		HeadEpochs float64  `json:"head_epochs"`
+		HeadSteps  int64    `json:"head_steps"`
+		BodyLRMult *float64 `json:"body_lr_mult,omitempty"`
+		// EMA is the decay of the weights' moving average (0: none); with it
+		// eval, predict and export read the averages.
+		EMA           float64 `json:"ema"`
+		TrainImages   int     `json:"train_images"`
+		ValImages     int     `json:"val_images"`
+		StepsPerEpoch int     `json:"steps_per_epoch"`
+		TotalSteps    int64   `json:"total_steps"`
 	} `json:"train"`
 	// Changes lists the settings a resume changed, oldest first: a run's
 	// history is never silently rewritten.
