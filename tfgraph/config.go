@@ -2,6 +2,7 @@ package tfgraph
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,16 @@ type Config struct {
 	WeightDecay float64
 	DropoutKeep float64 // keep probability after fc6 and fc7 in training, in (0, 1]; 1 disables dropout (unused ForInference)
 
+	// LabelSmoothing ε in [0, 1) trains on onehot·(1−ε) + ε/K instead of
+	// the one-hot labels (tf.compat.v1.losses.softmax_cross_entropy's
+	// label_smoothing; the auxiliary head's loss and the head phase's too).
+	// The eval loss is always the plain cross-entropy. 0: none.
+	LabelSmoothing float64
+	// ClipNorm > 0 scales all gradients by ClipNorm/max(‖g‖, ClipNorm),
+	// ‖g‖ their global norm, before the optimizer (tf.clip_by_global_norm;
+	// with fp16, after unscaling; in the head phase, of the head's gradients).
+	// 0: no clipping.
+	ClipNorm float64
 	// BodyLRMult, when set, scales the learning rate of every trainable
 	// variable outside the head (discriminative learning rates); nil is 1.
 	// 0 freezes the body's weights (its batch-norm statistics still update
@@ -238,6 +249,10 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("DropoutKeep %v: want 0 < keep <= 1", c.DropoutKeep)
 	case c.ClassWeights != nil && len(c.ClassWeights) != c.NumClasses:
 		return fmt.Errorf("ClassWeights has %d entries for %d classes", len(c.ClassWeights), c.NumClasses)
+	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
+		return fmt.Errorf("LabelSmoothing %v: want 0 <= ε < 1", c.LabelSmoothing)
+	case !(c.ClipNorm >= 0) || math.IsInf(c.ClipNorm, 0):
+		return fmt.Errorf("ClipNorm %v: want a finite value >= 0 (0: no clipping)", c.ClipNorm)
 	case c.LearningRate < 0 || c.LearningRateEnd < 0:
 		return fmt.Errorf("negative learning rate %v → %v", c.LearningRate, c.LearningRateEnd)
 	case !slices.Contains(OptimizerNames, c.Optimizer):

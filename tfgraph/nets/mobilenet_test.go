@@ -3,6 +3,8 @@ package nets_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/tlearn/tlearn/tfgraph/nets"
 )
 
 // TestMobileNetNames: mobilenet_v1, mobilenet_v2 and mobilenet_v2_140 have
@@ -23,7 +25,7 @@ func TestMobileNetNames(t *testing.T) {
 		{"mobilenet_v2_140", 6108776 + 1792 + 1},
 	} {
 		t.Run(tc.arch, func(t *testing.T) {
-			checkNames(t, "mobilenet_reference.py", tc.arch, 224, 1001, "Logits/Conv2d_1c_1x1")
+			checkNames(t, "mobilenet_reference.py", tc.arch, 224, 1001, scopeOf(tc.arch)+"/Logits")
 			var n int64
 			for _, v := range buildVars(t, tc.arch, 224, 1001) {
 				if !strings.HasPrefix(v.Name[strings.LastIndex(v.Name, "/")+1:], "moving_") {
@@ -39,4 +41,10 @@ func TestMobileNetNames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scopeOf is the variable scope of arch.
+func scopeOf(arch string) string {
+	n, _ := nets.Lookup(arch)
+	return n.Scope
 }
