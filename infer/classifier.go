@@ -8,6 +8,7 @@ package infer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -33,11 +34,14 @@ type OpenOptions struct {
 	Checkpoint string // for a RUN_DIR: "best" (default: best/ if present, else latest) or "latest"
 	Arch       string
 	Weights    string
-	Labels     string
-	InputSize  int // for Arch+Weights (default 224)
-	Device     string
-	Threads    int
-	Precision  string // fp32 (default) or bf16 (see tfgraph.Config.Precision)
+	// Labels is a file of class names, one a line, in the head's order. For
+	// an Arch whose checkpoints have a background class 0 (1001 outputs) a
+	// file of one line fewer names classes 1..1000 (see backgroundDropped).
+	Labels    string
+	InputSize int // for Arch+Weights (default 224)
+	Device    string
+	Threads   int
+	Precision string // fp32 (default) or bf16 (see tfgraph.Config.Precision)
 	// Conv is how a RUN_DIR's or checkpoint's 3×3 convs are computed: auto
 	// (default), direct or winograd (tfgraph.Config.ConvAlgorithm). A
 	// SavedModel runs the direct convolutions it was exported with.
@@ -175,7 +179,16 @@ func openCheckpoint(opts OpenOptions) (Classifier, error) {
 	if err != nil {
 		return nil, &UsageError{"--arch: " + err.Error()}
 	}
-	m, err := tfgraph.NewModel(tfgraph.Config{Arch: arch, NumClasses: len(labels), InputSize: size, ForInference: true,
+	outputs, err := tfgraph.ArchCheckpointClasses(arch)
+	if err != nil {
+		return nil, &UsageError{"--arch: " + err.Error()}
+	}
+	// A head with a background class 0 read with a label per real class.
+	background := outputs == len(labels)+1
+	if !background {
+		outputs = len(labels)
+	}
+	m, err := tfgraph.NewModel(tfgraph.Config{Arch: arch, NumClasses: outputs, InputSize: size, ForInference: true,
 		Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true, Precision: opts.Precision,
 		ConvAlgorithm: opts.Conv})
 	if err != nil {
@@ -186,7 +199,48 @@ func openCheckpoint(opts OpenOptions) (Classifier, error) {
 		return nil, fmt.Errorf("weights (with %d labels from %s): %w", len(labels), opts.Labels, err)
 	}
 	pre := pipeline.Preprocess{InputSize: size, Style: pipeline.StyleCrop, Norm: norm}
-	return &graphClassifier{m: m, classes: labels, pre: pre}, nil
+	g := &graphClassifier{m: m, classes: labels, pre: pre}
+	if background {
+		return backgroundDropped{g}, nil
+	}
+	return g, nil
+}
+
+// backgroundDropped is a checkpoint whose head has a background class 0
+// (TF-Slim's 1001-class MobileNet and resnet_v2 checkpoints) read with a
+// labels file of the other classes (1000 lines): its probabilities are the
+// softmax of logits 1..1000, so label i names logit i+1 and they sum to 1
+// over the labelled classes.
+type backgroundDropped struct{ *graphClassifier }
+
+func (b backgroundDropped) Predict(images []float32, n int) ([][]float32, error) {
+	logits, err := b.m.Logits(images, n)
+	if err != nil {
+		return nil, err
+	}
+	for i, row := range logits {
+		logits[i] = softmax(row[1:])
+	}
+	return logits, nil
+}
+
+// softmax returns exp(x − max x) normalised, computed in float64.
+func softmax(x []float32) []float32 {
+	mx := math.Inf(-1)
+	for _, v := range x {
+		mx = math.Max(mx, float64(v))
+	}
+	e := make([]float64, len(x))
+	sum := 0.0
+	for i, v := range x {
+		e[i] = math.Exp(float64(v) - mx)
+		sum += e[i]
+	}
+	out := make([]float32, len(x))
+	for i := range e {
+		out[i] = float32(e[i] / sum)
+	}
+	return out
 }
 
 // savedClassifier serves an exported SavedModel through its float signature.

@@ -2,15 +2,20 @@ package infer
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/internal/testdata"
+	"github.com/tlearn/tlearn/internal/testenv"
 	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/rundir"
 	"github.com/tlearn/tlearn/tfgraph"
@@ -332,4 +337,87 @@ func TestConvAlgorithm(t *testing.T) {
 		t.Fatalf("SavedModel with conv auto: %v", err)
 	}
 	clf.Close()
+}
+
+// TestCheckpointBackgroundClass: a checkpoint whose head has 1001 outputs
+// (background class 0, as TF-Slim's MobileNet and resnet_v2 checkpoints;
+// here random weights and batch-norm statistics that
+// scripts/mobilenet_reference.py writes with TensorFlow, with TensorFlow's
+// logits) predicts with a 1001-line labels file as the 1001-way softmax, and
+// with a 1000-line one as the softmax over logits 1..1000 (label i names
+// logit i+1); other counts are refused by the checkpoint's head shape.
+func TestCheckpointBackgroundClass(t *testing.T) {
+	const arch, size = "mobilenet_v1", 32
+	dir := t.TempDir()
+	testenv.RunPython(t, filepath.Join(testenv.ModuleRoot(t), "scripts", "mobilenet_reference.py"), "--out", dir, "--arch", arch,
+		"--input-size", strconv.Itoa(size), "--batch", "2", "--classes", "1001", "--formats", "v2")
+	imgs, logits := readF32(t, filepath.Join(dir, "input.f32")), readF32(t, filepath.Join(dir, "logits.f32"))
+	labels := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "class %d\n", i)
+		}
+		p := filepath.Join(t.TempDir(), "labels.txt")
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	open := func(n int) (Classifier, error) {
+		return Open(OpenOptions{Arch: arch, Weights: filepath.Join(dir, "ckpt_v2"), Labels: labels(n), InputSize: size, Device: "cpu"})
+	}
+	for _, n := range []int{1001, 1000} {
+		clf, err := open(n)
+		if err != nil {
+			t.Fatalf("%d labels: %v", n, err)
+		}
+		got, err := clf.Predict(imgs, 2)
+		clf.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(clf.Classes()) != n || len(got[0]) != n {
+			t.Fatalf("%d labels: %d classes, %d probabilities", n, len(clf.Classes()), len(got[0]))
+		}
+		for i := range got {
+			row := logits[i*1001 : (i+1)*1001]
+			want := softmax(row[1001-n:])
+			worst := 0.0
+			for j, p := range got[i] {
+				worst = math.Max(worst, math.Abs(float64(p-want[j]))/float64(want[j]))
+			}
+			t.Logf("%d labels, image %d: top class %d, max relative difference from TensorFlow's logits' softmax %.3g", n, i, argmax(got[i]), worst)
+			if worst > 1e-3 || argmax(got[i]) != argmax(want) {
+				t.Errorf("%d labels, image %d: top %d (TensorFlow %d), relative difference %g", n, i, argmax(got[i]), argmax(want), worst)
+			}
+		}
+	}
+	if _, err := open(999); err == nil || !strings.Contains(err.Error(), "999 labels") || !strings.Contains(err.Error(), "1001") {
+		t.Errorf("999 labels for a 1001-output head: %v", err)
+	} else {
+		t.Log(err)
+	}
+}
+
+func readF32(t *testing.T, path string) []float32 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+func argmax(p []float32) int {
+	best := 0
+	for i, v := range p {
+		if v > p[best] {
+			best = i
+		}
+	}
+	return best
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference numbers from TF-Slim's own network code for tlearn's nets tests.
 
-Builds a network with the tf-slim package's nets/ (resnet_v1, vgg,
+Builds a network with the tf-slim package's nets/ (resnet_v1, resnet_v2, vgg,
 inception_v3, alexnet_v2) in
 tf.compat.v1 graph mode under its arg_scope, and writes into --out:
 
@@ -35,7 +35,7 @@ import tensorflow as tf
 # tf-slim imports tf_keras.legacy_tf_layers, which tf-keras 2.18 keeps under src/.
 sys.modules["tf_keras.legacy_tf_layers"] = importlib.import_module("tf_keras.src.legacy_tf_layers")
 import tf_slim as slim  # noqa: E402
-from tf_slim.nets import alexnet, inception_v3, resnet_v1, vgg  # noqa: E402
+from tf_slim.nets import alexnet, inception_v3, resnet_v1, resnet_v2, vgg  # noqa: E402
 
 tf1 = tf.compat.v1
 
@@ -50,7 +50,7 @@ def resnet_mini(images, num_classes, is_training, reuse):
 
 
 def resnet(fn):
-    # This tf-slim's resnet_v1 keeps the logits [n,1,1,classes].
+    # This tf-slim's resnet_v1 and resnet_v2 keep the logits [n,1,1,classes].
     def build(images, n, is_training, reuse):
         net, ends = fn(images, n, is_training=is_training, reuse=reuse)
         return tf.squeeze(net, [1, 2]), ends
@@ -62,6 +62,9 @@ NETS = {
     "resnet_v1_50": (resnet(resnet_v1.resnet_v1_50), resnet_v1.resnet_arg_scope),
     "resnet_v1_101": (resnet(resnet_v1.resnet_v1_101), resnet_v1.resnet_arg_scope),
     "resnet_v1_152": (resnet(resnet_v1.resnet_v1_152), resnet_v1.resnet_arg_scope),
+    "resnet_v2_50": (resnet(resnet_v2.resnet_v2_50), resnet_v2.resnet_arg_scope),
+    "resnet_v2_101": (resnet(resnet_v2.resnet_v2_101), resnet_v2.resnet_arg_scope),
+    "resnet_v2_152": (resnet(resnet_v2.resnet_v2_152), resnet_v2.resnet_arg_scope),
     "inception_v3": (lambda x, n, is_training, reuse: inception_v3.inception_v3(
         x, n, is_training=is_training, dropout_keep_prob=1.0, reuse=reuse), inception_v3.inception_v3_arg_scope),
     "alexnet_v2": (lambda x, n, is_training, reuse: alexnet.alexnet_v2(x, n, is_training=is_training, dropout_keep_prob=1.0),

@@ -360,3 +360,14 @@ func ArchNorm(name string) (imagenorm.Norm, error) {
 	}
 	return net.Norm, nil
 }
+
+// ArchCheckpointClasses is the width of the head of the network's published
+// TF-Slim checkpoints: 1000, or 1001 when class 0 is a background class
+// (the MobileNets, resnet_v2_*).
+func ArchCheckpointClasses(name string) (int, error) {
+	net, err := nets.Lookup(name)
+	if err != nil {
+		return 0, err
+	}
+	return net.CheckpointClasses, nil
+}

@@ -8,9 +8,6 @@ import (
 	"slices"
 	"testing"
 
-	tf "github.com/wamuir/graft/tensorflow"
-	"github.com/wamuir/graft/tensorflow/op"
-
 	"github.com/tlearn/tlearn/tfgraph/nets"
 	"github.com/tlearn/tlearn/tfgraph/slim"
 )
@@ -304,21 +301,16 @@ func TestDropoutAndSeed(t *testing.T) {
 }
 
 // buildVars builds arch's forward on a fresh graph and returns its
-// variables, without a session (full-size nets cost no memory this way).
+// variables, without a session (nets.Net.Variables).
 func buildVars(t testing.TB, arch string, size, classes int) []*slim.Var {
 	t.Helper()
 	net, err := nets.Lookup(arch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := op.NewScope()
-	x := op.Placeholder(s.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, int64(size), int64(size), 3)))
-	vs := slim.NewVars(s, 1)
-	vs.HeadScopes = net.HeadScopeNames()
-	b := slim.New(s, vs, slim.Mode{})
-	net.Build(b, x, classes)
-	if err := b.Err(); err != nil {
+	vs, _, err := net.Variables(size, classes)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return vs.All()
+	return vs
 }

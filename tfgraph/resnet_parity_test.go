@@ -1,7 +1,6 @@
 package tfgraph
 
 import (
-	"path/filepath"
 	"testing"
 )
 
@@ -13,40 +12,7 @@ import (
 func TestParityResNetMini(t *testing.T) {
 	ref := runScriptReference(t, "slim_reference.py", "--arch", "resnet_mini", "--input-size", "64", "--batch", "4",
 		"--classes", "5", "--steps", "3")
-	for _, f := range []string{"ckpt_v1", "ckpt_v2"} {
-		m := newModel(t, ref.config())
-		if err := m.LoadAll(filepath.Join(ref.dir, f)); err != nil {
-			t.Fatal(err)
-		}
-		checkLogits(t, m, ref, f)
-		if f == "ckpt_v1" {
-			m.Close()
-			continue
-		}
-		checkTraining(t, m, ref)
-	}
-}
-
-// TestParityResNet50: resnet_v1_50 at 224 px from a V1 checkpoint (as the
-// published resnet_v1_50.ckpt), one image, 1000 classes, direct and
-// Winograd convs.
-func TestParityResNet50(t *testing.T) {
-	if testing.Short() {
-		t.Skip("resnet_v1_50 at 224 px: skipped with -short")
-	}
-	ref := runScriptReference(t, "slim_reference.py", "--arch", "resnet_v1_50", "--input-size", "224", "--batch", "1",
-		"--classes", "1000", "--formats", "v1")
-	for _, algo := range []string{ConvDirect, ConvWinograd} {
-		cfg := ref.config()
-		cfg.ForInference = true
-		cfg.ConvAlgorithm = algo
-		m := newModel(t, cfg)
-		if err := m.LoadAll(filepath.Join(ref.dir, "ckpt_v1")); err != nil {
-			t.Fatal(err)
-		}
-		checkLogits(t, m, ref, "v1, "+algo+" convs")
-		m.Close()
-	}
+	checkLogitsAndTraining(t, ref)
 }
 
 // TestBatchNormModes: with BatchNorm train a step moves every moving
@@ -104,27 +70,6 @@ func TestSavedModelBatchNorm(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dir := filepath.Join(t.TempDir(), "sm")
-	if err := m.ExportSavedModel(dir, ExportOptions{Classes: smClasses(C)}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenSavedModel(dir, ServeOptions{Device: "cpu"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	x := smBatch(4, 32, 3)
-	want, err := m.Predict(x, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Predict(x, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := maxAbsDiff(got, want)
-	t.Logf("exported resnet_mini vs Model.Predict: max abs diff %.3g", d)
-	if d > 1e-5 {
-		t.Errorf("exported resnet_mini differs from Model.Predict by %g", d)
-	}
+	s := exportAndOpen(t, m, smClasses(C))
+	checkServed(t, s, m, smBatch(4, 32, 3), 4, "exported resnet_mini")
 }

@@ -58,6 +58,41 @@ func maxAbsDiff(a, b [][]float32) float64 {
 	return d
 }
 
+// exportAndOpen exports m with classes into a temp dir and opens the
+// SavedModel on the CPU (closed at the test's end).
+func exportAndOpen(t testing.TB, m *Model, classes []string) *Served {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "sm")
+	if err := m.ExportSavedModel(dir, ExportOptions{Classes: classes}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenSavedModel(dir, ServeOptions{Device: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// checkServed: the served float signature's probabilities for the first n
+// images of x equal m.Predict's within 1e-5.
+func checkServed(t testing.TB, s *Served, m *Model, x []float32, n int, what string) {
+	t.Helper()
+	want, err := m.Predict(x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Predict(x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := maxAbsDiff(got, want)
+	t.Logf("%s vs Model.Predict: max abs diff %.3g", what, d)
+	if d > 1e-5 {
+		t.Errorf("%s differs from Model.Predict by %g", what, d)
+	}
+}
+
 func argmax(p []float32) int {
 	best := 0
 	for i, v := range p {
@@ -97,32 +132,11 @@ func smJPEG(t testing.TB, w, h int, seed uint64) []byte {
 func TestSavedModelRoundTrip(t *testing.T) {
 	const C = 5
 	m := smModel(t, C)
-	dir := filepath.Join(t.TempDir(), "sm")
-	if err := m.ExportSavedModel(dir, ExportOptions{Classes: smClasses(C)}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenSavedModel(dir, ServeOptions{Device: "cpu"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := exportAndOpen(t, m, smClasses(C))
 	if s.InputSize() != 32 || s.NumClasses() != C || s.Classes()[2] != "class_c" {
 		t.Errorf("InputSize %d, classes %v", s.InputSize(), s.Classes())
 	}
-	x := smBatch(4, 32, 1)
-	want, err := m.Predict(x, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Predict(x, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := maxAbsDiff(got, want)
-	t.Logf("float signature vs Model.Predict: max abs diff %.3g", d)
-	if d > 1e-5 {
-		t.Errorf("float signature differs from Model.Predict by %g", d)
-	}
+	checkServed(t, s, m, smBatch(4, 32, 1), 4, "float signature")
 
 	imgs := [][]byte{smJPEG(t, 40, 32, 1), smJPEG(t, 33, 61, 2), smJPEG(t, 32, 32, 3)}
 	p, err := s.PredictEncoded(imgs)

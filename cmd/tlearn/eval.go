@@ -19,7 +19,8 @@ import (
 )
 
 func evalCommand() *cli.Command {
-	flags := append(modelFlags(),
+	flags := append(modelFlags(), checkpointFlags("evaluate")...)
+	flags = append(flags,
 		strFlag("data", "", "dataset `DIR` or list file to evaluate on (required); class names must be the model's"),
 		strFlag("layout", "auto", "dataset layout: auto, food101, folders or list"),
 		strFlag("out", "", "report `DIR`: also write confusion.csv, confusion.png and (for a RUN_DIR) curves.png"),
@@ -35,7 +36,8 @@ Exits 3 when some images could not be read (they are counted in "failed").
 
 Examples:
   tlearn eval --model runs/dishes --data photos-test/ --out reports/dishes
-  tlearn eval --model export/dishes --signature bytes --data photos-test/   # the SavedModel's own decoding`,
+  tlearn eval --model export/dishes --signature bytes --data photos-test/   # the SavedModel's own decoding
+  tlearn eval --arch resnet_v2_50 --weights resnet_v2_50.ckpt --labels imagenet.txt --data imagenet-val/   # a published checkpoint`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if c.String("data") == "" {

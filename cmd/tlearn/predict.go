@@ -39,6 +39,19 @@ func convFlag() cli.Flag {
 	return strFlag("conv", "auto", "3×3 convolutions of inference: auto (Winograd for layers with ≥128 channels on the CPU in fp32, ~1.5× faster on VGG19, ~1e-5 relative difference), direct (TensorFlow's own, bit-for-bit), or winograd (every 3×3 conv)")
 }
 
+// checkpointFlags are predict's and eval's way to run a pretrained TF-Slim
+// checkpoint with its own head instead of a --model.
+func checkpointFlags(verb string) []cli.Flag {
+	return []cli.Flag{
+		strFlag("arch", "vgg_19", "with --weights: the network of the checkpoint"),
+		strFlag("weights", "", verb+" with a pretrained TF-Slim `CKPT` and its own head (needs --labels)"),
+		strFlag("labels", "", "with --weights: class names, one per line, in the head's order. For a head with a background class 0 "+
+			"(the 1001 outputs of the mobilenet_* and resnet_v2_* checkpoints) a 1001-line file is used as is, and a 1000-line file "+
+			"names classes 1..1000: the background is dropped and the probabilities are the softmax over those 1000"),
+		intFlag("input-size", 224, "with --weights: network input side"),
+	}
+}
+
 func openModel(c *cli.Context) (infer.Classifier, error) {
 	clf, err := infer.Open(infer.OpenOptions{
 		Model: c.String("model"), Checkpoint: c.String("checkpoint"),
@@ -54,11 +67,8 @@ func openModel(c *cli.Context) (infer.Classifier, error) {
 }
 
 func predictCommand() *cli.Command {
-	flags := append(modelFlags(),
-		strFlag("arch", "vgg_19", "with --weights: the network of the checkpoint"),
-		strFlag("weights", "", "predict with a pretrained TF-Slim `CKPT` and its own head (needs --labels)"),
-		strFlag("labels", "", "with --weights: class names, one per line, in the head's order"),
-		intFlag("input-size", 224, "with --weights: network input side"),
+	flags := append(modelFlags(), checkpointFlags("predict")...)
+	flags = append(flags,
 		intFlag("top-k", 5, "how many classes to print per image"),
 		strFlag("format", "", "jsonl, csv or table (default: table on a terminal, jsonl otherwise)"),
 		intFlag("batch", 32, "images per inference batch"),

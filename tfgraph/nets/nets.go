@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	tf "github.com/wamuir/graft/tensorflow"
+	"github.com/wamuir/graft/tensorflow/op"
 
 	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/tfgraph/slim"
@@ -55,6 +56,24 @@ func (n Net) CheckInput(size int) error {
 		msg += ": " + n.InputRule
 	}
 	return fmt.Errorf("%s", msg)
+}
+
+// Variables builds the net's eval forward of [n,size,size,3] images for
+// classes on a graph of its own, without a session (a full-size net costs
+// no memory this way), and returns its variables in creation order (heads
+// marked) and the forward's output, e.g. to compare them with a
+// checkpoint's.
+func (n Net) Variables(size, classes int) ([]*slim.Var, Out, error) {
+	s := op.NewScope()
+	x := op.Placeholder(s.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, int64(size), int64(size), 3)))
+	vs := slim.NewVars(s, 1)
+	vs.HeadScopes = n.HeadScopeNames()
+	b := slim.New(s, vs, slim.Mode{})
+	out := n.Build(b, x, classes)
+	if err := b.Err(); err != nil {
+		return nil, Out{}, fmt.Errorf("build %s: %w", n.Name, err)
+	}
+	return vs.All(), out, nil
 }
 
 // HeadScopeNames returns the head scopes with the net's scope in front

@@ -129,6 +129,24 @@ func normAct(b *B, y tf.Output, out int, o convOpts) tf.Output {
 	return y
 }
 
+// BatchNormAct is slim.batch_norm(x) with an activation (Args.Act, ReLU by
+// default) under b's own scope, without a conv: the variables are
+// <scope>/gamma, beta, moving_mean, moving_variance (resnet_v2's preact and
+// postnorm). Args.Norm must be set. The layer of its variables is the scope
+// itself, a layer without weights, so --trainable last-N never counts it.
+func BatchNormAct(b *B, x tf.Output) tf.Output {
+	if b.args.Norm == nil {
+		b.fail("%s: batch norm without Args.Norm", b.prefix)
+		return x
+	}
+	y := batchNorm(b, x, *b.args.Norm)
+	act := b.args.Act
+	if act == nil {
+		act = Relu
+	}
+	return act(b, y)
+}
+
 // ConvSame is resnet_utils.conv2d_same: a SAME conv at stride 1, and for
 // stride > 1 an explicit symmetric zero padding of k−1 (independent of the
 // input size) followed by a VALID conv.

@@ -1,0 +1,61 @@
+package tfgraph
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestParityNets: each full-size network at its default 224 px, one image,
+// the published checkpoint's classes, from checkpoints of random weights and
+// batch-norm statistics that Python TensorFlow writes (TF-Slim's own nets
+// in scripts/slim_reference.py; the MobileNets as
+// scripts/mobilenet_reference.py builds them), on the inference path with
+// TensorFlow's direct convs and with Winograd (identical for the MobileNets:
+// their only 3×3 conv has stride 2).
+func TestParityNets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-size nets at 224 px: skipped with -short")
+	}
+	for _, tc := range []struct {
+		arch, script string
+		classes      int
+		formats      []string // checkpoints the reference writes: "v1" as the published slim files, "v2"
+		convs        []string
+	}{
+		{"resnet_v1_50", "slim_reference.py", 1000, []string{"v1"}, []string{ConvDirect, ConvWinograd}},
+		{"resnet_v2_50", "slim_reference.py", 1001, []string{"v1", "v2"}, []string{ConvDirect, ConvWinograd}},
+		{"mobilenet_v1", "mobilenet_reference.py", 1001, []string{"v1"}, []string{ConvAuto}},
+		{"mobilenet_v2", "mobilenet_reference.py", 1001, []string{"v2"}, []string{ConvAuto}},
+		{"mobilenet_v2_140", "mobilenet_reference.py", 1001, []string{"v1"}, []string{ConvAuto}},
+	} {
+		t.Run(tc.arch, func(t *testing.T) {
+			ref := runScriptReference(t, tc.script, "--arch", tc.arch, "--input-size", "224", "--batch", "1",
+				"--classes", strconv.Itoa(tc.classes), "--formats", strings.Join(tc.formats, ","))
+			for _, f := range tc.formats {
+				for _, algo := range tc.convs {
+					m := loadReference(t, ref, f, inference(algo))
+					checkLogits(t, m, ref, f+", "+algo+" convs")
+					m.Close()
+				}
+			}
+		})
+	}
+}
+
+// TestParityMobileNetV2Training: mobilenet_v2 (depthwise convs, inverted
+// residuals, ReLU6, batch norm on batch statistics) at 64 px, batch 2, from
+// V1 and V2 checkpoints: logits, then loss, learning rate and every variable,
+// the moving statistics included, after one momentum step (dropout off).
+//
+// Three steps do not match at this size: step 1 is equal to the bit (every
+// variable within 7e-6), but the trajectory amplifies rounding about 1e4×
+// a step (batch norm over 2 images of 2×2 maps near the head): tlearn alone
+// reaches a step-3 loss of 1.002 with IntraOpThreads 0 and 0.748 with 1 or
+// 2 threads (step 2: 1.482 vs 1.501), TensorFlow 0.774. A 3-step check
+// needs a better-conditioned set-up (larger batch or input, lower LR). Open.
+func TestParityMobileNetV2Training(t *testing.T) {
+	ref := runScriptReference(t, "mobilenet_reference.py", "--arch", "mobilenet_v2", "--input-size", "64", "--batch", "2",
+		"--classes", "5", "--steps", "1", "--record-steps", "1")
+	checkLogitsAndTraining(t, ref)
+}
