@@ -45,11 +45,36 @@ TOOLS = ["tlearn", "keras", "torch"]
 CONFIGS = {  # name: (tlearn arch, competitors' arch, input size)
     "vgg19@224": ("vgg_19", "vgg19", 224),
     "mini@64": ("vgg_mini", "mini", 64),
+    "resnet50@224": ("resnet_v1_50", "resnet50", 224),
+    "mobilenetv2@224": ("mobilenet_v2", "mobilenet_v2", 224),
+    "inception3@299": ("inception_v3", "inception_v3", 299),
 }
+# Input size of each configuration in --smoke (the smallest that all three
+# tools build: Keras's InceptionV3 needs 75 px), so CI builds every row's
+# networks without the cost of the real sizes.
+SMOKE_SIZE = {"vgg19@224": 224, "mini@64": 32, "resnet50@224": 32, "mobilenetv2@224": 32, "inception3@299": 75}
+SMOKE_CONFIGS = "mini@64,resnet50@224,mobilenetv2@224,inception3@299"
 # Default training warm-up and timed steps per configuration: a VGG19 step
 # takes seconds, a vgg_mini step ~35 ms, so 3 of those are too short a window
 # for a steady rate.
-STEPS = {"vgg19@224": (2, 3), "mini@64": (10, 40)}
+STEPS = {"vgg19@224": (2, 3), "mini@64": (10, 40), "resnet50@224": (2, 4), "mobilenetv2@224": (3, 8),
+         "inception3@299": (2, 3)}
+# Nets PyTorch has (torchvision); the others are skipped for it.
+TORCH_ARCHS = {"vgg19", "mini", "resnet50", "mobilenet_v2", "inception_v3"}
+
+
+def config(cfg, a):
+    """(tlearn arch, competitors' arch, input size) of cfg, the size reduced in --smoke."""
+    arch_t, arch_c, size = CONFIGS[cfg]
+    return arch_t, arch_c, (SMOKE_SIZE.get(cfg, size) if a.smoke else size)
+
+
+def tlearn_archs():
+    """The --arch names bin/tlearn knows (from train --help), so that a net
+    not yet in tfgraph/nets skips its row instead of failing the run."""
+    p = subprocess.run([TLEARN, "train", "--help"], capture_output=True, text=True)
+    m = re.search(r"--arch value\s+network: ([^(]*)", p.stdout)
+    return {n.strip() for n in m.group(1).split(",")} if m else set()
 
 
 def train_steps(cfg, a):
@@ -131,7 +156,7 @@ def parse_slog_time(s):
 
 
 def train(tool, cfg, a, out, data):
-    arch_t, arch_c, size = CONFIGS[cfg]
+    arch_t, arch_c, size = config(cfg, a)
     warmup, steps = train_steps(cfg, a)
     want = warmup + steps
     err = os.path.join(out, "stderr.txt")
@@ -173,7 +198,7 @@ def train(tool, cfg, a, out, data):
 def predict(tool, cfg, a, out, data, model, n_images, conv="auto"):
     """conv is tlearn's --conv: auto (its default: Winograd for the wide 3×3
     convs on the CPU) or direct (TensorFlow's Conv2D, Keras's kernels)."""
-    arch_t, arch_c, size = CONFIGS[cfg]
+    arch_t, arch_c, size = config(cfg, a)
     err = os.path.join(out, "stderr-predict" + ("" if conv == "auto" else "-" + conv) + ".txt")
     if tool == "tlearn":
         cmd = [TLEARN, "predict", "--model", model, "--batch", str(a.batch), "--threads", str(a.threads),
@@ -395,7 +420,7 @@ def write_report(path, a, summary, env, tools, skipped, elapsed):
         "(Go pipeline vs tf.data + decode_jpeg vs PIL + torchvision DataLoader; training preprocessing to 224, batch 64).",
     ]
     for t, why in skipped.items():
-        lines.append(f"- Skipped {names[t]}: {why}.")
+        lines.append(f"- Skipped {names.get(t, t)}: {why}.")
     notes = os.path.join(HERE, "NOTES.md")
     if not a.smoke and os.path.exists(notes):
         with open(notes) as f:
@@ -410,7 +435,7 @@ def write_report(path, a, summary, env, tools, skipped, elapsed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="a few images, one step, vgg_mini only")
-    ap.add_argument("--configs", default="vgg19@224,mini@64")
+    ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated, of " + ", ".join(CONFIGS))
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--classes", type=int, default=6)
@@ -432,7 +457,7 @@ def main():
     a.args_text = " ".join(sys.argv[1:])
     a.tools = a.tools.split(",")
     if a.smoke:
-        a.configs, a.reps, a.classes, a.per_class = "mini@64", 1, 3, 6
+        a.configs, a.reps, a.classes, a.per_class = SMOKE_CONFIGS, 1, 3, 6
         a.warmup, a.steps, a.pipeline = 1, 1, "off"
         a.batch = min(a.batch, 4)
     a.val_split = 0.05 if a.per_class >= 20 else 0.2
@@ -462,6 +487,19 @@ def main():
     if not tools:
         log("bench: no tool available")
         return 1
+    configs = []
+    known = tlearn_archs() if "tlearn" in tools else set()
+    for cfg in a.configs.split(","):
+        if cfg not in CONFIGS:
+            log(f"bench: unknown configuration {cfg} (want one of {', '.join(CONFIGS)})")
+            return 2
+        if "tlearn" in tools and CONFIGS[cfg][0] not in known:
+            why = f"tlearn has no --arch {CONFIGS[cfg][0]} yet"
+            log(f"bench: skipping {cfg}: {why}")
+            skipped[cfg] = why
+            continue
+        configs.append(cfg)
+    a.configs = ",".join(configs)
     env = {"machine": machine(), "versions": versions(), "data": {"images": n_images, "classes": a.classes},
            "args": vars(a)}
     start = time.time()
@@ -471,6 +509,8 @@ def main():
             # Rotate the order each repetition, so no tool always runs first
             # (after another configuration's heavy runs) or last.
             for tool in tools[rep % len(tools):] + tools[:rep % len(tools)]:
+                if tool == "torch" and CONFIGS[cfg][1] not in TORCH_ARCHS:
+                    continue
                 d = os.path.join(out, cfg, tool, f"rep{rep}")
                 os.makedirs(d, exist_ok=True)
                 log(f"bench: rep {rep + 1}/{a.reps} {cfg} {tool} train …")
