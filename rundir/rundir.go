@@ -84,10 +84,13 @@ type Config struct {
 		WarmupTotal    int64   `json:"warmup_total_steps"`
 		StepEverySteps int64   `json:"step_every_steps"`
 		ClassWeights   string  `json:"class_weights,omitempty"`
-		TrainImages    int     `json:"train_images"`
-		ValImages      int     `json:"val_images"`
-		StepsPerEpoch  int     `json:"steps_per_epoch"`
-		TotalSteps     int64   `json:"total_steps"`
+		// BatchNorm is the batch-norm mode the run trains with, train or
+		// frozen (--batch-norm auto resolved); empty in older runs.
+		BatchNorm     string `json:"batch_norm,omitempty"`
+		TrainImages   int    `json:"train_images"`
+		ValImages     int    `json:"val_images"`
+		StepsPerEpoch int    `json:"steps_per_epoch"`
+		TotalSteps    int64  `json:"total_steps"`
 	} `json:"train"`
 	// Changes lists the settings a resume changed, oldest first: a run's
 	// history is never silently rewritten.

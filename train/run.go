@@ -184,6 +184,13 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		classWeights = balancedWeights(ds)
 	}
 	threads := o.Threads
+	bn := batchNormMode(o, prev)
+	if o.BatchNorm != bn {
+		log.Info("batch norm", "mode", bn, "why", "--batch-norm "+o.BatchNorm+": "+map[string]string{
+			tfgraph.BatchNormFrozen: "fine-tuning from weights (moving statistics, never updated)",
+			tfgraph.BatchNormTrain:  "training from scratch, or a run that trained so (batch statistics)"}[bn])
+	}
+	o.BatchNorm = bn
 	model, err := tfgraph.NewModel(tfgraph.Config{
 		Arch: o.Arch, NumClasses: len(ds.Classes), InputSize: o.InputSize, Trainable: o.Trainable,
 		LearningRate: o.LR, LearningRateEnd: o.LREnd, LRPower: 1, DecaySteps: total,
@@ -369,6 +376,12 @@ func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Chang
 		{"steps", p.TotalSteps, total}, {"trainable", p.Trainable, o.Trainable}, {"class-weights", p.ClassWeights, o.ClassWeights},
 		{"margin", prev.Preprocess.Margin, o.Margin}, {"preprocess", prev.Preprocess.Style, o.Style},
 	}
+	if p.BatchNorm != "" { // recorded since --batch-norm auto
+		pairs = append(pairs, struct {
+			key      string
+			from, to any
+		}{"batch-norm", p.BatchNorm, o.BatchNorm})
+	}
 	if p.Optimizer != "" { // runs from before these options record none of them
 		pairs = append(pairs, []struct {
 			key      string
@@ -444,7 +457,7 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.Data, t.Layout, t.ValSplit, t.Seed, t.Weights = abs, ds.Layout, o.ValSplit, o.Seed, o.Weights
 	t.Trainable, t.Epochs, t.Batch, t.ValBatch = o.Trainable, o.Epochs, o.Batch, o.ValBatch
 	t.LR, t.LREnd, t.Momentum, t.WeightDecay, t.ClassWeights = o.LR, o.LREnd, o.Momentum, o.WeightDecay, o.ClassWeights
-	t.DropoutKeep = o.DropoutKeep
+	t.DropoutKeep, t.BatchNorm = o.DropoutKeep, o.BatchNorm
 	t.Optimizer, t.Beta1, t.Beta2, t.Epsilon, t.Rho = o.Optimizer, o.Beta1, o.Beta2, o.Epsilon, o.Rho
 	t.Schedule, t.WarmupSteps, t.WarmupEpochs, t.StepEvery, t.StepGamma = o.Schedule, o.WarmupSteps, o.WarmupEpochs, o.StepEvery, o.StepGamma
 	t.WarmupTotal, t.StepEverySteps = o.scheduleSteps(stepsPerEpoch)
