@@ -73,6 +73,7 @@ $(PYENV)/.bench-done: $(PYENV)/.done bench/requirements.txt
 BENCH_ARGS ?=
 bench: deps build pydeps benchdeps ## tlearn vs Keras vs PyTorch (VGG19 + vgg_mini, ~1 h on 2 cores) → bench/RESULTS.md; BENCH_ARGS='--reps 1' etc.
 	bash bench/run.sh $(BENCH_ARGS)
+	$(PYENV)/bin/python bench/precision.py
 
 bench-smoke: deps build pydeps ## a few images, one step, every installed tool (CI: keeps the bench working; no timing)
 	bash bench/run.sh --smoke $(BENCH_ARGS)

@@ -86,11 +86,20 @@ type Config struct {
 		ClassWeights   string  `json:"class_weights,omitempty"`
 		// BatchNorm is the batch-norm mode the run trains with, train or
 		// frozen (--batch-norm auto resolved); empty in older runs.
-		BatchNorm     string `json:"batch_norm,omitempty"`
-		TrainImages   int    `json:"train_images"`
-		ValImages     int    `json:"val_images"`
-		StepsPerEpoch int    `json:"steps_per_epoch"`
-		TotalSteps    int64  `json:"total_steps"`
+		BatchNorm string `json:"batch_norm,omitempty"`
+		// Precision of the training steps: fp32, bf16 or fp16 (with dynamic
+		// loss scaling); empty in runs from before it was recorded.
+		Precision string `json:"precision,omitempty"`
+		// The head-only phase (HeadSteps = HeadEpochs in steps) and the
+		// body's learning-rate multiplier; nil BodyLRMult: a run from before
+		// they were recorded (no head phase, multiplier 1).
+		HeadEpochs    float64  `json:"head_epochs"`
+		HeadSteps     int64    `json:"head_steps"`
+		BodyLRMult    *float64 `json:"body_lr_mult,omitempty"`
+		TrainImages   int      `json:"train_images"`
+		ValImages     int      `json:"val_images"`
+		StepsPerEpoch int      `json:"steps_per_epoch"`
+		TotalSteps    int64    `json:"total_steps"`
 	} `json:"train"`
 	// Changes lists the settings a resume changed, oldest first: a run's
 	// history is never silently rewritten.

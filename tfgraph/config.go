@@ -53,6 +53,20 @@ type Config struct {
 	WeightDecay float64
 	DropoutKeep float64 // keep probability after fc6 and fc7 in training, in (0, 1]; 1 disables dropout (unused ForInference)
 
+	// BodyLRMult, when set, scales the learning rate of every trainable
+	// variable outside the head (discriminative learning rates); nil is 1.
+	// 0 freezes the body's weights (its batch-norm statistics still update
+	// in BatchNormTrain). Must be >= 0.
+	BodyLRMult *float64
+	// HeadSteps > 0 trains only the head for the first HeadSteps global
+	// steps (the first stage of Keras's and fastai's fine-tuning): on the
+	// eval forward, so the body runs in inference mode — batch norm on its
+	// moving statistics, no dropout — and has no backward pass at all; then
+	// the layers Trainable names, as usual. The phase is a function of the
+	// global step, so a resume continues exactly across the switch. The head
+	// phase does not scale the loss under fp16.
+	HeadSteps int64
+
 	// ClassWeights, when set (len NumClasses), weights each example's
 	// cross-entropy by its label's weight: loss = mean_i(w[y_i]·xent_i).
 	ClassWeights []float32
@@ -65,12 +79,23 @@ type Config struct {
 	GPUMemoryGrowth bool
 	SoftPlacement   bool // fall back to CPU for ops without a GPU kernel (DefaultConfig sets it)
 
-	// Precision is "fp32" (the default, "" too) or "bf16": TensorFlow's oneDNN
-	// auto mixed precision rewrites convs and matmuls to bfloat16, several
-	// times faster on CPUs with AMX or AVX512-BF16 (measured: VGG19 predict
-	// 4.5× on a Sapphire Rapids core pair) at bfloat16's ~3 significant
-	// digits. Variables and checkpoints stay float32.
+	// Precision is "fp32" (the default, "" too), "bf16" or "fp16"; in every
+	// case variables and checkpoints stay float32 (the master weights).
+	//
+	// bf16: TensorFlow's oneDNN auto mixed precision rewrites convs and
+	// matmuls to bfloat16, several times faster on CPUs with AMX or
+	// AVX512-BF16 (bench/NOTES.md) at bfloat16's ~3 significant digits.
+	// TensorFlow has no bfloat16 graph rewrite for GPUs: refused there.
+	//
+	// fp16: TensorFlow's auto mixed precision rewrite (float16 on the GPU's
+	// tensor cores; on the CPU its float16 emulation, auto_mixed_precision_cpu:
+	// float16 numerics, float32 speed, for testing) with dynamic loss scaling
+	// in the training graph (LossScale).
 	Precision string
+
+	// LossScale is the dynamic loss scaling of fp16 training (ignored for the
+	// other precisions); DefaultLossScale is Keras's.
+	LossScale LossScale
 
 	// ConvAlgorithm chooses how the inference path (predict, eval,
 	// validation) computes the 3×3 convs: ConvAuto ("" too), ConvDirect or
@@ -123,7 +148,26 @@ const (
 const (
 	PrecisionFP32 = "fp32"
 	PrecisionBF16 = "bf16"
+	PrecisionFP16 = "fp16"
 )
+
+// PrecisionNames lists the accepted precisions, for flags and messages.
+var PrecisionNames = []string{PrecisionFP32, PrecisionBF16, PrecisionFP16}
+
+// LossScale is dynamic loss scaling (as Keras's LossScaleOptimizer): the
+// loss is multiplied by the scale before the gradients and the gradients
+// divided by it after, so small float16 gradients do not flush to zero. A
+// step whose gradients hold an Inf or NaN (float16 overflow) changes no
+// variable and halves the scale; after GrowthSteps finite steps in a row the
+// scale doubles. The scale and its counter are variables, checkpointed.
+type LossScale struct {
+	Initial     float64 // the starting scale, > 0
+	GrowthSteps int     // finite steps before the scale doubles, > 0
+}
+
+// DefaultLossScale is Keras's dynamic loss scale: 2^15, doubled after 2000
+// finite steps.
+var DefaultLossScale = LossScale{Initial: 1 << 15, GrowthSteps: 2000}
 
 // DefaultConfig returns the classic recipe's settings for arch with
 // numClasses outputs: 224 px, all layers trainable, LR 1e-3 → 1e-7 (power 1;
@@ -137,7 +181,7 @@ func DefaultConfig(arch string, numClasses int) Config {
 		Schedule: SchedulePoly, Optimizer: OptMomentum,
 		Momentum: 0.9, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, Rho: 0.9,
 		WeightDecay: 5e-4, DropoutKeep: 0.5,
-		SoftPlacement: true,
+		SoftPlacement: true, LossScale: DefaultLossScale,
 	}
 }
 
@@ -192,6 +236,10 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("step schedule: StepEvery %d and StepGamma %v must be > 0", c.StepEvery, c.StepGamma)
 	case c.WarmupSteps < 0 || (c.WarmupSteps > 0 && c.DecaySteps > 0 && c.WarmupSteps >= c.DecaySteps):
 		return fmt.Errorf("WarmupSteps %d: want 0 <= warmup < DecaySteps %d", c.WarmupSteps, c.DecaySteps)
+	case c.BodyLRMult != nil && *c.BodyLRMult < 0:
+		return fmt.Errorf("BodyLRMult %v: must be >= 0", *c.BodyLRMult)
+	case c.HeadSteps < 0:
+		return fmt.Errorf("HeadSteps %d: must be >= 0", c.HeadSteps)
 	case (c.Optimizer == OptAdam || c.Optimizer == OptAdamW) && !(c.Beta1 >= 0 && c.Beta1 < 1 && c.Beta2 >= 0 && c.Beta2 < 1 && c.Epsilon > 0):
 		return fmt.Errorf("adam: want beta1, beta2 in [0, 1) and epsilon > 0 (got %v, %v, %v)", c.Beta1, c.Beta2, c.Epsilon)
 	case c.Optimizer == OptRMSProp && !(c.Rho >= 0 && c.Rho < 1 && c.Epsilon > 0):
@@ -211,7 +259,33 @@ func (c Config) check(net nets.Net) error {
 	if _, err := convAlgorithm(c.ConvAlgorithm); err != nil {
 		return err
 	}
+	return c.checkPrecision()
+}
+
+func (c Config) checkPrecision() error {
+	switch c.Precision {
+	case "", PrecisionFP32:
+	case PrecisionBF16:
+		if onGPU(c.Device) {
+			return fmt.Errorf("precision bf16: TensorFlow's bfloat16 rewrite is for oneDNN CPUs only, not GPUs; use fp16 (tensor cores) or fp32 (TF32 on Ampere and later)")
+		}
+	case PrecisionFP16:
+		if !c.ForInference && !(c.LossScale.Initial > 0 && c.LossScale.GrowthSteps > 0) {
+			return fmt.Errorf("precision fp16: loss scale %v and growth steps %d must be > 0", c.LossScale.Initial, c.LossScale.GrowthSteps)
+		}
+	default:
+		return fmt.Errorf("precision %q: want one of %s", c.Precision, strings.Join(PrecisionNames, ", "))
+	}
 	return nil
+}
+
+// OnGPU reports whether a model on device d ("cpu", "gpu:N", "") runs on a
+// GPU: "gpu:N", or no device on a GPU build.
+func OnGPU(d string) bool { return onGPU(d) }
+
+func onGPU(d string) bool {
+	dev, _ := parseDevice(d)
+	return strings.HasPrefix(dev, "/device:GPU") || dev == "" && gpuBuild()
 }
 
 // parseDevice turns "cpu"/"gpu:N" into a TensorFlow device string.

@@ -38,8 +38,15 @@ type Model struct {
 	prefix         tf.Output // checkpoint prefix placeholder (string scalar)
 
 	logits, probs, evalLoss, top1, top5, preds tf.Output
+	evalAux                                    tf.Output // the eval forward's AuxLogits (zero without)
 
 	trainLoss, totalLoss, lr, stepAfter tf.Output // training path (nil for ForInference)
+	lrBody                              tf.Output // the body's learning rate (Config.BodyLRMult·lr; lr without)
+	// The head phase (Config.HeadSteps): its losses and step op; at is the
+	// global step the next TrainStep runs from, which picks the phase.
+	headLoss, headTotal, headStepAfter tf.Output
+	at                                 int64
+	lossScale, finite                  tf.Output // fp16 training: the step's loss scale, its gradients all finite
 
 	save, restoreAll *tf.Operation
 
@@ -142,7 +149,7 @@ func (m *Model) build() error {
 		return err
 	}
 	es := ds.SubScope("eval")
-	m.logits = eval.Logits
+	m.logits, m.evalAux = eval.Logits, eval.AuxLogits
 	m.probs = op.Softmax(es.SubScope("predictions"), m.logits)
 	m.preds = op.ArgMax(es.SubScope("top1"), m.logits, op.Const(es.SubScope("top1/axis"), int32(1)), op.ArgMaxOutputType(tf.Int32))
 	m.evalLoss = m.xentLoss(es.SubScope("loss"), m.logits)
@@ -297,6 +304,7 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 		m.trainLoss = op.AddV2(s.SubScope("loss_with_aux"), m.trainLoss, aux)
 	}
 	m.totalLoss = m.trainLoss
+	var reg tf.Output                                      // the L2 term, zero without
 	if cfg.WeightDecay != 0 && cfg.Optimizer != OptAdamW { // AdamW decays the weights in its update instead
 		// TF-Slim puts every regularised weight into the total loss, trainable
 		// or not (only trainable ones get gradients).
@@ -307,7 +315,7 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 				l2s = append(l2s, op.L2Loss(rs.SubScope("term"), v.Read))
 			}
 		}
-		reg := op.Mul(rs, op.Const(rs.SubScope("decay"), float32(cfg.WeightDecay)), op.AddN(rs, l2s))
+		reg = op.Mul(rs, op.Const(rs.SubScope("decay"), float32(cfg.WeightDecay)), op.AddN(rs, l2s))
 		m.totalLoss = op.Add(s.SubScope("total_loss"), m.trainLoss, reg)
 	}
 
@@ -322,17 +330,79 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	if err := root.Err(); err != nil {
 		return err
 	}
-	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{m.totalLoss}, reads)
+	differentiated := m.totalLoss
+	var ls *lossScaler
+	if cfg.Precision == PrecisionFP16 {
+		ls = newLossScaler(s, vs, cfg.LossScale)
+		differentiated = ls.scaleLoss(s, m.totalLoss)
+	}
+	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{differentiated}, reads)
 	if err := root.Err(); err != nil {
 		return err
 	}
 	m.lr = m.schedule().LR(s, m.step.Read)
-	updates := m.optimizer().Apply(s, vs, train, grads, m.lr)
-	updates = append(updates, tb.Updates()...)
+	m.lrBody = m.lr
+	if cfg.BodyLRMult != nil && *cfg.BodyLRMult != 1 {
+		m.lrBody = op.Mul(s.SubScope("learning_rate_body"), m.lr, op.Const(s.SubScope("body_lr_mult"), float32(*cfg.BodyLRMult)))
+	}
+	lrs := make([]tf.Output, len(train))
+	for i, v := range train {
+		lrs[i] = m.lrBody
+		if v.Head {
+			lrs[i] = m.lr
+		}
+	}
+	var updates []*tf.Operation
+	if ls != nil {
+		// Overflowed gradients update nothing: neither the optimizer's
+		// variables nor the moving statistics.
+		grads = ls.unscale(s, grads)
+		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), tb.UpdatesIf(ls.finite)...)
+		updates = []*tf.Operation{ls.apply(s, updates)}
+		m.lossScale, m.finite = ls.read, ls.finite
+	} else {
+		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), tb.Updates()...)
+	}
 	gs := s.SubScope("global_step").WithControlDependencies(updates...)
 	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
 	m.stepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.Handle, tf.Int64)
+	if cfg.HeadSteps > 0 {
+		m.buildHeadPhase(root, s, vs, reg)
+	}
 	return root.Err()
+}
+
+// buildHeadPhase adds the head-only step of Config.HeadSteps: the eval
+// forward's cross-entropy (with the aux head's, weighted as in training)
+// plus the same L2 term, differentiated with respect to the head's
+// variables only — TensorFlow then runs no backward through the body — and
+// the optimizer's updates of them at the schedule's learning rate, sharing
+// the slots of the full step.
+func (m *Model) buildHeadPhase(root, s *op.Scope, vs *slim.Vars, reg tf.Output) {
+	hs := s.SubScope("head_phase")
+	m.headLoss = m.evalLoss
+	if m.evalAux != (tf.Output{}) {
+		as := hs.SubScope("aux_loss")
+		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, m.evalAux))
+		m.headLoss = op.AddV2(hs.SubScope("loss_with_aux"), m.headLoss, aux)
+	}
+	m.headTotal = m.headLoss
+	if reg != (tf.Output{}) {
+		m.headTotal = op.Add(hs.SubScope("total_loss"), m.headLoss, reg)
+	}
+	var head []*slim.Var
+	var reads []tf.Output
+	for _, v := range vs.All() {
+		if v.Head && v.Role.Model() && v.Role != slim.MovingMean && v.Role != slim.MovingVar {
+			head = append(head, v)
+			reads = append(reads, v.Read)
+		}
+	}
+	grads := op.Gradients(root.SubScope("head_gradients"), []tf.Output{m.headTotal}, reads)
+	updates := m.optimizer().Apply(hs, vs, head, grads, optim.Same(m.lr, len(head)))
+	gs := hs.SubScope("global_step").WithControlDependencies(updates...)
+	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
+	m.headStepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.Handle, tf.Int64)
 }
 
 // schedule is the learning-rate schedule of the configuration (see

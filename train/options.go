@@ -76,6 +76,14 @@ type Options struct {
 	// dropout masks come from TensorFlow's random state, which checkpoints
 	// do not hold.
 	DropoutKeep float64
+	// HeadEpochs > 0 first trains only the new head for that many epochs
+	// (may be fractional; rounded to steps), the body in inference mode,
+	// then what Trainable names: Keras's and fastai's two-stage fine-tuning,
+	// in one run (tfgraph.Config.HeadSteps).
+	HeadEpochs float64
+	// BodyLRMult scales the learning rate of every layer but the head
+	// (discriminative learning rates; 1: the same, 0: body frozen).
+	BodyLRMult float64
 
 	LogEvery        int           // steps between loss logs / TensorBoard scalars
 	EvalEvery       int           // steps between validations (and one at the end)
@@ -83,7 +91,7 @@ type Options struct {
 	SaveEverySteps  int           // steps between checkpoints (0: time only)
 	KeepCheckpoints int           // checkpoints kept in RUN_DIR, newest first (default 5; best/ is kept apart)
 
-	Precision string // fp32 (default) or bf16 (tfgraph.Config.Precision)
+	Precision string // fp32 (default), bf16 or fp16 with dynamic loss scaling (tfgraph.Config.Precision)
 	Conv      string // validation's 3×3 convs: auto (default), direct or winograd (tfgraph.Config.ConvAlgorithm)
 	Device    string // cpu|gpu:N
 	// SoftPlacement runs on the CPU when Device names a GPU that is not
@@ -112,7 +120,7 @@ func DefaultOptions() Options {
 		Arch: "vgg_19", Layout: "auto", ValSplit: 0.2, Seed: 1,
 		Trainable: "all", BatchNorm: BatchNormAuto, Epochs: 20, Batch: 64, ValBatch: 128, InputSize: 224,
 		Margin: pipeline.DefaultMargin, Style: "crop",
-		LR: 1e-3, LREnd: 1e-7, Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5, ClassWeights: "none",
+		LR: 1e-3, LREnd: 1e-7, Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5, ClassWeights: "none", BodyLRMult: 1,
 		Optimizer: tfgraph.OptMomentum, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, Rho: 0.9,
 		Schedule: tfgraph.SchedulePoly, StepEvery: 2, StepGamma: 0.94,
 		LogEvery: 10, EvalEvery: 500, SaveEvery: 600 * time.Second, KeepCheckpoints: 5,
@@ -177,6 +185,10 @@ func (o *Options) Validate() error {
 		return usage(fmt.Sprintf("--step-every must be > 0 epochs (got %g)", o.StepEvery))
 	case !(o.StepGamma > 0):
 		return usage(fmt.Sprintf("--step-gamma must be > 0 (got %g)", o.StepGamma))
+	case !(o.HeadEpochs >= 0):
+		return usage(fmt.Sprintf("--head-epochs must be >= 0 (got %g; 0: no head-only phase)", o.HeadEpochs))
+	case !(o.BodyLRMult >= 0):
+		return usage(fmt.Sprintf("--body-lr-mult must be >= 0 (got %g; 1: the head's learning rate, 0: body frozen)", o.BodyLRMult))
 	case o.Arch == "":
 		return usage("--arch is required: one of " + strings.Join(tfgraph.ArchNames(), ", "))
 	case o.ClassWeights != "" && o.ClassWeights != "balanced" && o.ClassWeights != "none":
@@ -256,4 +268,9 @@ func batchNormMode(o *Options, prev *rundir.Config) string {
 		return tfgraph.BatchNormTrain
 	}
 	return tfgraph.BatchNormFrozen
+}
+
+// headSteps is HeadEpochs in steps (rounded).
+func (o *Options) headSteps(stepsPerEpoch int) int64 {
+	return int64(math.Round(o.HeadEpochs * float64(stepsPerEpoch)))
 }

@@ -187,7 +187,7 @@ func batchNorm(b *B, x tf.Output, p BatchNorm) tf.Output {
 	}{{mean, bm}, {variance, bv}} {
 		us := b.sub("update_" + u.v.Name[len(b.prefix)+1:])
 		delta := op.Mul(us, op.Sub(us.SubScope("diff"), u.v.Read, op.StopGradient(us, u.batch)), one)
-		b.st.updates = append(b.st.updates, op.AssignSubVariableOp(us, u.v.Handle, delta))
+		b.st.pending = append(b.st.pending, pendingUpdate{s: us, v: u.v, delta: delta})
 	}
 	return y
 }

@@ -53,10 +53,11 @@ type Act func(b *B, x tf.Output) tf.Output
 // state is shared by every B of one forward.
 type state struct {
 	vars      *Vars
-	updates   []*tf.Operation
-	winograd  bool // some conv used Winograd
-	dropout   bool // some Dropout exists
-	batchNorm bool // some batch norm exists
+	pending   []pendingUpdate // batch-norm updates, made into ops by Updates/UpdatesIf
+	updates   []*tf.Operation // nil until Updates or UpdatesIf made them
+	winograd  bool            // some conv used Winograd
+	dropout   bool            // some Dropout exists
+	batchNorm bool            // some batch norm exists
 }
 
 // B is the builder: an op scope, a variable scope, Args and a Mode. B values
@@ -115,9 +116,38 @@ func (b *B) Prefix() string { return b.prefix }
 // Vars returns the variable set.
 func (b *B) Vars() *Vars { return b.st.vars }
 
+// pendingUpdate is one moving statistic's update, moving -= delta, not yet
+// an op: the op's inputs are known only when the model asks (UpdatesIf).
+type pendingUpdate struct {
+	s     *op.Scope
+	v     *Var
+	delta tf.Output
+}
+
 // Updates returns the batch-norm moving-average updates of this forward
-// (training mode only): run them with every training step.
-func (b *B) Updates() []*tf.Operation { return b.st.updates }
+// (training mode only): run them with every training step. The ops are made
+// by the first call of Updates or UpdatesIf; later calls return the same.
+func (b *B) Updates() []*tf.Operation { return b.UpdatesIf(tf.Output{}) }
+
+// UpdatesIf is Updates where each update runs only when the boolean scalar
+// pred is true (a Switch on its delta): a training step whose update is
+// skipped (loss scaling's overflow) leaves the statistics as they were. A
+// zero pred makes them unconditional.
+func (b *B) UpdatesIf(pred tf.Output) []*tf.Operation {
+	st := b.st
+	if st.updates != nil || len(st.pending) == 0 {
+		return st.updates
+	}
+	for _, u := range st.pending {
+		delta := u.delta
+		if pred != (tf.Output{}) {
+			_, taken := op.Switch(u.s.SubScope("if"), delta, pred)
+			delta = op.Identity(u.s.SubScope("taken"), taken)
+		}
+		st.updates = append(st.updates, op.AssignSubVariableOp(u.s, u.v.Handle, delta))
+	}
+	return st.updates
+}
 
 // ModeDependent reports whether a forward with another Mode would compute
 // something else: it used Winograd, dropout or batch norm.
