@@ -324,6 +324,21 @@ METRICS = [  # key, label, unit, scale, digits, goal vs Keras (text)
 ]
 
 
+PAIRED = {  # metric key: its value in one repetition's record
+    "train_ips": lambda r: r["train"]["images_per_s"],
+    "predict_ips": lambda r: r["predict"]["images_per_s"],
+    "predict_direct_ips": lambda r: r.get("predict_direct", r["predict"])["images_per_s"],
+    "cold_start": lambda r: r["predict"]["cold_start_s"],
+    "train_rss": lambda r: r["train"]["peak_rss"],
+    "predict_rss": lambda r: r["predict"]["peak_rss"],
+}
+
+
+def paired(m, key):
+    xs = m.get("paired", {}).get(key) or []
+    return ", ".join("—" if x is None else f"{x:.2f}" for x in xs) or "—"
+
+
 def collect(raw):
     """raw[cfg][tool] = list of per-rep dicts → summary[cfg][metric][tool] = stats."""
     out = {}
@@ -342,13 +357,20 @@ def collect(raw):
             m["cold_start"][tool] = stats([r["predict"]["cold_start_s"] for r in reps])
             m["predict_rss"][tool] = stats([r["predict"]["peak_rss"] for r in reps])
         m["top1_agree"] = [r["predict_direct"]["top1_agree"] for r in tools.get("tlearn", []) if "predict_direct" in r]
+        # tlearn/Keras within each repetition (the two ran back to back, so
+        # the machine's load hits both alike): steadier than a ratio of
+        # medians when other work comes and goes.
+        m["paired"] = {}
+        for key, get in PAIRED.items():
+            pairs = zip(tools.get("tlearn", []), tools.get("keras", []))
+            m["paired"][key] = [get(t) / get(k) if get(t) and get(k) else None for t, k in pairs]
         out[cfg] = m
     return out
 
 
 def table(summary, tools):
-    head = "| configuration | metric | " + " | ".join(tools) + " | tlearn/Keras | tlearn/PyTorch | goal vs Keras |"
-    rows = [head, "|" + "---|" * (len(tools) + 5)]
+    head = "| configuration | metric | " + " | ".join(tools) + " | tlearn/Keras | per repetition | tlearn/PyTorch | goal vs Keras |"
+    rows = [head, "|" + "---|" * (len(tools) + 6)]
     for cfg, m in summary.items():
         if cfg == "pipeline":
             continue
@@ -356,12 +378,12 @@ def table(summary, tools):
             s = m[key]
             cells = [fmt(s.get(t), unit, scale, digits) for t in tools]
             rows.append(f"| {cfg} | {label} | " + " | ".join(cells) +
-                        f" | {ratio(s.get('tlearn'), s.get('keras'))} | {ratio(s.get('tlearn'), s.get('torch'))} | {goal} |")
+                        f" | {ratio(s.get('tlearn'), s.get('keras'))} | {paired(m, key)} | {ratio(s.get('tlearn'), s.get('torch'))} | {goal} |")
     if "pipeline" in summary:
         s = summary["pipeline"]["pipeline_ips"]
         cells = [fmt(s.get(t), "", 1, 0) for t in tools]
         rows.append("| input pipeline alone (224, batch 64) | images/s | " + " | ".join(cells) +
-                    f" | {ratio(s.get('tlearn'), s.get('keras'))} | {ratio(s.get('tlearn'), s.get('torch'))} | — |")
+                    f" | {ratio(s.get('tlearn'), s.get('keras'))} | — | {ratio(s.get('tlearn'), s.get('torch'))} | — |")
     return "\n".join(rows)
 
 
@@ -383,7 +405,8 @@ def write_report(path, a, summary, env, tools, skipped, elapsed):
         f"Reproduce: `{cmd}`.",
         "",
         f"Figures are medians of {a.reps} repetition(s) with (min–max); the three tools run interleaved in each "
-        "repetition, in an order rotated from one repetition to the next, each task in a fresh process. Ratios are of medians. Higher is better for images/s, "
+        "repetition, in an order rotated from one repetition to the next, each task in a fresh process. Ratios are of medians; "
+        "\"per repetition\" lists tlearn/Keras within each repetition (back-to-back runs: the steadier figure on a loaded machine). Higher is better for images/s, "
         "lower for seconds and memory.",
         "",
         table(summary, tools).replace("| tlearn | keras | torch |", "| tlearn | Keras | PyTorch |"),
