@@ -19,7 +19,8 @@ SHOTS=${SHOTS:-10}
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-15}
 FINETUNE_STEPS=${FINETUNE_STEPS:-300}
 ARCH=${DEMO_ARCH:-vgg_mini}
-common=(--arch "$ARCH" --input-size 32 --margin 0.07 --log-every 50 --seed 1)
+SEED=${DEMO_SEED:-1}
+common=(--arch "$ARCH" --input-size 32 --margin 0.07 --log-every 50 --seed "$SEED")
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
