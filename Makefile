@@ -71,7 +71,7 @@ $(PYENV)/.bench-done: $(PYENV)/.done bench/requirements.txt
 	touch $@
 
 BENCH_ARGS ?=
-bench: deps build pydeps benchdeps ## tlearn vs Keras vs PyTorch (VGG19 + vgg_mini, ~1 h on 2 cores) → bench/RESULTS.md; BENCH_ARGS='--reps 1' etc.
+bench: deps build pydeps benchdeps ## tlearn vs Keras vs PyTorch (VGG19, vgg_mini, resnet_v1_50, mobilenet_v2, inception_v3; ~2 h on 2 cores) → bench/RESULTS.md; BENCH_ARGS='--reps 1' etc.
 	bash bench/run.sh $(BENCH_ARGS)
 	$(PYENV)/bin/python bench/precision.py
 

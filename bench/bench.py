@@ -4,7 +4,9 @@ generated JPEGs, networks, preprocessing, batch size and threads, as ratios.
 
 For each configuration (VGG19 at 224; tlearn's vgg_mini at 64, the reduced
 input size — tfgraph's vgg_19 only accepts 224..255 px because fc6 is a 7×7
-VALID conv), each repetition runs the three tools one after the other
+VALID conv; resnet_v1_50 and mobilenet_v2 at 224 and inception_v3 at 299
+against Keras applications' ResNet50, MobileNetV2 and InceptionV3 and
+torchvision's nets, weights=None), each repetition runs the three tools one after the other
 (interleaved, so that load from other processes on the machine hits them
 alike), each task in a fresh process:
 
@@ -21,8 +23,9 @@ pipeline's own side-by-side script: Go vs tf.data vs PIL+torchvision).
 
 Writes bench/out/results.json and bench/RESULTS.md (medians with min–max and
 ratios; bench/NOTES.md, the hand-written analysis, is appended). --smoke:
-a few images, one step, vgg_mini only, no timing claims; writes under
-bench/out/smoke. A tool that is not installed is skipped with a message.
+a few images, one step, every configuration but VGG19 at a small input
+(SMOKE_SIZE), no timing claims; writes under bench/out/smoke. A
+configuration whose net tlearn does not have yet is skipped with a message. A tool that is not installed is skipped with a message.
 """
 import argparse
 import datetime as dt
@@ -45,11 +48,36 @@ TOOLS = ["tlearn", "keras", "torch"]
 CONFIGS = {  # name: (tlearn arch, competitors' arch, input size)
     "vgg19@224": ("vgg_19", "vgg19", 224),
     "mini@64": ("vgg_mini", "mini", 64),
+    "resnet50@224": ("resnet_v1_50", "resnet50", 224),
+    "mobilenetv2@224": ("mobilenet_v2", "mobilenet_v2", 224),
+    "inception3@299": ("inception_v3", "inception_v3", 299),
 }
+# Input size of each configuration in --smoke (the smallest that all three
+# tools build: tlearn's inception_v3 needs 107 px), so CI builds every row's
+# networks without the cost of the real sizes.
+SMOKE_SIZE = {"vgg19@224": 224, "mini@64": 32, "resnet50@224": 32, "mobilenetv2@224": 32, "inception3@299": 107}
+SMOKE_CONFIGS = "mini@64,resnet50@224,mobilenetv2@224,inception3@299"
 # Default training warm-up and timed steps per configuration: a VGG19 step
 # takes seconds, a vgg_mini step ~35 ms, so 3 of those are too short a window
 # for a steady rate.
-STEPS = {"vgg19@224": (2, 3), "mini@64": (10, 40)}
+STEPS = {"vgg19@224": (2, 3), "mini@64": (10, 40), "resnet50@224": (2, 4), "mobilenetv2@224": (3, 8),
+         "inception3@299": (2, 3)}
+# Nets PyTorch has (torchvision); the others are skipped for it.
+TORCH_ARCHS = {"vgg19", "mini", "resnet50", "mobilenet_v2", "inception_v3"}
+
+
+def config(cfg, a):
+    """(tlearn arch, competitors' arch, input size) of cfg, the size reduced in --smoke."""
+    arch_t, arch_c, size = CONFIGS[cfg]
+    return arch_t, arch_c, (SMOKE_SIZE.get(cfg, size) if a.smoke else size)
+
+
+def tlearn_archs():
+    """The --arch names bin/tlearn knows (from train --help), so that a net
+    not yet in tfgraph/nets skips its row instead of failing the run."""
+    p = subprocess.run([TLEARN, "train", "--help"], capture_output=True, text=True)
+    m = re.search(r"--arch value\s+network: ([^(]*)", p.stdout)
+    return {n.strip() for n in m.group(1).split(",")} if m else set()
 
 
 def train_steps(cfg, a):
@@ -131,7 +159,7 @@ def parse_slog_time(s):
 
 
 def train(tool, cfg, a, out, data):
-    arch_t, arch_c, size = CONFIGS[cfg]
+    arch_t, arch_c, size = config(cfg, a)
     warmup, steps = train_steps(cfg, a)
     want = warmup + steps
     err = os.path.join(out, "stderr.txt")
@@ -173,7 +201,7 @@ def train(tool, cfg, a, out, data):
 def predict(tool, cfg, a, out, data, model, n_images, conv="auto"):
     """conv is tlearn's --conv: auto (its default: Winograd for the wide 3×3
     convs on the CPU) or direct (TensorFlow's Conv2D, Keras's kernels)."""
-    arch_t, arch_c, size = CONFIGS[cfg]
+    arch_t, arch_c, size = config(cfg, a)
     err = os.path.join(out, "stderr-predict" + ("" if conv == "auto" else "-" + conv) + ".txt")
     if tool == "tlearn":
         cmd = [TLEARN, "predict", "--model", model, "--batch", str(a.batch), "--threads", str(a.threads),
@@ -296,6 +324,21 @@ METRICS = [  # key, label, unit, scale, digits, goal vs Keras (text)
 ]
 
 
+PAIRED = {  # metric key: its value in one repetition's record
+    "train_ips": lambda r: r["train"]["images_per_s"],
+    "predict_ips": lambda r: r["predict"]["images_per_s"],
+    "predict_direct_ips": lambda r: r.get("predict_direct", r["predict"])["images_per_s"],
+    "cold_start": lambda r: r["predict"]["cold_start_s"],
+    "train_rss": lambda r: r["train"]["peak_rss"],
+    "predict_rss": lambda r: r["predict"]["peak_rss"],
+}
+
+
+def paired(m, key):
+    xs = m.get("paired", {}).get(key) or []
+    return ", ".join("—" if x is None else f"{x:.2f}" for x in xs) or "—"
+
+
 def collect(raw):
     """raw[cfg][tool] = list of per-rep dicts → summary[cfg][metric][tool] = stats."""
     out = {}
@@ -314,13 +357,20 @@ def collect(raw):
             m["cold_start"][tool] = stats([r["predict"]["cold_start_s"] for r in reps])
             m["predict_rss"][tool] = stats([r["predict"]["peak_rss"] for r in reps])
         m["top1_agree"] = [r["predict_direct"]["top1_agree"] for r in tools.get("tlearn", []) if "predict_direct" in r]
+        # tlearn/Keras within each repetition (the two ran back to back, so
+        # the machine's load hits both alike): steadier than a ratio of
+        # medians when other work comes and goes.
+        m["paired"] = {}
+        for key, get in PAIRED.items():
+            pairs = zip(tools.get("tlearn", []), tools.get("keras", []))
+            m["paired"][key] = [get(t) / get(k) if get(t) and get(k) else None for t, k in pairs]
         out[cfg] = m
     return out
 
 
 def table(summary, tools):
-    head = "| configuration | metric | " + " | ".join(tools) + " | tlearn/Keras | tlearn/PyTorch | goal vs Keras |"
-    rows = [head, "|" + "---|" * (len(tools) + 5)]
+    head = "| configuration | metric | " + " | ".join(tools) + " | tlearn/Keras | per repetition | tlearn/PyTorch | goal vs Keras |"
+    rows = [head, "|" + "---|" * (len(tools) + 6)]
     for cfg, m in summary.items():
         if cfg == "pipeline":
             continue
@@ -328,12 +378,12 @@ def table(summary, tools):
             s = m[key]
             cells = [fmt(s.get(t), unit, scale, digits) for t in tools]
             rows.append(f"| {cfg} | {label} | " + " | ".join(cells) +
-                        f" | {ratio(s.get('tlearn'), s.get('keras'))} | {ratio(s.get('tlearn'), s.get('torch'))} | {goal} |")
+                        f" | {ratio(s.get('tlearn'), s.get('keras'))} | {paired(m, key)} | {ratio(s.get('tlearn'), s.get('torch'))} | {goal} |")
     if "pipeline" in summary:
         s = summary["pipeline"]["pipeline_ips"]
         cells = [fmt(s.get(t), "", 1, 0) for t in tools]
         rows.append("| input pipeline alone (224, batch 64) | images/s | " + " | ".join(cells) +
-                    f" | {ratio(s.get('tlearn'), s.get('keras'))} | {ratio(s.get('tlearn'), s.get('torch'))} | — |")
+                    f" | {ratio(s.get('tlearn'), s.get('keras'))} | — | {ratio(s.get('tlearn'), s.get('torch'))} | — |")
     return "\n".join(rows)
 
 
@@ -355,7 +405,8 @@ def write_report(path, a, summary, env, tools, skipped, elapsed):
         f"Reproduce: `{cmd}`.",
         "",
         f"Figures are medians of {a.reps} repetition(s) with (min–max); the three tools run interleaved in each "
-        "repetition, in an order rotated from one repetition to the next, each task in a fresh process. Ratios are of medians. Higher is better for images/s, "
+        "repetition, in an order rotated from one repetition to the next, each task in a fresh process. Ratios are of medians; "
+        "\"per repetition\" lists tlearn/Keras within each repetition (back-to-back runs: the steadier figure on a loaded machine). Higher is better for images/s, "
         "lower for seconds and memory.",
         "",
         table(summary, tools).replace("| tlearn | keras | torch |", "| tlearn | Keras | PyTorch |"),
@@ -390,12 +441,19 @@ def write_report(path, a, summary, env, tools, skipped, elapsed):
         "- Configurations: VGG19 at 224 (Keras: `tf.keras.applications.VGG19(weights=None, include_top=False)` + "
         "Flatten/Dense 4096/Dense 4096/Dense C, PyTorch: `torchvision.models.vgg19(num_classes=C)`), and "
         "the reduced input size, 64 px, with tlearn's `vgg_mini` rebuilt layer for layer in Keras and PyTorch "
-        "(tfgraph's vgg_19 needs 224–255 px: fc6 is a 7×7 VALID conv).",
+        "(tfgraph's vgg_19 needs 224–255 px: fc6 is a 7×7 VALID conv). resnet50@224: tlearn `resnet_v1_50` vs "
+        "`tf.keras.applications.ResNet50(weights=None, classes=C, classifier_activation=None)` and "
+        "`torchvision.models.resnet50`; mobilenetv2@224: `mobilenet_v2` vs `MobileNetV2` and "
+        "`torchvision.models.mobilenet_v2`; inception3@299: `inception_v3` vs `InceptionV3` (no aux head) and "
+        "`torchvision.models.inception_v3` (aux head, weight 0.4 as tlearn). Batch norm trains on batch statistics "
+        "in all three (tlearn `--batch-norm auto` = train with `--weights none`). TF-Slim's resnet_v1 strides in "
+        "the last unit of each block (3.5 GMAC), Keras's and torchvision's ResNet-50 in the first (3.9, 4.1 GMAC): "
+        "tlearn computes ~10 % less there.",
         f"- Input pipeline alone: `bench/pipeline/side_by_side.py --workers {a.workers} --images {a.pipeline_images}` "
         "(Go pipeline vs tf.data + decode_jpeg vs PIL + torchvision DataLoader; training preprocessing to 224, batch 64).",
     ]
     for t, why in skipped.items():
-        lines.append(f"- Skipped {names[t]}: {why}.")
+        lines.append(f"- Skipped {names.get(t, t)}: {why}.")
     notes = os.path.join(HERE, "NOTES.md")
     if not a.smoke and os.path.exists(notes):
         with open(notes) as f:
@@ -409,8 +467,8 @@ def write_report(path, a, summary, env, tools, skipped, elapsed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--smoke", action="store_true", help="a few images, one step, vgg_mini only")
-    ap.add_argument("--configs", default="vgg19@224,mini@64")
+    ap.add_argument("--smoke", action="store_true", help="a few images, one step, small inputs (no VGG19)")
+    ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated, of " + ", ".join(CONFIGS))
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--classes", type=int, default=6)
@@ -432,7 +490,7 @@ def main():
     a.args_text = " ".join(sys.argv[1:])
     a.tools = a.tools.split(",")
     if a.smoke:
-        a.configs, a.reps, a.classes, a.per_class = "mini@64", 1, 3, 6
+        a.configs, a.reps, a.classes, a.per_class = SMOKE_CONFIGS, 1, 3, 6
         a.warmup, a.steps, a.pipeline = 1, 1, "off"
         a.batch = min(a.batch, 4)
     a.val_split = 0.05 if a.per_class >= 20 else 0.2
@@ -462,6 +520,19 @@ def main():
     if not tools:
         log("bench: no tool available")
         return 1
+    configs = []
+    known = tlearn_archs() if "tlearn" in tools else set()
+    for cfg in a.configs.split(","):
+        if cfg not in CONFIGS:
+            log(f"bench: unknown configuration {cfg} (want one of {', '.join(CONFIGS)})")
+            return 2
+        if "tlearn" in tools and CONFIGS[cfg][0] not in known:
+            why = f"tlearn has no --arch {CONFIGS[cfg][0]} yet"
+            log(f"bench: skipping {cfg}: {why}")
+            skipped[cfg] = why
+            continue
+        configs.append(cfg)
+    a.configs = ",".join(configs)
     env = {"machine": machine(), "versions": versions(), "data": {"images": n_images, "classes": a.classes},
            "args": vars(a)}
     start = time.time()
@@ -471,6 +542,8 @@ def main():
             # Rotate the order each repetition, so no tool always runs first
             # (after another configuration's heavy runs) or last.
             for tool in tools[rep % len(tools):] + tools[:rep % len(tools)]:
+                if tool == "torch" and CONFIGS[cfg][1] not in TORCH_ARCHS:
+                    continue
                 d = os.path.join(out, cfg, tool, f"rep{rep}")
                 os.makedirs(d, exist_ok=True)
                 log(f"bench: rep {rep + 1}/{a.reps} {cfg} {tool} train …")

@@ -6,8 +6,8 @@ DataLoader over PIL + torchvision transforms and a plain training loop).
 
 One task per process (bench.py times the process from the outside):
 
-    competitors.py keras|torch train   --data DIR --arch vgg19|mini --size S --batch 16 --warmup 2 --steps 3 --save FILE
-    competitors.py keras|torch predict --data DIR --arch vgg19|mini --size S --batch 16 --weights FILE
+    competitors.py keras|torch train   --data DIR --arch vgg19|mini|resnet50|… --size S --batch 16 --warmup 2 --steps 3 --save FILE
+    competitors.py keras|torch predict --data DIR --arch vgg19|mini|resnet50|… --size S --batch 16 --weights FILE
 
 train prints one JSON line per step ({"step": i, "t": seconds since start});
 predict prints one JSON line per image as soon as its batch is classified.
@@ -19,6 +19,13 @@ Networks (what tlearn builds, see tfgraph/arch.go):
          torchvision.models.vgg19(num_classes=C).
   mini   tlearn's vgg_mini (VGG19's 2,2,4,4,4 convs with 8,16,32,64,64
          channels, fc 128) built with the same layers.
+  resnet50, mobilenet_v2, inception_v3
+         Keras applications ResNet50 / MobileNetV2 / InceptionV3
+         (weights=None, their own top: global pool + Dense C, logits);
+         torchvision resnet50 / mobilenet_v2 / inception_v3 (aux head on,
+         aux loss weighted 0.4 as TF-Slim). Keras's InceptionV3 has no aux
+         head. Input: mobilenet_v2 and inception_v3 take RGB scaled to
+         [-1, 1], the others RGB minus the VGG means.
 Optimiser: SGD, momentum 0.9, weight decay 5e-4 (Keras: SGD(weight_decay),
 PyTorch: SGD(weight_decay)), constant learning rate. Preprocessing: tlearn's
 (random square crop of side min(h,w)-20 + flip for training, central square
@@ -34,6 +41,11 @@ T0 = time.perf_counter()
 MEANS = (123.68, 116.78, 103.94)
 MARGIN = 10
 MINI = dict(convs=(2, 2, 4, 4, 4), filters=(8, 16, 32, 64, 64), fc=128)
+ARCHS = ["vgg19", "mini", "resnet50", "mobilenet_v2", "inception_v3"]
+# Nets whose input is RGB scaled to [-1, 1] (TF-Slim's inception
+# preprocessing, as tlearn's mobilenet_* and inception_v3); the others take
+# RGB minus the VGG means.
+PLUS_MINUS_ONE = {"mobilenet_v2", "inception_v3"}
 
 
 def files(root):
@@ -65,6 +77,12 @@ def keras_setup(threads):
 
 def keras_model(tf, arch, size, classes):
     k = tf.keras
+    # Keras applications with their own top (global pool + Dense C), logits out.
+    apps = {"resnet50": k.applications.ResNet50, "mobilenet_v2": k.applications.MobileNetV2,
+            "inception_v3": k.applications.InceptionV3}
+    if arch in apps:
+        return apps[arch](weights=None, include_top=True, classes=classes, input_shape=(size, size, 3),
+                          classifier_activation=None)
     if arch == "vgg19":
         body = k.applications.VGG19(weights=None, include_top=False, input_shape=(size, size, 3))
         x = body.output
@@ -87,10 +105,12 @@ def keras_model(tf, arch, size, classes):
     return k.Model(inp, out)
 
 
-def keras_dataset(tf, items, size, batch, workers, train, seed=0):
+def keras_dataset(tf, items, size, batch, workers, train, arch, seed=0):
     paths = [p for p, _ in items]
     labels = [l for _, l in items]
-    means = tf.constant(MEANS, tf.float32)
+    pm1 = arch in PLUS_MINUS_ONE
+    means = tf.constant((127.5,) * 3 if pm1 else MEANS, tf.float32)
+    scale = 1 / 127.5 if pm1 else 1.0
 
     def load(path, label):
         img = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
@@ -104,7 +124,7 @@ def keras_dataset(tf, items, size, batch, workers, train, seed=0):
             s = tf.minimum(h, w)
             img = tf.image.crop_to_bounding_box(img, (h - s) // 2, (w - s) // 2, s, s)
         x = tf.image.resize(img[None], [size, size], method="bilinear", antialias=True)[0]
-        return x - means, label
+        return (x - means) * scale, label
 
     ds = tf.data.Dataset.from_tensor_slices((paths, labels))
     if train:
@@ -120,7 +140,7 @@ def keras_train(a, classes, items):
     model = keras_model(tf, a.arch, a.size, len(classes))
     model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=a.lr, momentum=0.9, weight_decay=5e-4),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    ds = keras_dataset(tf, items, a.size, a.batch, a.workers, True)
+    ds = keras_dataset(tf, items, a.size, a.batch, a.workers, True, a.arch)
 
     class Steps(tf.keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -136,7 +156,7 @@ def keras_predict(a, classes, items):
     tf = keras_setup(a.threads)
     model = keras_model(tf, a.arch, a.size, len(classes))
     model.load_weights(a.weights)
-    ds = keras_dataset(tf, items, a.size, a.batch, a.workers, False)
+    ds = keras_dataset(tf, items, a.size, a.batch, a.workers, False, a.arch)
 
     def out(probs, chunk):
         for (path, _), p in zip(chunk, probs):
@@ -165,6 +185,14 @@ def torch_model(torch, arch, classes):
     import torchvision
     if arch == "vgg19":
         return torchvision.models.vgg19(weights=None, num_classes=classes)
+    if arch == "resnet50":
+        return torchvision.models.resnet50(weights=None, num_classes=classes)
+    if arch == "mobilenet_v2":
+        return torchvision.models.mobilenet_v2(weights=None, num_classes=classes)
+    if arch == "inception_v3":
+        # With its aux head, as TF-Slim's inception_v3 and tlearn train it.
+        return torchvision.models.inception_v3(weights=None, num_classes=classes, aux_logits=True,
+                                               init_weights=True)
     layers, cin = [], 3
     for n, f in zip(MINI["convs"], MINI["filters"]):
         for _ in range(n):
@@ -179,8 +207,9 @@ def torch_model(torch, arch, classes):
 class TorchSet:
     """ImageFolder-like dataset with tlearn's crops (module level: picklable)."""
 
-    def __init__(self, items, size, train):
+    def __init__(self, items, size, train, arch):
         self.items, self.size, self.train = items, size, train
+        self.pm1 = arch in PLUS_MINUS_ONE
 
     def __len__(self):
         return len(self.items)
@@ -205,13 +234,16 @@ class TorchSet:
             img = img.crop((x0, y0, x0 + s, y0 + s))
         img = img.resize((self.size, self.size), Image.Resampling.BILINEAR)  # antialiased in PIL
         x = F.pil_to_tensor(img).float()
-        x -= torch.tensor(MEANS).view(3, 1, 1)
+        if self.pm1:
+            x = x / 127.5 - 1
+        else:
+            x -= torch.tensor(MEANS).view(3, 1, 1)
         return x, label
 
 
-def torch_loader(torch, items, size, batch, workers, train):
+def torch_loader(torch, items, size, batch, workers, train, arch):
     from torch.utils.data import DataLoader
-    return DataLoader(TorchSet(items, size, train), batch_size=batch, shuffle=train, drop_last=train,
+    return DataLoader(TorchSet(items, size, train, arch), batch_size=batch, shuffle=train, drop_last=train,
                       num_workers=workers, prefetch_factor=2 if workers else None,
                       persistent_workers=bool(workers) and train)
 
@@ -219,15 +251,20 @@ def torch_loader(torch, items, size, batch, workers, train):
 def torch_train(a, classes, items):
     torch = torch_setup(a.threads)
     model = torch_model(torch, a.arch, len(classes))
-    model(torch.zeros(1, 3, a.size, a.size))  # materialise lazy layers
+    if a.arch == "mini":
+        model(torch.zeros(1, 3, a.size, a.size))  # materialise lazy layers
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
     lossf = torch.nn.CrossEntropyLoss()
     model.train()
     step, want = 0, a.warmup + a.steps
     while step < want:
-        for x, y in torch_loader(torch, items, a.size, a.batch, a.workers, True):
+        for x, y in torch_loader(torch, items, a.size, a.batch, a.workers, True, a.arch):
             opt.zero_grad(set_to_none=True)
-            loss = lossf(model(x), y)
+            out = model(x)
+            if isinstance(out, tuple):  # inception_v3's (logits, aux_logits): slim's 0.4 aux weight
+                loss = lossf(out[0], y) + 0.4 * lossf(out[1], y)
+            else:
+                loss = lossf(out, y)
             loss.backward()
             opt.step()
             step += 1
@@ -241,12 +278,13 @@ def torch_train(a, classes, items):
 def torch_predict(a, classes, items):
     torch = torch_setup(a.threads)
     model = torch_model(torch, a.arch, len(classes))
-    model(torch.zeros(1, 3, a.size, a.size))
+    if a.arch == "mini":
+        model(torch.zeros(1, 3, a.size, a.size))
     model.load_state_dict(torch.load(a.weights))
     model.eval()
     i = 0
     with torch.inference_mode():
-        for x, _ in torch_loader(torch, items, a.size, a.batch, a.workers, False):
+        for x, _ in torch_loader(torch, items, a.size, a.batch, a.workers, False, a.arch):
             probs = torch.softmax(model(x), 1)
             p, idx = probs.max(1)
             for k in range(x.shape[0]):
@@ -259,7 +297,7 @@ def main():
     ap.add_argument("tool", choices=["keras", "torch"])
     ap.add_argument("task", choices=["train", "predict"])
     ap.add_argument("--data", required=True)
-    ap.add_argument("--arch", default="vgg19", choices=["vgg19", "mini"])
+    ap.add_argument("--arch", default="vgg19", choices=ARCHS)
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--warmup", type=int, default=2)

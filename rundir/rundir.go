@@ -89,6 +89,9 @@ type Config struct {
 		WarmupTotal    int64   `json:"warmup_total_steps"`
 		StepEverySteps int64   `json:"step_every_steps"`
 		ClassWeights   string  `json:"class_weights,omitempty"`
+		// BatchNorm is the batch-norm mode the run trains with, train or
+		// frozen (--batch-norm auto resolved); empty in older runs.
+		BatchNorm string `json:"batch_norm,omitempty"`
 		// LabelSmoothing ε mixes the one-hot targets with the uniform
 		// distribution, ClipNorm bounds the global gradient norm (0: no
 		// clipping), Patience stops after that many validations without a

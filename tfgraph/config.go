@@ -371,3 +371,13 @@ func ArchCheckpointClasses(name string) (int, error) {
 	}
 	return net.CheckpointClasses, nil
 }
+
+// ArchHeads are the scopes of the network name that a new head replaces
+// ("fc8"; "logits"; "Logits", "AuxLogits"), for messages.
+func ArchHeads(name string) ([]string, error) {
+	net, err := nets.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return net.HeadScopes, nil
+}

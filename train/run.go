@@ -193,6 +193,13 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		classWeights = balancedWeights(ds)
 	}
 	threads := o.Threads
+	bn := batchNormMode(o, prev)
+	if o.BatchNorm != bn {
+		log.Info("batch norm", "mode", bn, "why", "--batch-norm "+o.BatchNorm+": "+map[string]string{
+			tfgraph.BatchNormFrozen: "fine-tuning from weights (moving statistics, never updated)",
+			tfgraph.BatchNormTrain:  "training from scratch, or a run that trained so (batch statistics)"}[bn])
+	}
+	o.BatchNorm = bn
 	model, err := tfgraph.NewModel(tfgraph.Config{
 		Arch: o.Arch, NumClasses: len(ds.Classes), InputSize: o.InputSize, Trainable: o.Trainable,
 		LearningRate: o.LR, LearningRateEnd: o.LREnd, LRPower: 1, DecaySteps: total,
@@ -249,7 +256,11 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		if err := model.LoadPretrained(from); err != nil {
 			return nil, fmt.Errorf("pretrained weights: %w", err)
 		}
-		args := []any{"from", from, "head", fmt.Sprintf("fc8 → %d classes, fresh", len(ds.Classes))}
+		heads, err := tfgraph.ArchHeads(o.Arch)
+		if err != nil {
+			return nil, err
+		}
+		args := []any{"from", from, "head", fmt.Sprintf("%s → %d classes, fresh", strings.Join(heads, ", "), len(ds.Classes))}
 		if which != "" {
 			args = append(args, "checkpoint", which)
 		}
@@ -383,6 +394,12 @@ func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Chang
 		{"color-jitter", prev.Preprocess.ColorJitter, o.ColorJitter}, {"label-smoothing", p.LabelSmoothing, o.LabelSmoothing},
 		{"clip-norm", p.ClipNorm, o.ClipNorm}, {"patience", p.Patience, o.Patience},
 	}
+	if p.BatchNorm != "" { // recorded since --batch-norm auto
+		pairs = append(pairs, struct {
+			key      string
+			from, to any
+		}{"batch-norm", p.BatchNorm, o.BatchNorm})
+	}
 	if p.Optimizer != "" { // runs from before these options record none of them
 		pairs = append(pairs, []struct {
 			key      string
@@ -471,7 +488,7 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.Data, t.Layout, t.ValSplit, t.Seed, t.Weights = abs, ds.Layout, o.ValSplit, o.Seed, o.Weights
 	t.Trainable, t.Epochs, t.Batch, t.ValBatch = o.Trainable, o.Epochs, o.Batch, o.ValBatch
 	t.LR, t.LREnd, t.Momentum, t.WeightDecay, t.ClassWeights = o.LR, o.LREnd, o.Momentum, o.WeightDecay, o.ClassWeights
-	t.DropoutKeep, t.Precision = o.DropoutKeep, o.Precision
+	t.DropoutKeep, t.Precision, t.BatchNorm = o.DropoutKeep, o.Precision, o.BatchNorm
 	t.LabelSmoothing, t.ClipNorm, t.Patience = o.LabelSmoothing, o.ClipNorm, o.Patience
 	t.HeadEpochs, t.HeadSteps, t.BodyLRMult, t.EMA = o.HeadEpochs, o.headSteps(stepsPerEpoch), &o.BodyLRMult, o.EMA
 	t.Recipe = o.Recipe

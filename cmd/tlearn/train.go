@@ -77,7 +77,7 @@ func trainFlags(d train.Options) []cli.Flag {
 		floatFlag("val-split", d.ValSplit, "fraction of each class held out for validation (folders and list layouts; 0: none)"),
 		int64Flag("seed", d.Seed, "seed for the split, shuffling, augmentation and the new head's initial weights"),
 		strFlag("trainable", d.Trainable, "which layers train: all (end-to-end), head (the net's logits layer, fc8 for VGG), last-N (the last N weight layers), or scopes:P1,P2 (variable scopes, e.g. scopes:fc7,fc8)"),
-		strFlag("batch-norm", d.BatchNorm, "batch norm in training steps: train (batch statistics, moving averages updated) or frozen (moving statistics, never updated; beta/gamma may still train); nets without batch norm ignore it"),
+		strFlag("batch-norm", d.BatchNorm, "batch norm in training steps: train (batch statistics, moving averages updated), frozen (moving statistics, never updated; beta/gamma may still train), or auto: frozen when fine-tuning from --weights, train with --weights none (a resumed run keeps its mode); nets without batch norm ignore it"),
 		intFlag("epochs", d.Epochs, "passes over the training split"),
 		int64Flag("steps", d.Steps, "train exactly this many steps instead of --epochs (0: use --epochs)"),
 		intFlag("batch", d.Batch, "training batch size"),

@@ -150,3 +150,36 @@ func TestCheckInput(t *testing.T) {
 		t.Error("unknown arch accepted")
 	}
 }
+
+// TestCost: the parameter and multiply-accumulate counts of the published
+// nets equal the figures of their papers and of Keras/torchvision (for
+// 1000 classes: VGG16 138.36 M params / 15.47 GMAC, MobileNet v1 4.23 M /
+// 0.57 GMAC, MobileNet v2 3.50 M / 0.30 GMAC; ResNet-50 25.56 M and 3.48
+// GMAC, counted by hand for TF-Slim's layout, whose blocks stride in their
+// last unit — Keras's and torchvision's, striding in the first, are 3.9 and
+// 4.1 GMAC), and `-v` prints the README's params and GMAC columns.
+func TestCost(t *testing.T) {
+	want := map[string][2]float64{ // arch: params (M), GMAC at the default size, published
+		"vgg_16": {138.36, 15.47}, "resnet_v1_50": {25.56, 3.48}, "mobilenet_v1": {4.23, 0.57}, "mobilenet_v2": {3.50, 0.30},
+	}
+	for _, name := range nets.Names() {
+		net, _ := nets.Lookup(name)
+		classes := net.CheckpointClasses
+		if classes == 0 {
+			classes = 1000
+		}
+		c, err := nets.CostOf(net, net.DefaultInput, classes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		params, gmac := float64(c.Params)/1e6, float64(c.MACs)/1e9
+		t.Logf("| %s | %d | %d | %.2f M | %.3f |", name, net.DefaultInput, classes, params, gmac)
+		if w, ok := want[name]; ok {
+			// 1 % for the params (1001-class heads), 5 % for GMAC (published
+			// figures round, and differ on where the stride sits).
+			if params < w[0]*0.99 || params > w[0]*1.01 || gmac < w[1]*0.95 || gmac > w[1]*1.05 {
+				t.Errorf("%s: %.2f M params, %.3f GMAC; published %.2f M, %.2f GMAC", name, params, gmac, w[0], w[1])
+			}
+		}
+	}
+}
