@@ -60,6 +60,17 @@ type Config struct {
 	Seed int64 // graph-level seed for the initialisers and dropout
 
 	Device          string // "cpu", "gpu:N", or "" to let TensorFlow choose
+	// Devices, when set, trains data-parallel (see replicas.go): one replica
+	// per device ("cpu:N" or "gpu:N", all of one type), each computing the
+	// gradients of its equal slice of the batch, averaged into one update;
+	// batch norm in training mode uses each replica's own slice statistics.
+	// CPUs are virtual devices (ConfigProto device_count), so "cpu:0",
+	// "cpu:1" works on any machine. Device must then be "". Variables, the
+	// eval forward and the update live on the first device.
+	Devices []string
+	// ReduceGradients combines the replicas' gradients (nil: MeanGradients,
+	// the in-process mean); a multi-process run sets one that all-reduces.
+	ReduceGradients GradientReducer
 	IntraOpThreads  int    // 0 = TensorFlow's default
 	InterOpThreads  int    // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
 	GPUMemoryGrowth bool
@@ -202,6 +213,12 @@ func (c Config) check(net nets.Net) error {
 	}
 	if _, err := parseDevice(c.Device); err != nil {
 		return err
+	}
+	if _, err := parseDevices(c.Devices); err != nil {
+		return err
+	}
+	if len(c.Devices) > 0 && c.Device != "" {
+		return fmt.Errorf("device %q and devices %s: give one", c.Device, strings.Join(c.Devices, ","))
 	}
 	switch c.BatchNorm {
 	case "", BatchNormTrain, BatchNormFrozen:

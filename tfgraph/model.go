@@ -34,6 +34,8 @@ type Model struct {
 	byName map[string]*slim.Var
 	step   *slim.Var
 
+	devices []string // Config.Devices as TensorFlow device names (nil: one device)
+
 	images, labels tf.Output // placeholders [n,S,S,3] float32, [n] int32
 	prefix         tf.Output // checkpoint prefix placeholder (string scalar)
 
@@ -123,9 +125,15 @@ func (m *Model) initialize() error {
 func (m *Model) build() error {
 	cfg, net := m.cfg, m.net
 	dev, _ := parseDevice(cfg.Device)
-	s := op.NewScope()
+	m.devices, _ = parseDevices(cfg.Devices)
+	// The graph is kept from the start: data-parallel replicas are imported into it.
+	m.graph = tf.NewGraph()
+	s := op.NewScopeWithGraph(m.graph)
 	ds := s.WithDevice(dev) // forward ops and variables; gradients go in s
-	if dev == "/device:CPU:0" {
+	switch {
+	case len(m.devices) > 0:
+		ds = s.WithDevice(m.devices[0]) // variables, eval forward, reduction and updates
+	case dev == "/device:CPU:0":
 		ds = s // CPU-only is enforced through the session config (no GPUs visible)
 	}
 	S := int64(cfg.InputSize)
@@ -171,8 +179,7 @@ func (m *Model) build() error {
 	}
 	sv := slim.SaverOps(s.SubScope("save"), m.vars, m.prefix)
 	m.save, m.restoreAll = sv.Save, sv.RestoreAll
-	var err error
-	m.graph, err = s.Finalize()
+	_, err := s.Finalize()
 	return err
 }
 
@@ -281,22 +288,50 @@ const auxLossWeight = 0.4
 // API, the optimizer's updates at the schedule's learning rate, and the
 // global step increment after all updates and batch-norm statistics
 // updates. TensorFlow runs only what a training step fetches, so the second
-// forward costs graph size, not time.
+// forward costs graph size, not time. With Config.Devices the forward, loss
+// and gradients are built once per device instead (buildReplicas).
 func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
-	cfg := m.cfg
+	if len(m.devices) > 0 {
+		return m.buildReplicas(root, ds, vs)
+	}
 	s := ds.SubScope("train")
-	tb := slim.New(s, vs, slim.Mode{Training: true, DropoutKeep: cfg.DropoutKeep, FrozenBatchNorm: cfg.BatchNorm == BatchNormFrozen})
-	out := m.net.Build(tb, m.images, cfg.NumClasses)
-	if err := tb.Err(); err != nil {
+	loss, total, tb, err := m.trainForward(s, vs)
+	if err != nil {
 		return err
 	}
-	m.trainLoss = m.xentLoss(s.SubScope("loss"), out.Logits)
+	m.trainLoss, m.totalLoss = loss, total
+	train, reads := trainableReads(vs)
+	if err := root.Err(); err != nil {
+		return err
+	}
+	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{m.totalLoss}, reads)
+	if err := root.Err(); err != nil {
+		return err
+	}
+	return m.buildUpdates(root, s, vs, train, grads, tb.Updates())
+}
+
+// trainForward builds the training forward of m.images into s (dropout,
+// batch norm on batch statistics for trainable layers, direct convolutions)
+// on vs's variables, and its loss against m.labels: the cross-entropy (with
+// the auxiliary head's, weighted) and the total loss adding the L2 terms.
+// It is the whole per-device computation: buildTraining runs it in the model
+// graph, buildReplicas once per replica graph.
+func (m *Model) trainForward(s *op.Scope, vs *slim.Vars) (loss, total tf.Output, tb *slim.B, err error) {
+	cfg := m.cfg
+	mode := slim.Mode{Training: true, DropoutKeep: cfg.DropoutKeep, FrozenBatchNorm: cfg.BatchNorm == BatchNormFrozen}
+	tb = slim.New(s, vs, mode)
+	out := m.net.Build(tb, m.images, cfg.NumClasses)
+	if err := tb.Err(); err != nil {
+		return loss, total, nil, err
+	}
+	loss = m.xentLoss(s.SubScope("loss"), out.Logits)
 	if out.AuxLogits != (tf.Output{}) {
 		as := s.SubScope("aux_loss")
 		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, out.AuxLogits))
-		m.trainLoss = op.AddV2(s.SubScope("loss_with_aux"), m.trainLoss, aux)
+		loss = op.AddV2(s.SubScope("loss_with_aux"), loss, aux)
 	}
-	m.totalLoss = m.trainLoss
+	total = loss
 	if cfg.WeightDecay != 0 && cfg.Optimizer != OptAdamW { // AdamW decays the weights in its update instead
 		// TF-Slim puts every regularised weight into the total loss, trainable
 		// or not (only trainable ones get gradients).
@@ -308,27 +343,31 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 			}
 		}
 		reg := op.Mul(rs, op.Const(rs.SubScope("decay"), float32(cfg.WeightDecay)), op.AddN(rs, l2s))
-		m.totalLoss = op.Add(s.SubScope("total_loss"), m.trainLoss, reg)
+		total = op.Add(s.SubScope("total_loss"), loss, reg)
 	}
+	return loss, total, tb, s.Err()
+}
 
-	var train []*slim.Var
-	var reads []tf.Output
+// trainableReads returns vs's trainable variables in creation order and
+// their reads: the variables gradients are taken for and updates applied to.
+func trainableReads(vs *slim.Vars) (train []*slim.Var, reads []tf.Output) {
 	for _, v := range vs.All() {
 		if v.Trainable {
 			train = append(train, v)
 			reads = append(reads, v.Read)
 		}
 	}
-	if err := root.Err(); err != nil {
-		return err
-	}
-	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{m.totalLoss}, reads)
-	if err := root.Err(); err != nil {
-		return err
-	}
+	return train, reads
+}
+
+// buildUpdates adds the step's updates to the graph: the optimizer applies
+// grads (one per train variable) at the schedule's learning rate, and the
+// global step increments after them and the batch-norm statistics updates
+// bnUpdates, into m.lr and m.stepAfter.
+func (m *Model) buildUpdates(root, s *op.Scope, vs *slim.Vars, train []*slim.Var, grads []tf.Output, bnUpdates []*tf.Operation) error {
 	m.lr = m.schedule().LR(s, m.step.Read)
 	updates := m.optimizer().Apply(s, vs, train, grads, m.lr)
-	updates = append(updates, tb.Updates()...)
+	updates = append(updates, bnUpdates...)
 	gs := s.SubScope("global_step").WithControlDependencies(updates...)
 	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
 	m.stepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.Handle, tf.Int64)

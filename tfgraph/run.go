@@ -67,6 +67,11 @@ var gpuBuild = sync.OnceValue(func() bool {
 
 func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 	dev, _ := parseDevice(cfg.Device)
+	devs, _ := parseDevices(cfg.Devices)
+	cpus := virtualCPUs(devs)
+	if cpus > 0 {
+		dev = "/device:CPU:0"
+	}
 	inter := cfg.InterOpThreads
 	if inter == 0 && (dev == "/device:CPU:0" || dev == "" && !gpuBuild()) {
 		inter = cpuInterOpThreads
@@ -88,6 +93,9 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 	if dev == "/device:CPU:0" {
 		// Hide GPUs so that every op, gradients included, runs on the CPU.
 		cp.DeviceCount = map[string]int32{"GPU": 0}
+	}
+	if cpus > 1 {
+		cp.DeviceCount["CPU"] = int32(cpus) // virtual CPU devices for the replicas
 	}
 	b, err := proto.Marshal(cp)
 	if err != nil {
@@ -179,6 +187,9 @@ func (m *Model) feeds(images []float32, labels []int32, n int) (map[tf.Output]*t
 func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, error) {
 	if m.stepAfter == (tf.Output{}) {
 		return StepResult{}, fmt.Errorf("train step: model was built ForInference")
+	}
+	if r := len(m.devices); r > 0 && n%r != 0 {
+		return StepResult{}, fmt.Errorf("train step: batch of %d does not split evenly over %d devices", n, r)
 	}
 	f, err := m.feeds(images, labels, n)
 	if err != nil {

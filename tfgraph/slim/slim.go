@@ -54,6 +54,7 @@ type Act func(b *B, x tf.Output) tf.Output
 type state struct {
 	vars      *Vars
 	updates   []*tf.Operation
+	stats     []Stat
 	winograd  bool // some conv used Winograd
 	dropout   bool // some Dropout exists
 	batchNorm bool // some batch norm exists
@@ -118,6 +119,28 @@ func (b *B) Vars() *Vars { return b.st.vars }
 // Updates returns the batch-norm moving-average updates of this forward
 // (training mode only): run them with every training step.
 func (b *B) Updates() []*tf.Operation { return b.st.updates }
+
+// Stat is one batch statistic of a training-mode batch norm built on feed
+// variables (NewFeedVars): the replica computed Batch (its batch mean or
+// Bessel-corrected variance) for the moving statistic called Var, which the
+// model updates with MovingAverageUpdate and Decay after combining replicas.
+type Stat struct {
+	Var   string
+	Batch tf.Output
+	Decay float64
+}
+
+// Stats returns the batch statistics of this forward's training-mode batch
+// norms when its variables are feeds (instead of Updates).
+func (b *B) Stats() []Stat { return b.st.stats }
+
+// MovingAverageUpdate is slim's moving-statistics update of v by batch:
+// v −= (v − batch)·(1 − decay), with no gradient through batch.
+func MovingAverageUpdate(s *op.Scope, v *Var, batch tf.Output, decay float64) *tf.Operation {
+	one := op.Const(s.SubScope("one_minus_decay"), float32(1-decay))
+	delta := op.Mul(s, op.Sub(s.SubScope("diff"), v.Read, op.StopGradient(s, batch)), one)
+	return op.AssignSubVariableOp(s, v.Handle, delta)
+}
 
 // ModeDependent reports whether a forward with another Mode would compute
 // something else: it used Winograd, dropout or batch norm.
