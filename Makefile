@@ -73,28 +73,35 @@ $(PYENV)/.bench-done: $(PYENV)/.done bench/requirements.txt
 BENCH_ARGS ?=
 bench: deps build pydeps benchdeps ## tlearn vs Keras vs PyTorch (VGG19 + vgg_mini, ~1 h on 2 cores) → bench/RESULTS.md; BENCH_ARGS='--reps 1' etc.
 	bash bench/run.sh $(BENCH_ARGS)
+	$(PYENV)/bin/python bench/precision.py
 
 bench-smoke: deps build pydeps ## a few images, one step, every installed tool (CI: keeps the bench working; no timing)
 	bash bench/run.sh --smoke $(BENCH_ARGS)
 
 # make stress: the heavy reliability tests (issue 8). Crash/resume of the real
 # binary under kill -9, resident memory over 1,000 predict batches, the pipeline
-# under -race (with the random-cancel leak test), then FUZZTIME of fuzzing per
+# under -race (with the random-cancel leak test), then a bounded fuzzing run per
 # target. About 4–5 minutes on 2 cores; CI runs it after make test.
-FUZZTIME ?= 20s
-# Go minimizes each new interesting input for up to 60 s by default, longer than
-# FUZZTIME: the run then stalls at 0 execs/s and can end in "context deadline
-# exceeded" (seen in CI). A short minimization keeps the whole budget fuzzing.
+#
+# Each target fuzzes for a count of executions (-fuzztime Nx), sized to ~20 s
+# here, not for a duration: with a duration, Go's fuzz coordinator (go1.26)
+# can report its own end-of-budget deadline as a failure, "context deadline
+# exceeded" with no crasher (golang/go#75804, seen in CI on FuzzParseEvent).
+# A count has no deadline to race. FUZZSCALE multiplies every count
+# (FUZZSCALE=10 for a longer hunt).
+FUZZSCALE ?= 1
+# Go minimizes each new interesting input for up to 60 s by default, which
+# stalls a short run; a short minimization keeps the budget fuzzing.
 FUZZMINIMIZETIME ?= 2s
-FUZZ_TARGETS := ./pipeline:FuzzDecode ./pipeline:FuzzEXIF ./pipeline:FuzzParseList ./pipeline:FuzzParseFood101Meta \
-                ./cmd/tlearn:FuzzConfigFile ./tfevents:FuzzParseEvent
+FUZZ_TARGETS := ./pipeline:FuzzDecode:400000 ./pipeline:FuzzEXIF:1000000 ./pipeline:FuzzParseList:1000000 \
+                ./pipeline:FuzzParseFood101Meta:1000000 ./cmd/tlearn:FuzzConfigFile:40000 ./tfevents:FuzzParseEvent:40000
 
 stress: deps build pydeps ## heavy reliability tests: kill -9 crash/resume, predict RSS, -race pipeline, bounded fuzzing
 	$(GO) test -count=1 -tags 'stress $(TAGS)' -timeout 20m -v -run 'TestCrashResume|TestPredictMemoryFlat' ./cmd/tlearn ./infer
 	$(GO) test -count=1 -tags 'stress $(TAGS)' -race -timeout 10m ./pipeline/...
 	@for t in $(FUZZ_TARGETS); do \
-	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
+	  pkg=$${t%%:*}; rest=$${t#*:}; fn=$${rest%%:*}; n=$$(($${rest#*:} * $(FUZZSCALE))); echo "fuzz $$fn in $$pkg for $$n executions"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $${n}x -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	done
 
 test-pipeline: ## pipeline tests only (no libtensorflow needed)

@@ -84,10 +84,13 @@ type Config struct {
 		WarmupTotal    int64   `json:"warmup_total_steps"`
 		StepEverySteps int64   `json:"step_every_steps"`
 		ClassWeights   string  `json:"class_weights,omitempty"`
-		TrainImages    int     `json:"train_images"`
-		ValImages      int     `json:"val_images"`
-		StepsPerEpoch  int     `json:"steps_per_epoch"`
-		TotalSteps     int64   `json:"total_steps"`
+		// Precision of the training steps: fp32, bf16 or fp16 (with dynamic
+		// loss scaling); empty in runs from before it was recorded.
+		Precision     string `json:"precision,omitempty"`
+		TrainImages   int    `json:"train_images"`
+		ValImages     int    `json:"val_images"`
+		StepsPerEpoch int    `json:"steps_per_epoch"`
+		TotalSteps    int64  `json:"total_steps"`
 	} `json:"train"`
 	// Changes lists the settings a resume changed, oldest first: a run's
 	// history is never silently rewritten.

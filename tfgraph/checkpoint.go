@@ -94,12 +94,33 @@ func (m *Model) loadModelVars(path string, head bool) error {
 // RestoreCheckpoint restores everything SaveCheckpoint wrote — variables,
 // momentum slots, global step — so training resumes exactly. prefix may also
 // be a run directory (its latest checkpoint).
+//
+// A checkpoint of a run trained in another precision holds no loss-scale
+// state (or holds one this model does not use): an fp16 model then starts
+// from its initial scale.
 func (m *Model) RestoreCheckpoint(prefix string) error {
 	prefix, err := ResolveCheckpoint(prefix)
 	if err != nil {
 		return err
 	}
-	return m.restore(prefix, m.vars)
+	var core, scale []*slim.Var
+	for _, v := range m.vars {
+		if v.Name == lossScaleVar || v.Name == goodStepsVar {
+			scale = append(scale, v)
+		} else {
+			core = append(core, v)
+		}
+	}
+	if err := m.restore(prefix, core); err != nil || len(scale) == 0 {
+		return err
+	}
+	if err := m.restore(prefix, scale); err != nil {
+		var ce *CheckpointError
+		if !errors.As(err, &ce) {
+			return err
+		}
+	}
+	return nil
 }
 
 // restore validates that every variable of vs is in the checkpoint with the

@@ -59,7 +59,7 @@ type Config struct {
 
 	Seed int64 // graph-level seed for the initialisers and dropout
 
-	Device          string // "cpu", "gpu:N", or "" to let TensorFlow choose
+	Device string // "cpu", "gpu:N", or "" to let TensorFlow choose
 	// Devices, when set, trains data-parallel (see replicas.go): one replica
 	// per device ("cpu:N" or "gpu:N", all of one type), each computing the
 	// gradients of its equal slice of the batch, averaged into one update;
@@ -71,17 +71,28 @@ type Config struct {
 	// ReduceGradients combines the replicas' gradients (nil: MeanGradients,
 	// the in-process mean); a multi-process run sets one that all-reduces.
 	ReduceGradients GradientReducer
-	IntraOpThreads  int    // 0 = TensorFlow's default
-	InterOpThreads  int    // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
+	IntraOpThreads  int // 0 = TensorFlow's default
+	InterOpThreads  int // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
 	GPUMemoryGrowth bool
 	SoftPlacement   bool // fall back to CPU for ops without a GPU kernel (DefaultConfig sets it)
 
-	// Precision is "fp32" (the default, "" too) or "bf16": TensorFlow's oneDNN
-	// auto mixed precision rewrites convs and matmuls to bfloat16, several
-	// times faster on CPUs with AMX or AVX512-BF16 (measured: VGG19 predict
-	// 4.5× on a Sapphire Rapids core pair) at bfloat16's ~3 significant
-	// digits. Variables and checkpoints stay float32.
+	// Precision is "fp32" (the default, "" too), "bf16" or "fp16"; in every
+	// case variables and checkpoints stay float32 (the master weights).
+	//
+	// bf16: TensorFlow's oneDNN auto mixed precision rewrites convs and
+	// matmuls to bfloat16, several times faster on CPUs with AMX or
+	// AVX512-BF16 (bench/NOTES.md) at bfloat16's ~3 significant digits.
+	// TensorFlow has no bfloat16 graph rewrite for GPUs: refused there.
+	//
+	// fp16: TensorFlow's auto mixed precision rewrite (float16 on the GPU's
+	// tensor cores; on the CPU its float16 emulation, auto_mixed_precision_cpu:
+	// float16 numerics, float32 speed, for testing) with dynamic loss scaling
+	// in the training graph (LossScale).
 	Precision string
+
+	// LossScale is the dynamic loss scaling of fp16 training (ignored for the
+	// other precisions); DefaultLossScale is Keras's.
+	LossScale LossScale
 
 	// ConvAlgorithm chooses how the inference path (predict, eval,
 	// validation) computes the 3×3 convs: ConvAuto ("" too), ConvDirect or
@@ -134,7 +145,26 @@ const (
 const (
 	PrecisionFP32 = "fp32"
 	PrecisionBF16 = "bf16"
+	PrecisionFP16 = "fp16"
 )
+
+// PrecisionNames lists the accepted precisions, for flags and messages.
+var PrecisionNames = []string{PrecisionFP32, PrecisionBF16, PrecisionFP16}
+
+// LossScale is dynamic loss scaling (as Keras's LossScaleOptimizer): the
+// loss is multiplied by the scale before the gradients and the gradients
+// divided by it after, so small float16 gradients do not flush to zero. A
+// step whose gradients hold an Inf or NaN (float16 overflow) changes no
+// variable and halves the scale; after GrowthSteps finite steps in a row the
+// scale doubles. The scale and its counter are variables, checkpointed.
+type LossScale struct {
+	Initial     float64 // the starting scale, > 0
+	GrowthSteps int     // finite steps before the scale doubles, > 0
+}
+
+// DefaultLossScale is Keras's dynamic loss scale: 2^15, doubled after 2000
+// finite steps.
+var DefaultLossScale = LossScale{Initial: 1 << 15, GrowthSteps: 2000}
 
 // DefaultConfig returns the classic recipe's settings for arch with
 // numClasses outputs: 224 px, all layers trainable, LR 1e-3 → 1e-7 (power 1;
@@ -148,7 +178,7 @@ func DefaultConfig(arch string, numClasses int) Config {
 		Schedule: SchedulePoly, Optimizer: OptMomentum,
 		Momentum: 0.9, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, Rho: 0.9,
 		WeightDecay: 5e-4, DropoutKeep: 0.5,
-		SoftPlacement: true,
+		SoftPlacement: true, LossScale: DefaultLossScale,
 	}
 }
 
@@ -228,7 +258,33 @@ func (c Config) check(net nets.Net) error {
 	if _, err := convAlgorithm(c.ConvAlgorithm); err != nil {
 		return err
 	}
+	return c.checkPrecision()
+}
+
+func (c Config) checkPrecision() error {
+	switch c.Precision {
+	case "", PrecisionFP32:
+	case PrecisionBF16:
+		if onGPU(c.Device) {
+			return fmt.Errorf("precision bf16: TensorFlow's bfloat16 rewrite is for oneDNN CPUs only, not GPUs; use fp16 (tensor cores) or fp32 (TF32 on Ampere and later)")
+		}
+	case PrecisionFP16:
+		if !c.ForInference && !(c.LossScale.Initial > 0 && c.LossScale.GrowthSteps > 0) {
+			return fmt.Errorf("precision fp16: loss scale %v and growth steps %d must be > 0", c.LossScale.Initial, c.LossScale.GrowthSteps)
+		}
+	default:
+		return fmt.Errorf("precision %q: want one of %s", c.Precision, strings.Join(PrecisionNames, ", "))
+	}
 	return nil
+}
+
+// OnGPU reports whether a model on device d ("cpu", "gpu:N", "") runs on a
+// GPU: "gpu:N", or no device on a GPU build.
+func OnGPU(d string) bool { return onGPU(d) }
+
+func onGPU(d string) bool {
+	dev, _ := parseDevice(d)
+	return strings.HasPrefix(dev, "/device:GPU") || dev == "" && gpuBuild()
 }
 
 // parseDevice turns "cpu"/"gpu:N" into a TensorFlow device string.

@@ -42,6 +42,7 @@ type Model struct {
 	logits, probs, evalLoss, top1, top5, preds tf.Output
 
 	trainLoss, totalLoss, lr, stepAfter tf.Output // training path (nil for ForInference)
+	lossScale, finite                   tf.Output // fp16 training: the step's loss scale, its gradients all finite
 
 	save, restoreAll *tf.Operation
 
@@ -304,11 +305,16 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	if err := root.Err(); err != nil {
 		return err
 	}
-	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{m.totalLoss}, reads)
+	differentiated := m.totalLoss
+	ls := m.lossScaler(s, vs)
+	if ls != nil {
+		differentiated = ls.scaleLoss(s, m.totalLoss)
+	}
+	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{differentiated}, reads)
 	if err := root.Err(); err != nil {
 		return err
 	}
-	return m.buildUpdates(root, s, vs, train, grads, tb.Updates())
+	return m.buildUpdates(root, s, vs, train, grads, ls, tb.UpdatesIf)
 }
 
 // trainForward builds the training forward of m.images into s (dropout,
@@ -360,14 +366,33 @@ func trainableReads(vs *slim.Vars) (train []*slim.Var, reads []tf.Output) {
 	return train, reads
 }
 
-// buildUpdates adds the step's updates to the graph: the optimizer applies
-// grads (one per train variable) at the schedule's learning rate, and the
-// global step increments after them and the batch-norm statistics updates
-// bnUpdates, into m.lr and m.stepAfter.
-func (m *Model) buildUpdates(root, s *op.Scope, vs *slim.Vars, train []*slim.Var, grads []tf.Output, bnUpdates []*tf.Operation) error {
+// lossScaler is the dynamic loss scaling of an fp16 training graph, nil
+// for the other precisions.
+func (m *Model) lossScaler(s *op.Scope, vs *slim.Vars) *lossScaler {
+	if m.cfg.Precision != PrecisionFP16 {
+		return nil
+	}
+	return newLossScaler(s, vs, m.cfg.LossScale)
+}
+
+// buildUpdates adds the step's updates: the optimizer applies grads (one per
+// train variable; of the loss scaled by ls when ls is set) at the schedule's
+// learning rate, bnUpdates(pred) are the batch-norm statistics updates gated
+// on pred (zero: unconditional), and the global step increments after them
+// all, into m.lr and m.stepAfter.
+func (m *Model) buildUpdates(root, s *op.Scope, vs *slim.Vars, train []*slim.Var, grads []tf.Output, ls *lossScaler, bnUpdates func(pred tf.Output) []*tf.Operation) error {
 	m.lr = m.schedule().LR(s, m.step.Read)
-	updates := m.optimizer().Apply(s, vs, train, grads, m.lr)
-	updates = append(updates, bnUpdates...)
+	var updates []*tf.Operation
+	if ls != nil {
+		// Overflowed gradients update nothing: neither the optimizer's
+		// variables nor the moving statistics.
+		grads = ls.unscale(s, grads)
+		updates = append(m.optimizer().Apply(s, vs, train, grads, m.lr), bnUpdates(ls.finite)...)
+		updates = []*tf.Operation{ls.apply(s, updates)}
+		m.lossScale, m.finite = ls.read, ls.finite
+	} else {
+		updates = append(m.optimizer().Apply(s, vs, train, grads, m.lr), bnUpdates(tf.Output{})...)
+	}
 	gs := s.SubScope("global_step").WithControlDependencies(updates...)
 	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
 	m.stepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.Handle, tf.Int64)

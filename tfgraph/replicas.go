@@ -147,14 +147,16 @@ type replicaGraph struct {
 	images, labels tensorRef            // placeholders of the batch slice
 	values         map[string]tensorRef // variable name → placeholder of its value
 	loss, total    tensorRef
+	scale          *tensorRef  // placeholder of the loss scale (fp16), nil otherwise
 	grads          []tensorRef // one per trainable variable, in the model's order
 	stats          []slim.Stat // Batch is unusable; Var, Decay as built
 	statRefs       []tensorRef
 }
 
 // buildReplicaGraph builds replica r's forward, loss and gradients (with
-// respect to the values of train, the model's trainable variables) into a
-// graph of its own on feed variables standing for vs's.
+// respect to the values of train, the model's trainable variables; of the
+// loss times a fed loss scale with fp16) into a graph of its own on feed
+// variables standing for vs's.
 func (m *Model) buildReplicaGraph(vs *slim.Vars, train []*slim.Var, r int) (*replicaGraph, error) {
 	s := op.NewScope()
 	S := int64(m.cfg.InputSize)
@@ -177,13 +179,23 @@ func (m *Model) buildReplicaGraph(vs *slim.Vars, train []*slim.Var, r int) (*rep
 		}
 		reads[i] = f.Read
 	}
-	grads := op.Gradients(s.SubScope("gradients"), []tf.Output{total}, reads)
+	differentiated := total
+	var scale tf.Output
+	if m.cfg.Precision == PrecisionFP16 {
+		scale = op.Placeholder(s.SubScope("loss_scale"), tf.Float, op.PlaceholderShape(tf.ScalarShape()))
+		differentiated = op.Mul(s.SubScope("scaled_loss"), total, scale)
+	}
+	grads := op.Gradients(s.SubScope("gradients"), []tf.Output{differentiated}, reads)
 	g, err := s.Finalize()
 	if err != nil {
 		return nil, err
 	}
 	rg := &replicaGraph{images: ref(rm.images), labels: ref(rm.labels), values: map[string]tensorRef{},
 		loss: ref(loss), total: ref(total), stats: tb.Stats()}
+	if scale != (tf.Output{}) {
+		sr := ref(scale)
+		rg.scale = &sr
+	}
 	for _, v := range fv.All() {
 		rg.values[v.Name] = ref(v.Read)
 	}
@@ -204,7 +216,8 @@ func (m *Model) buildReplicaGraph(vs *slim.Vars, train []*slim.Var, r int) (*rep
 // buildReplicas is buildTraining for Config.Devices (see the comment at the
 // top of this file): the batch split into equal slices on the variables'
 // device, one imported replica graph per device, the gradients reduced by
-// Config.ReduceGradients (MeanGradients by default), the reported losses the
+// Config.ReduceGradients (MeanGradients by default; with fp16 the scaled
+// gradients, unscaled and checked for overflow after), the reported losses the
 // replicas' mean, and the moving statistics updated from the replicas' mean
 // batch statistics.
 func (m *Model) buildReplicas(root, ds *op.Scope, vs *slim.Vars) error {
@@ -215,6 +228,7 @@ func (m *Model) buildReplicas(root, ds *op.Scope, vs *slim.Vars) error {
 	axis := op.Const(sp.SubScope("axis"), int32(0))
 	images := op.Split(sp.SubScope("images"), axis, m.images, int64(R))
 	labels := op.Split(sp.SubScope("labels"), axis, m.labels, int64(R))
+	ls := m.lossScaler(s, vs)
 	if err := root.Err(); err != nil {
 		return err
 	}
@@ -234,6 +248,9 @@ func (m *Model) buildReplicas(root, ds *op.Scope, vs *slim.Vars) error {
 		opts.AddInputMapping(rg.labels.op, rg.labels.idx, labels[r])
 		for name, t := range rg.values {
 			opts.AddInputMapping(t.op, t.idx, vs.Lookup(name).Read)
+		}
+		if rg.scale != nil {
+			opts.AddInputMapping(rg.scale.op, rg.scale.idx, ls.read)
 		}
 		if err := m.graph.ImportWithOptions(rg.def, opts); err != nil {
 			return fmt.Errorf("import replica %d on %s: %w", r, dev, err)
@@ -280,11 +297,13 @@ func (m *Model) buildReplicas(root, ds *op.Scope, vs *slim.Vars) error {
 	}
 	m.trainLoss = meanOf(s.SubScope("loss"), losses)
 	m.totalLoss = meanOf(s.SubScope("total_loss"), totals)
-	var bnUpdates []*tf.Operation
-	for i, st := range statDefs {
-		v := vs.Lookup(st.Var)
-		ms := s.SubScope("moving_stats")
-		bnUpdates = append(bnUpdates, slim.MovingAverageUpdate(ms, v, meanOf(ms.SubScope("mean"), stats[i]), st.Decay))
+	bnUpdates := func(pred tf.Output) []*tf.Operation {
+		var ups []*tf.Operation
+		for i, st := range statDefs {
+			ms := s.SubScope("moving_stats")
+			ups = append(ups, slim.MovingAverageUpdate(ms, vs.Lookup(st.Var), meanOf(ms.SubScope("mean"), stats[i]), st.Decay, pred))
+		}
+		return ups
 	}
-	return m.buildUpdates(root, s, vs, train, avg, bnUpdates)
+	return m.buildUpdates(root, s, vs, train, avg, ls, bnUpdates)
 }

@@ -24,6 +24,11 @@ type StepResult struct {
 	Loss         float32 // mean cross-entropy of the batch (before the update)
 	TotalLoss    float32 // Loss + the L2 weight decay terms
 	LearningRate float32 // learning rate used by this update
+	// LossScale is the loss scale this step used (fp16 training; 0
+	// otherwise). Skipped reports that its gradients overflowed: no
+	// variable changed but the global step and the scale (halved).
+	LossScale float32
+	Skipped   bool
 }
 
 // EvalResult is the evaluation of one batch (eval path: no dropout).
@@ -82,13 +87,19 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 		AllowSoftPlacement:        cfg.SoftPlacement,
 		GpuOptions:                &pb.GPUOptions{AllowGrowth: cfg.GPUMemoryGrowth},
 	}
+	if err := cfg.checkPrecision(); err != nil {
+		return nil, err
+	}
 	switch cfg.Precision {
-	case "", PrecisionFP32:
 	case PrecisionBF16:
 		cp.GraphOptions = &pb.GraphOptions{RewriteOptions: &pb.RewriterConfig{
 			AutoMixedPrecisionOnednnBfloat16: pb.RewriterConfig_ON}}
-	default:
-		return nil, fmt.Errorf("precision %q: want %q or %q", cfg.Precision, PrecisionFP32, PrecisionBF16)
+	case PrecisionFP16:
+		rw := &pb.RewriterConfig{AutoMixedPrecision: pb.RewriterConfig_ON}
+		if !onGPU(cfg.Device) {
+			rw = &pb.RewriterConfig{AutoMixedPrecisionCpu: pb.RewriterConfig_ON}
+		}
+		cp.GraphOptions = &pb.GraphOptions{RewriteOptions: rw}
 	}
 	if dev == "/device:CPU:0" {
 		// Hide GPUs so that every op, gradients included, runs on the CPU.
@@ -195,16 +206,24 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	if err != nil {
 		return StepResult{}, fmt.Errorf("train step: %w", err)
 	}
-	out, err := m.sess.Run(f, []tf.Output{m.trainLoss, m.totalLoss, m.lr, m.stepAfter}, nil)
+	fetches := []tf.Output{m.trainLoss, m.totalLoss, m.lr, m.stepAfter}
+	if m.lossScale != (tf.Output{}) {
+		fetches = append(fetches, m.lossScale, m.finite)
+	}
+	out, err := m.sess.Run(f, fetches, nil)
 	freeTensors(f)
 	if err != nil {
 		return StepResult{}, tfErr("train step", err)
 	}
 	defer freeTensors[int](nil, out...)
-	return StepResult{
+	r := StepResult{
 		Loss: out[0].Value().(float32), TotalLoss: out[1].Value().(float32),
 		LearningRate: out[2].Value().(float32), Step: out[3].Value().(int64),
-	}, nil
+	}
+	if len(out) > 4 {
+		r.LossScale, r.Skipped = out[4].Value().(float32), !out[5].Value().(bool)
+	}
+	return r, nil
 }
 
 // Evaluate runs the eval path (no dropout) on the first n images and labels.

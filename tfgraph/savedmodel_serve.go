@@ -23,7 +23,7 @@ type ServeOptions struct {
 	IntraOpThreads  int    // 0 = TensorFlow's default
 	InterOpThreads  int    // 0 = TensorFlow's default
 	GPUMemoryGrowth bool
-	Precision       string // PrecisionFP32 (default) or PrecisionBF16, as Config.Precision
+	Precision       string // PrecisionFP32 (default), PrecisionBF16 or PrecisionFP16, as Config.Precision
 }
 
 // Served is a SavedModel written by ExportSavedModel, loaded with

@@ -55,8 +55,9 @@ func winogradPolicy(cfg Config) func(in, out int) bool {
 	case ConvDirect:
 		return nil
 	}
-	dev, _ := parseDevice(cfg.Device)
-	if cfg.Precision == PrecisionBF16 || !(dev == "/device:CPU:0" || dev == "" && !gpuBuild()) {
+	// Under a mixed-precision rewrite the direct convs are what gets rewritten.
+	mixed := cfg.Precision == PrecisionBF16 || cfg.Precision == PrecisionFP16
+	if mixed || onGPU(cfg.Device) {
 		return nil
 	}
 	return func(in, out int) bool { return in >= winogradMinChannels && out >= winogradMinChannels }

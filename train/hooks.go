@@ -211,22 +211,32 @@ func (s *statusLine) draw() {
 func round(x float64) string { return fmt.Sprintf("%.4f", x) }
 
 // tensorboardHook writes loss, total loss, learning rate and images/s every
-// LogEvery steps (validation scalars are written by validationHook).
+// LogEvery steps, and with fp16 the loss scale and the steps skipped since
+// the last write (validation scalars are written by validationHook).
 type tensorboardHook struct {
 	noopHook
-	window rate
+	window  rate
+	skipped int
 }
 
 func (h *tensorboardHook) Name() string { return "tensorboard" }
 
 func (h *tensorboardHook) OnStep(l *Loop, s StepInfo) error {
 	h.window.add(s)
+	if s.Skipped {
+		h.skipped++
+	}
 	if s.Step%int64(l.Opts.LogEvery) != 0 && s.Step != l.TotalSteps {
 		return nil
 	}
-	if err := l.Events.Scalars(s.Step, map[string]float64{
+	scalars := map[string]float64{
 		"loss": s.Loss, "total_loss": s.TotalLoss, "learning_rate": s.LR, "images_per_sec": h.window.take(),
-	}); err != nil {
+	}
+	if s.LossScale > 0 {
+		scalars["loss_scale"], scalars["skipped_steps"] = s.LossScale, float64(h.skipped)
+		h.skipped = 0
+	}
+	if err := l.Events.Scalars(s.Step, scalars); err != nil {
 		return err
 	}
 	return l.Events.Flush()

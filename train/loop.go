@@ -46,6 +46,10 @@ type StepInfo struct {
 	Images    int
 	StepTime  time.Duration // wall time since the previous step ended (includes waiting for data)
 	InputWait time.Duration // part of StepTime spent waiting for the batch (see inputwait.go)
+	// LossScale is the step's loss scale (fp16 only, else 0); Skipped says
+	// its gradients overflowed float16, so it changed no weight.
+	LossScale float64
+	Skipped   bool
 }
 
 // EndReason says why the loop ended.
@@ -160,7 +164,8 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 		l.Step = r.Step
 		l.LastLoss = float64(r.Loss)
 		info := StepInfo{Step: r.Step, Epoch: epoch + 1, Loss: float64(r.Loss), TotalLoss: float64(r.TotalLoss),
-			LR: float64(r.LearningRate), Images: n, StepTime: now.Sub(last), InputWait: min(wait, now.Sub(last))}
+			LR: float64(r.LearningRate), Images: n, StepTime: now.Sub(last), InputWait: min(wait, now.Sub(last)),
+			LossScale: float64(r.LossScale), Skipped: r.Skipped}
 		last = now
 		for _, h := range hooks {
 			if err := h.OnStep(l, info); err != nil {

@@ -76,7 +76,7 @@ type Options struct {
 	SaveEverySteps  int           // steps between checkpoints (0: time only)
 	KeepCheckpoints int           // checkpoints kept in RUN_DIR, newest first (default 5; best/ is kept apart)
 
-	Precision string // fp32 (default) or bf16 (tfgraph.Config.Precision)
+	Precision string // fp32 (default), bf16 or fp16 with dynamic loss scaling (tfgraph.Config.Precision)
 	Conv      string // validation's 3×3 convs: auto (default), direct or winograd (tfgraph.Config.ConvAlgorithm)
 	Device    string // cpu|gpu:N
 	// SoftPlacement runs on the CPU when Device names a GPU that is not

@@ -191,7 +191,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		Optimizer: o.Optimizer, Momentum: o.Momentum, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Rho: o.Rho,
 		WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, BatchNorm: o.BatchNorm, ClassWeights: classWeights,
 		Seed: o.Seed, Device: o.Device, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
-		Precision: o.Precision, ConvAlgorithm: o.Conv,
+		Precision: o.Precision, LossScale: tfgraph.DefaultLossScale, ConvAlgorithm: o.Conv,
 	})
 	if err != nil {
 		var ce *tfgraph.ConfigError
@@ -201,6 +201,9 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		return nil, err // tfgraph's errors name the arch
 	}
 	model.KeepCheckpoints = o.KeepCheckpoints
+	if o.Precision == tfgraph.PrecisionFP16 && !tfgraph.OnGPU(o.Device) {
+		log.Warn("fp16 on the CPU is TensorFlow's float16 emulation: float16 numerics at float32 speed or slower, for testing; on a CPU train in fp32 (or bf16 on CPUs with AMX/AVX512-BF16)")
+	}
 	l := &Loop{Opts: o, Model: model, Data: ds, StepsPerEpoch: stepsPerEpoch, TotalSteps: total, Log: log, bad: map[string]bool{}}
 	ok := false
 	defer func() {
@@ -375,6 +378,12 @@ func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Chang
 			{"step-every", p.StepEvery, o.StepEvery}, {"step-gamma", p.StepGamma, o.StepGamma},
 		}...)
 	}
+	if p.Precision != "" {
+		pairs = append(pairs, struct {
+			key      string
+			from, to any
+		}{"precision", p.Precision, o.Precision})
+	}
 	now := time.Now().UTC()
 	var out []rundir.Change
 	for _, c := range pairs {
@@ -440,7 +449,7 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.Data, t.Layout, t.ValSplit, t.Seed, t.Weights = abs, ds.Layout, o.ValSplit, o.Seed, o.Weights
 	t.Trainable, t.Epochs, t.Batch, t.ValBatch = o.Trainable, o.Epochs, o.Batch, o.ValBatch
 	t.LR, t.LREnd, t.Momentum, t.WeightDecay, t.ClassWeights = o.LR, o.LREnd, o.Momentum, o.WeightDecay, o.ClassWeights
-	t.DropoutKeep = o.DropoutKeep
+	t.DropoutKeep, t.Precision = o.DropoutKeep, o.Precision
 	t.Optimizer, t.Beta1, t.Beta2, t.Epsilon, t.Rho = o.Optimizer, o.Beta1, o.Beta2, o.Epsilon, o.Rho
 	t.Schedule, t.WarmupSteps, t.WarmupEpochs, t.StepEvery, t.StepGamma = o.Schedule, o.WarmupSteps, o.WarmupEpochs, o.StepEvery, o.StepGamma
 	t.WarmupTotal, t.StepEverySteps = o.scheduleSteps(stepsPerEpoch)

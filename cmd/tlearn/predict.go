@@ -23,7 +23,7 @@ func modelFlags() []cli.Flag {
 		softPlacementFlag(),
 		intFlag("threads", 0, "TensorFlow intra-op threads (0: all cores)"),
 		intFlag("workers", 0, "image decoding workers (0: all cores)"),
-		strFlag("precision", "fp32", "fp32, or bf16: oneDNN mixed precision, several times faster on CPUs with AMX/AVX512-BF16, ~3 significant digits"),
+		strFlag("precision", "fp32", "fp32; bf16: oneDNN mixed precision, several times faster on CPUs with AMX/AVX512-BF16 (not GPUs), ~3 significant digits; fp16: float16 on a GPU (emulated on a CPU: slower)"),
 		convFlag(),
 		strFlag("signature", "float", "with a SavedModel: float (tlearn decodes and preprocesses in Go, then runs serving_float) or bytes (each file's bytes go unchanged into serving_default, which decodes in-graph: what a TF Serving or Python client gets)"),
 	}

@@ -102,7 +102,7 @@ func trainFlags(d train.Options) []cli.Flag {
 		strFlag("device", d.Device, "cpu or gpu:N (default: TensorFlow's choice — the GPU when there is one)"),
 		softPlacementFlag(),
 		intFlag("threads", d.Threads, "TensorFlow intra-op threads (0: all cores)"),
-		strFlag("precision", d.Precision, "fp32, or bf16: oneDNN mixed precision (AMX/AVX512-BF16 CPUs), faster, weights stay float32"),
+		strFlag("precision", d.Precision, "fp32; bf16: oneDNN mixed precision, faster on CPUs with AMX/AVX512-BF16 (not GPUs); fp16: float16 on the GPU's tensor cores with dynamic loss scaling (on a CPU only emulated, slower). Weights stay float32"),
 		convFlag(),
 		intFlag("workers", d.Workers, "image decoding workers (0: all cores)"),
 	}

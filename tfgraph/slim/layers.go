@@ -189,7 +189,7 @@ func batchNorm(b *B, x tf.Output, p BatchNorm) tf.Output {
 			continue
 		}
 		us := b.sub("update_" + u.v.Name[len(b.prefix)+1:])
-		b.st.updates = append(b.st.updates, MovingAverageUpdate(us, u.v, u.batch, p.Decay))
+		b.st.pending = append(b.st.pending, pendingUpdate{s: us, v: u.v, delta: movingDelta(us, u.v, u.batch, p.Decay)})
 	}
 	return y
 }

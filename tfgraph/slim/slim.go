@@ -53,11 +53,12 @@ type Act func(b *B, x tf.Output) tf.Output
 // state is shared by every B of one forward.
 type state struct {
 	vars      *Vars
-	updates   []*tf.Operation
-	stats     []Stat
-	winograd  bool // some conv used Winograd
-	dropout   bool // some Dropout exists
-	batchNorm bool // some batch norm exists
+	pending   []pendingUpdate // batch-norm updates, made into ops by Updates/UpdatesIf
+	updates   []*tf.Operation // nil until Updates or UpdatesIf made them
+	stats     []Stat          // batch statistics of a forward on feed variables
+	winograd  bool            // some conv used Winograd
+	dropout   bool            // some Dropout exists
+	batchNorm bool            // some batch norm exists
 }
 
 // B is the builder: an op scope, a variable scope, Args and a Mode. B values
@@ -116,9 +117,50 @@ func (b *B) Prefix() string { return b.prefix }
 // Vars returns the variable set.
 func (b *B) Vars() *Vars { return b.st.vars }
 
+// pendingUpdate is one moving statistic's update, moving -= delta, not yet
+// an op: the op's inputs are known only when the model asks (UpdatesIf).
+type pendingUpdate struct {
+	s     *op.Scope
+	v     *Var
+	delta tf.Output
+}
+
 // Updates returns the batch-norm moving-average updates of this forward
-// (training mode only): run them with every training step.
-func (b *B) Updates() []*tf.Operation { return b.st.updates }
+// (training mode only): run them with every training step. The ops are made
+// by the first call of Updates or UpdatesIf; later calls return the same.
+func (b *B) Updates() []*tf.Operation { return b.UpdatesIf(tf.Output{}) }
+
+// UpdatesIf is Updates where each update runs only when the boolean scalar
+// pred is true (a Switch on its delta): a training step whose update is
+// skipped (loss scaling's overflow) leaves the statistics as they were. A
+// zero pred makes them unconditional.
+func (b *B) UpdatesIf(pred tf.Output) []*tf.Operation {
+	st := b.st
+	if st.updates != nil || len(st.pending) == 0 {
+		return st.updates
+	}
+	for _, u := range st.pending {
+		st.updates = append(st.updates, assignSubIf(u.s, u.v, u.delta, pred))
+	}
+	return st.updates
+}
+
+// assignSubIf is v −= delta, only when the boolean scalar pred is true (a
+// Switch on delta) unless pred is zero.
+func assignSubIf(s *op.Scope, v *Var, delta, pred tf.Output) *tf.Operation {
+	if pred != (tf.Output{}) {
+		_, taken := op.Switch(s.SubScope("if"), delta, pred)
+		delta = op.Identity(s.SubScope("taken"), taken)
+	}
+	return op.AssignSubVariableOp(s, v.Handle, delta)
+}
+
+// movingDelta is the step of slim's moving-statistics update,
+// moving −= (moving − batch)·(1 − decay), with no gradient through batch.
+func movingDelta(s *op.Scope, v *Var, batch tf.Output, decay float64) tf.Output {
+	one := op.Const(s.SubScope("one_minus_decay"), float32(1-decay))
+	return op.Mul(s, op.Sub(s.SubScope("diff"), v.Read, op.StopGradient(s, batch)), one)
+}
 
 // Stat is one batch statistic of a training-mode batch norm built on feed
 // variables (NewFeedVars): the replica computed Batch (its batch mean or
@@ -131,15 +173,13 @@ type Stat struct {
 }
 
 // Stats returns the batch statistics of this forward's training-mode batch
-// norms when its variables are feeds (instead of Updates).
+// norms when its variables are feeds, instead of Updates.
 func (b *B) Stats() []Stat { return b.st.stats }
 
-// MovingAverageUpdate is slim's moving-statistics update of v by batch:
-// v −= (v − batch)·(1 − decay), with no gradient through batch.
-func MovingAverageUpdate(s *op.Scope, v *Var, batch tf.Output, decay float64) *tf.Operation {
-	one := op.Const(s.SubScope("one_minus_decay"), float32(1-decay))
-	delta := op.Mul(s, op.Sub(s.SubScope("diff"), v.Read, op.StopGradient(s, batch)), one)
-	return op.AssignSubVariableOp(s, v.Handle, delta)
+// MovingAverageUpdate is slim's moving-statistics update of v by batch,
+// gated on pred as UpdatesIf (a zero pred: unconditional).
+func MovingAverageUpdate(s *op.Scope, v *Var, batch tf.Output, decay float64, pred tf.Output) *tf.Operation {
+	return assignSubIf(s, v, movingDelta(s, v, batch, decay), pred)
 }
 
 // ModeDependent reports whether a forward with another Mode would compute
