@@ -1,6 +1,8 @@
 package tfgraph
 
 import (
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -127,5 +129,59 @@ func TestDevicesErrors(t *testing.T) {
 	img, lab := randomBatch(3, 32, 5, 1)
 	if _, err := m.TrainStep(img, lab, 3); err == nil || !strings.Contains(err.Error(), "split evenly") {
 		t.Errorf("batch 3 over 2 devices: %v", err)
+	}
+}
+
+// transfer matches the names of the nodes TensorFlow adds for cross-device edges.
+var transfer = regexp.MustCompile(`/_\d+$`)
+
+// TestReplicaPlacementRan: where the kernels of a traced two-replica step
+// actually ran (RunMetadata step stats): every node of replica r — its
+// forward and the backward the C API built unplaced — ran on CPU:r, and each
+// replica ran its own filter gradients.
+func TestReplicaPlacementRan(t *testing.T) {
+	cfg := replicaCase("vgg_mini")
+	cfg.Devices = []string{"cpu:0", "cpu:1"}
+	m := newModel(t, cfg)
+	img, lab := randomBatch(4, 32, 5, 1)
+	tr, err := m.traceTrainStep(img, lab, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := map[string]int{}
+	for dev, nodes := range tr {
+		for _, n := range nodes {
+			if transfer.MatchString(n) {
+				// A _Send/_Recv the partitioner added for an edge between
+				// devices, named after the tensor's producer: the variables'
+				// reads reach the replicas so; so does the L2 term, which
+				// Grappler computes once for both replicas (same inputs).
+				continue
+			}
+			for r, want := range []string{"device:CPU:0", "device:CPU:1"} {
+				prefix := fmt.Sprintf("tower_%d/", r)
+				if !strings.HasPrefix(n, prefix) {
+					continue
+				}
+				if !strings.HasSuffix(dev, want) {
+					t.Errorf("%s ran on %s, want %s", n, dev, want)
+				}
+				ran[prefix+"all"]++
+				if strings.HasPrefix(n, prefix+"gradients/") {
+					ran[prefix+"gradients"]++
+				}
+				if strings.Contains(n, "Conv2DBackpropFilter") {
+					ran[prefix+"Conv2DBackpropFilter"]++
+				}
+			}
+		}
+	}
+	t.Logf("kernels run per replica: %v", ran)
+	for r := range 2 {
+		for _, k := range []string{"all", "gradients", "Conv2DBackpropFilter"} {
+			if key := fmt.Sprintf("tower_%d/%s", r, k); ran[key] == 0 {
+				t.Errorf("no %s kernel ran: %v", key, ran)
+			}
+		}
 	}
 }
