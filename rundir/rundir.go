@@ -86,7 +86,13 @@ type Config struct {
 		ClassWeights   string  `json:"class_weights,omitempty"`
 		// Precision of the training steps: fp32, bf16 or fp16 (with dynamic
 		// loss scaling); empty in runs from before it was recorded.
-		Precision     string `json:"precision,omitempty"`
+		Precision string `json:"precision,omitempty"`
+		// Devices are the data-parallel replicas' devices as --devices
+		// takes them ("cpu:0,cpu:1"; "all" resolved); empty for one device.
+		// They change only the float summation order (and per-replica
+		// batch-norm statistics), so a resume may use others (logged in
+		// Changes).
+		Devices       string `json:"devices,omitempty"`
 		TrainImages   int    `json:"train_images"`
 		ValImages     int    `json:"val_images"`
 		StepsPerEpoch int    `json:"steps_per_epoch"`

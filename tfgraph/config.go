@@ -265,7 +265,7 @@ func (c Config) checkPrecision() error {
 	switch c.Precision {
 	case "", PrecisionFP32:
 	case PrecisionBF16:
-		if onGPU(c.Device) {
+		if c.onGPUs() {
 			return fmt.Errorf("precision bf16: TensorFlow's bfloat16 rewrite is for oneDNN CPUs only, not GPUs; use fp16 (tensor cores) or fp32 (TF32 on Ampere and later)")
 		}
 	case PrecisionFP16:
@@ -285,6 +285,15 @@ func OnGPU(d string) bool { return onGPU(d) }
 func onGPU(d string) bool {
 	dev, _ := parseDevice(d)
 	return strings.HasPrefix(dev, "/device:GPU") || dev == "" && gpuBuild()
+}
+
+// onGPUs is onGPU for a configuration: its Devices when set, else its Device.
+func (c Config) onGPUs() bool {
+	if len(c.Devices) > 0 {
+		devs, _ := parseDevices(c.Devices)
+		return len(devs) > 0 && strings.HasPrefix(devs[0], "/device:GPU")
+	}
+	return onGPU(c.Device)
 }
 
 // parseDevice turns "cpu"/"gpu:N" into a TensorFlow device string.

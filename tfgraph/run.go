@@ -96,7 +96,7 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 			AutoMixedPrecisionOnednnBfloat16: pb.RewriterConfig_ON}}
 	case PrecisionFP16:
 		rw := &pb.RewriterConfig{AutoMixedPrecision: pb.RewriterConfig_ON}
-		if !onGPU(cfg.Device) {
+		if !cfg.onGPUs() {
 			rw = &pb.RewriterConfig{AutoMixedPrecisionCpu: pb.RewriterConfig_ON}
 		}
 		cp.GraphOptions = &pb.GraphOptions{RewriteOptions: rw}
