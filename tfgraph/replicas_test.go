@@ -185,3 +185,46 @@ func TestReplicaPlacementRan(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicasBatchNormStatistics: batch norm in training mode with two
+// replicas normalises each slice with its own statistics, and the moving
+// statistics move by the replicas' mean: after one step the first batch
+// norm's moving mean (its input does not depend on any other batch norm, so
+// the mean of the slices' means is the whole batch's) equals one device's,
+// while its moving variance (the mean of the slices' variances) and the
+// weights past the first batch norm differ from one device's.
+func TestReplicasBatchNormStatistics(t *testing.T) {
+	one := replicaCase("resnet_mini")
+	one.BatchNorm, one.Device = BatchNormTrain, "cpu"
+	two := one
+	two.Device, two.Devices = "", []string{"cpu:0", "cpu:1"}
+	m1, m2 := newModel(t, one), newModel(t, two)
+	img, lab := randomBatch(8, 32, 5, 3)
+	for _, m := range []*Model{m1, m2} {
+		if _, err := m.TrainStep(img, lab, 8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(m *Model, name string) []float32 {
+		v, _, err := m.ReadVariable(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	const bn = "resnet_mini/conv1/BatchNorm/"
+	fresh := newModel(t, one)
+	if e := relErr(read(m1, bn+"moving_mean"), read(fresh, bn+"moving_mean")); e == 0 {
+		t.Fatal("one device's moving mean did not move")
+	}
+	if e := relErr(read(m2, bn+"moving_mean"), read(m1, bn+"moving_mean")); e > 1e-4 {
+		t.Errorf("moving mean: two replicas differ from one device by %.3g relative, want the whole batch's mean", e)
+	}
+	if e := relErr(read(m2, bn+"moving_variance"), read(m1, bn+"moving_variance")); e < 1e-7 {
+		t.Errorf("moving variance: two replicas equal one device (%.3g): per-replica statistics were not used", e)
+	}
+	w := "resnet_mini/logits/weights"
+	if e := relErr(read(m2, w), read(m1, w)); e < 1e-6 {
+		t.Errorf("%s: two replicas equal one device (%.3g) though each normalised its own slice", w, e)
+	}
+}
