@@ -111,7 +111,10 @@ func (m *Model) RestoreCheckpoint(prefix string) error {
 			core = append(core, v)
 		}
 	}
-	if err := m.restore(prefix, core); err != nil || len(scale) == 0 {
+	if err := m.restore(prefix, core); err != nil {
+		return err
+	}
+	if m.at, err = m.GlobalStep(); err != nil || len(scale) == 0 {
 		return err
 	}
 	if err := m.restore(prefix, scale); err != nil {

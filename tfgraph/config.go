@@ -53,6 +53,20 @@ type Config struct {
 	WeightDecay float64
 	DropoutKeep float64 // keep probability after fc6 and fc7 in training, in (0, 1]; 1 disables dropout (unused ForInference)
 
+	// BodyLRMult, when set, scales the learning rate of every trainable
+	// variable outside the head (discriminative learning rates); nil is 1.
+	// 0 freezes the body's weights (its batch-norm statistics still update
+	// in BatchNormTrain). Must be >= 0.
+	BodyLRMult *float64
+	// HeadSteps > 0 trains only the head for the first HeadSteps global
+	// steps (the first stage of Keras's and fastai's fine-tuning): on the
+	// eval forward, so the body runs in inference mode — batch norm on its
+	// moving statistics, no dropout — and has no backward pass at all; then
+	// the layers Trainable names, as usual. The phase is a function of the
+	// global step, so a resume continues exactly across the switch. The head
+	// phase does not scale the loss under fp16.
+	HeadSteps int64
+
 	// ClassWeights, when set (len NumClasses), weights each example's
 	// cross-entropy by its label's weight: loss = mean_i(w[y_i]·xent_i).
 	ClassWeights []float32
@@ -233,6 +247,10 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("step schedule: StepEvery %d and StepGamma %v must be > 0", c.StepEvery, c.StepGamma)
 	case c.WarmupSteps < 0 || (c.WarmupSteps > 0 && c.DecaySteps > 0 && c.WarmupSteps >= c.DecaySteps):
 		return fmt.Errorf("WarmupSteps %d: want 0 <= warmup < DecaySteps %d", c.WarmupSteps, c.DecaySteps)
+	case c.BodyLRMult != nil && *c.BodyLRMult < 0:
+		return fmt.Errorf("BodyLRMult %v: must be >= 0", *c.BodyLRMult)
+	case c.HeadSteps < 0:
+		return fmt.Errorf("HeadSteps %d: must be >= 0", c.HeadSteps)
 	case (c.Optimizer == OptAdam || c.Optimizer == OptAdamW) && !(c.Beta1 >= 0 && c.Beta1 < 1 && c.Beta2 >= 0 && c.Beta2 < 1 && c.Epsilon > 0):
 		return fmt.Errorf("adam: want beta1, beta2 in [0, 1) and epsilon > 0 (got %v, %v, %v)", c.Beta1, c.Beta2, c.Epsilon)
 	case c.Optimizer == OptRMSProp && !(c.Rho >= 0 && c.Rho < 1 && c.Epsilon > 0):

@@ -40,9 +40,15 @@ type Model struct {
 	prefix         tf.Output // checkpoint prefix placeholder (string scalar)
 
 	logits, probs, evalLoss, top1, top5, preds tf.Output
+	evalAux                                    tf.Output // the eval forward's AuxLogits (zero without)
 
 	trainLoss, totalLoss, lr, stepAfter tf.Output // training path (nil for ForInference)
-	lossScale, finite                   tf.Output // fp16 training: the step's loss scale, its gradients all finite
+	lrBody                              tf.Output // the body's learning rate (Config.BodyLRMult·lr; lr without)
+	// The head phase (Config.HeadSteps): its losses and step op; at is the
+	// global step the next TrainStep runs from, which picks the phase.
+	headLoss, headTotal, headStepAfter tf.Output
+	at                                 int64
+	lossScale, finite                  tf.Output // fp16 training: the step's loss scale, its gradients all finite
 
 	save, restoreAll *tf.Operation
 
@@ -151,7 +157,7 @@ func (m *Model) build() error {
 		return err
 	}
 	es := ds.SubScope("eval")
-	m.logits = eval.Logits
+	m.logits, m.evalAux = eval.Logits, eval.AuxLogits
 	m.probs = op.Softmax(es.SubScope("predictions"), m.logits)
 	m.preds = op.ArgMax(es.SubScope("top1"), m.logits, op.Const(es.SubScope("top1/axis"), int32(1)), op.ArgMaxOutputType(tf.Int32))
 	m.evalLoss = m.xentLoss(es.SubScope("loss"), m.logits)
@@ -296,7 +302,7 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 		return m.buildReplicas(root, ds, vs)
 	}
 	s := ds.SubScope("train")
-	loss, total, tb, err := m.trainForward(s, vs)
+	loss, total, reg, tb, err := m.trainForward(s, vs)
 	if err != nil {
 		return err
 	}
@@ -314,22 +320,22 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	if err := root.Err(); err != nil {
 		return err
 	}
-	return m.buildUpdates(root, s, vs, train, grads, ls, tb.UpdatesIf)
+	return m.buildUpdates(root, s, vs, train, grads, ls, tb.UpdatesIf, reg)
 }
 
 // trainForward builds the training forward of m.images into s (dropout,
 // batch norm on batch statistics for trainable layers, direct convolutions)
 // on vs's variables, and its loss against m.labels: the cross-entropy (with
-// the auxiliary head's, weighted) and the total loss adding the L2 terms.
-// It is the whole per-device computation: buildTraining runs it in the model
-// graph, buildReplicas once per replica graph.
-func (m *Model) trainForward(s *op.Scope, vs *slim.Vars) (loss, total tf.Output, tb *slim.B, err error) {
+// the auxiliary head's, weighted) and the total loss adding the L2 term reg
+// (l2Term). It is the whole per-device computation: buildTraining runs it in
+// the model graph, buildReplicas once per replica graph.
+func (m *Model) trainForward(s *op.Scope, vs *slim.Vars) (loss, total, reg tf.Output, tb *slim.B, err error) {
 	cfg := m.cfg
 	mode := slim.Mode{Training: true, DropoutKeep: cfg.DropoutKeep, FrozenBatchNorm: cfg.BatchNorm == BatchNormFrozen}
 	tb = slim.New(s, vs, mode)
 	out := m.net.Build(tb, m.images, cfg.NumClasses)
 	if err := tb.Err(); err != nil {
-		return loss, total, nil, err
+		return loss, total, reg, nil, err
 	}
 	loss = m.xentLoss(s.SubScope("loss"), out.Logits)
 	if out.AuxLogits != (tf.Output{}) {
@@ -338,20 +344,30 @@ func (m *Model) trainForward(s *op.Scope, vs *slim.Vars) (loss, total tf.Output,
 		loss = op.AddV2(s.SubScope("loss_with_aux"), loss, aux)
 	}
 	total = loss
-	if cfg.WeightDecay != 0 && cfg.Optimizer != OptAdamW { // AdamW decays the weights in its update instead
-		// TF-Slim puts every regularised weight into the total loss, trainable
-		// or not (only trainable ones get gradients).
-		rs := s.SubScope("l2")
-		var l2s []tf.Output
-		for _, v := range vs.All() {
-			if v.Regularized {
-				l2s = append(l2s, op.L2Loss(rs.SubScope("term"), v.Read))
-			}
-		}
-		reg := op.Mul(rs, op.Const(rs.SubScope("decay"), float32(cfg.WeightDecay)), op.AddN(rs, l2s))
+	if reg = m.l2Term(s, vs); reg != (tf.Output{}) {
 		total = op.Add(s.SubScope("total_loss"), loss, reg)
 	}
-	return loss, total, tb, s.Err()
+	return loss, total, reg, tb, s.Err()
+}
+
+// l2Term is the L2 weight decay term of the loss, WeightDecay·Σ L2Loss(w)
+// over vs's regularised weights, or the zero Output when there is none
+// (no decay, or AdamW, which decays the weights in its update instead).
+// TF-Slim puts every regularised weight into the total loss, trainable or
+// not (only trainable ones get gradients).
+func (m *Model) l2Term(s *op.Scope, vs *slim.Vars) tf.Output {
+	cfg := m.cfg
+	if cfg.WeightDecay == 0 || cfg.Optimizer == OptAdamW {
+		return tf.Output{}
+	}
+	rs := s.SubScope("l2")
+	var l2s []tf.Output
+	for _, v := range vs.All() {
+		if v.Regularized {
+			l2s = append(l2s, op.L2Loss(rs.SubScope("term"), v.Read))
+		}
+	}
+	return op.Mul(rs, op.Const(rs.SubScope("decay"), float32(cfg.WeightDecay)), op.AddN(rs, l2s))
 }
 
 // trainableReads returns vs's trainable variables in creation order and
@@ -377,26 +393,75 @@ func (m *Model) lossScaler(s *op.Scope, vs *slim.Vars) *lossScaler {
 
 // buildUpdates adds the step's updates: the optimizer applies grads (one per
 // train variable; of the loss scaled by ls when ls is set) at the schedule's
-// learning rate, bnUpdates(pred) are the batch-norm statistics updates gated
-// on pred (zero: unconditional), and the global step increments after them
-// all, into m.lr and m.stepAfter.
-func (m *Model) buildUpdates(root, s *op.Scope, vs *slim.Vars, train []*slim.Var, grads []tf.Output, ls *lossScaler, bnUpdates func(pred tf.Output) []*tf.Operation) error {
+// learning rate (the body's times BodyLRMult), bnUpdates(pred) are the
+// batch-norm statistics updates gated on pred (zero: unconditional), and the
+// global step increments after them all, into m.lr and m.stepAfter. With
+// HeadSteps it adds the head phase too, whose loss adds reg (l2Term).
+func (m *Model) buildUpdates(root, s *op.Scope, vs *slim.Vars, train []*slim.Var, grads []tf.Output, ls *lossScaler, bnUpdates func(pred tf.Output) []*tf.Operation, reg tf.Output) error {
+	cfg := m.cfg
 	m.lr = m.schedule().LR(s, m.step.Read)
+	m.lrBody = m.lr
+	if cfg.BodyLRMult != nil && *cfg.BodyLRMult != 1 {
+		m.lrBody = op.Mul(s.SubScope("learning_rate_body"), m.lr, op.Const(s.SubScope("body_lr_mult"), float32(*cfg.BodyLRMult)))
+	}
+	lrs := make([]tf.Output, len(train))
+	for i, v := range train {
+		lrs[i] = m.lrBody
+		if v.Head {
+			lrs[i] = m.lr
+		}
+	}
 	var updates []*tf.Operation
 	if ls != nil {
 		// Overflowed gradients update nothing: neither the optimizer's
 		// variables nor the moving statistics.
 		grads = ls.unscale(s, grads)
-		updates = append(m.optimizer().Apply(s, vs, train, grads, m.lr), bnUpdates(ls.finite)...)
+		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), bnUpdates(ls.finite)...)
 		updates = []*tf.Operation{ls.apply(s, updates)}
 		m.lossScale, m.finite = ls.read, ls.finite
 	} else {
-		updates = append(m.optimizer().Apply(s, vs, train, grads, m.lr), bnUpdates(tf.Output{})...)
+		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), bnUpdates(tf.Output{})...)
 	}
 	gs := s.SubScope("global_step").WithControlDependencies(updates...)
 	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
 	m.stepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.Handle, tf.Int64)
+	if cfg.HeadSteps > 0 {
+		m.buildHeadPhase(root, s, vs, reg)
+	}
 	return root.Err()
+}
+
+// buildHeadPhase adds the head-only step of Config.HeadSteps: the eval
+// forward's cross-entropy (with the aux head's, weighted as in training)
+// plus the same L2 term, differentiated with respect to the head's
+// variables only — TensorFlow then runs no backward through the body — and
+// the optimizer's updates of them at the schedule's learning rate, sharing
+// the slots of the full step.
+func (m *Model) buildHeadPhase(root, s *op.Scope, vs *slim.Vars, reg tf.Output) {
+	hs := s.SubScope("head_phase")
+	m.headLoss = m.evalLoss
+	if m.evalAux != (tf.Output{}) {
+		as := hs.SubScope("aux_loss")
+		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, m.evalAux))
+		m.headLoss = op.AddV2(hs.SubScope("loss_with_aux"), m.headLoss, aux)
+	}
+	m.headTotal = m.headLoss
+	if reg != (tf.Output{}) {
+		m.headTotal = op.Add(hs.SubScope("total_loss"), m.headLoss, reg)
+	}
+	var head []*slim.Var
+	var reads []tf.Output
+	for _, v := range vs.All() {
+		if v.Head && v.Role.Model() && v.Role != slim.MovingMean && v.Role != slim.MovingVar {
+			head = append(head, v)
+			reads = append(reads, v.Read)
+		}
+	}
+	grads := op.Gradients(root.SubScope("head_gradients"), []tf.Output{m.headTotal}, reads)
+	updates := m.optimizer().Apply(hs, vs, head, grads, optim.Same(m.lr, len(head)))
+	gs := hs.SubScope("global_step").WithControlDependencies(updates...)
+	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
+	m.headStepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.Handle, tf.Int64)
 }
 
 // schedule is the learning-rate schedule of the configuration (see

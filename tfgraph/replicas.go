@@ -164,7 +164,7 @@ func (m *Model) buildReplicaGraph(vs *slim.Vars, train []*slim.Var, r int) (*rep
 	rm.images = op.Placeholder(s.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, S, S, 3)))
 	rm.labels = op.Placeholder(s.SubScope("labels"), tf.Int32, op.PlaceholderShape(tf.MakeShape(-1)))
 	fv := slim.NewFeedVars(s, m.cfg.Seed+int64(r), vs)
-	loss, total, tb, err := rm.trainForward(s.SubScope("train"), fv)
+	loss, total, _, tb, err := rm.trainForward(s.SubScope("train"), fv)
 	if err != nil {
 		return nil, err
 	}
@@ -305,5 +305,9 @@ func (m *Model) buildReplicas(root, ds *op.Scope, vs *slim.Vars) error {
 		}
 		return ups
 	}
-	return m.buildUpdates(root, s, vs, train, avg, ls, bnUpdates)
+	var reg tf.Output // the head phase (HeadSteps) runs the eval forward on the first device: its L2 term
+	if m.cfg.HeadSteps > 0 {
+		reg = m.l2Term(s.SubScope("head_phase_l2"), vs)
+	}
+	return m.buildUpdates(root, s, vs, train, avg, ls, bnUpdates, reg)
 }

@@ -29,6 +29,11 @@ type StepResult struct {
 	// variable changed but the global step and the scale (halved).
 	LossScale float32
 	Skipped   bool
+	// HeadOnly reports a step of the head phase (Config.HeadSteps): only
+	// the head changed. LearningRateBody is the body's learning rate in a
+	// full step (LearningRate·BodyLRMult), 0 in a head-only one.
+	HeadOnly         bool
+	LearningRateBody float32
 }
 
 // EvalResult is the evaluation of one batch (eval path: no dropout).
@@ -206,8 +211,11 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	if err != nil {
 		return StepResult{}, fmt.Errorf("train step: %w", err)
 	}
-	fetches := []tf.Output{m.trainLoss, m.totalLoss, m.lr, m.stepAfter}
-	if m.lossScale != (tf.Output{}) {
+	headOnly := m.at < m.cfg.HeadSteps
+	fetches := []tf.Output{m.trainLoss, m.totalLoss, m.lr, m.stepAfter, m.lrBody}
+	if headOnly {
+		fetches = []tf.Output{m.headLoss, m.headTotal, m.lr, m.headStepAfter}
+	} else if m.lossScale != (tf.Output{}) {
 		fetches = append(fetches, m.lossScale, m.finite)
 	}
 	out, err := m.sess.Run(f, fetches, nil)
@@ -218,10 +226,14 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	defer freeTensors[int](nil, out...)
 	r := StepResult{
 		Loss: out[0].Value().(float32), TotalLoss: out[1].Value().(float32),
-		LearningRate: out[2].Value().(float32), Step: out[3].Value().(int64),
+		LearningRate: out[2].Value().(float32), Step: out[3].Value().(int64), HeadOnly: headOnly,
 	}
-	if len(out) > 4 {
-		r.LossScale, r.Skipped = out[4].Value().(float32), !out[5].Value().(bool)
+	m.at = r.Step
+	if !headOnly {
+		r.LearningRateBody = out[4].Value().(float32)
+	}
+	if len(out) > 5 {
+		r.LossScale, r.Skipped = out[5].Value().(float32), !out[6].Value().(bool)
 	}
 	return r, nil
 }

@@ -230,7 +230,8 @@ func (h *tensorboardHook) OnStep(l *Loop, s StepInfo) error {
 		return nil
 	}
 	scalars := map[string]float64{
-		"loss": s.Loss, "total_loss": s.TotalLoss, "learning_rate": s.LR, "images_per_sec": h.window.take(),
+		"loss": s.Loss, "total_loss": s.TotalLoss, "learning_rate": s.LR, "learning_rate_body": s.LRBody,
+		"images_per_sec": h.window.take(),
 	}
 	if s.LossScale > 0 {
 		scalars["loss_scale"], scalars["skipped_steps"] = s.LossScale, float64(h.skipped)

@@ -34,6 +34,7 @@ type Loop struct {
 	trainLoader, valLoader *pipeline.Loader
 	bad                    map[string]bool // bad files already reported
 	inputWait              *inputWaitHook
+	headPhaseLogged        bool // the start of the head-only phase was logged
 }
 
 // StepInfo describes one finished training step.
@@ -50,6 +51,10 @@ type StepInfo struct {
 	// its gradients overflowed float16, so it changed no weight.
 	LossScale float64
 	Skipped   bool
+	// HeadOnly marks a step of the head-only phase (--head-epochs); LRBody
+	// is the learning rate of the layers but the head (0 in that phase).
+	HeadOnly bool
+	LRBody   float64
 }
 
 // EndReason says why the loop ended.
@@ -165,7 +170,14 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 		l.LastLoss = float64(r.Loss)
 		info := StepInfo{Step: r.Step, Epoch: epoch + 1, Loss: float64(r.Loss), TotalLoss: float64(r.TotalLoss),
 			LR: float64(r.LearningRate), Images: n, StepTime: now.Sub(last), InputWait: min(wait, now.Sub(last)),
-			LossScale: float64(r.LossScale), Skipped: r.Skipped}
+			LossScale: float64(r.LossScale), Skipped: r.Skipped, HeadOnly: r.HeadOnly, LRBody: float64(r.LearningRateBody)}
+		if r.HeadOnly && !l.headPhaseLogged {
+			l.headPhaseLogged = true
+			l.Log.Info("training only the head first (--head-epochs), the body in inference mode", "until_step", l.Model.Config().HeadSteps)
+		}
+		if !r.HeadOnly && r.Step == l.Model.Config().HeadSteps+1 {
+			l.Log.Info("head-only phase done: now training the layers --trainable names", "trainable", l.Opts.Trainable, "step", r.Step)
+		}
 		last = now
 		for _, h := range hooks {
 			if err := h.OnStep(l, info); err != nil {

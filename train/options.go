@@ -69,6 +69,14 @@ type Options struct {
 	// dropout masks come from TensorFlow's random state, which checkpoints
 	// do not hold.
 	DropoutKeep float64
+	// HeadEpochs > 0 first trains only the new head for that many epochs
+	// (may be fractional; rounded to steps), the body in inference mode,
+	// then what Trainable names: Keras's and fastai's two-stage fine-tuning,
+	// in one run (tfgraph.Config.HeadSteps).
+	HeadEpochs float64
+	// BodyLRMult scales the learning rate of every layer but the head
+	// (discriminative learning rates; 1: the same, 0: body frozen).
+	BodyLRMult float64
 
 	LogEvery        int           // steps between loss logs / TensorBoard scalars
 	EvalEvery       int           // steps between validations (and one at the end)
@@ -114,7 +122,7 @@ func DefaultOptions() Options {
 		Arch: "vgg_19", Layout: "auto", ValSplit: 0.2, Seed: 1,
 		Trainable: "all", BatchNorm: "train", Epochs: 20, Batch: 64, ValBatch: 128, InputSize: 224,
 		Margin: pipeline.DefaultMargin, Style: "crop",
-		LR: 1e-3, LREnd: 1e-7, Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5, ClassWeights: "none",
+		LR: 1e-3, LREnd: 1e-7, Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5, ClassWeights: "none", BodyLRMult: 1,
 		Optimizer: tfgraph.OptMomentum, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, Rho: 0.9,
 		Schedule: tfgraph.SchedulePoly, StepEvery: 2, StepGamma: 0.94,
 		LogEvery: 10, EvalEvery: 500, SaveEvery: 600 * time.Second, KeepCheckpoints: 5,
@@ -181,6 +189,10 @@ func (o *Options) Validate() error {
 		return usage(fmt.Sprintf("--step-every must be > 0 epochs (got %g)", o.StepEvery))
 	case !(o.StepGamma > 0):
 		return usage(fmt.Sprintf("--step-gamma must be > 0 (got %g)", o.StepGamma))
+	case !(o.HeadEpochs >= 0):
+		return usage(fmt.Sprintf("--head-epochs must be >= 0 (got %g; 0: no head-only phase)", o.HeadEpochs))
+	case !(o.BodyLRMult >= 0):
+		return usage(fmt.Sprintf("--body-lr-mult must be >= 0 (got %g; 1: the head's learning rate, 0: body frozen)", o.BodyLRMult))
 	case o.Arch == "":
 		return usage("--arch is required: one of " + strings.Join(tfgraph.ArchNames(), ", "))
 	case o.ClassWeights != "" && o.ClassWeights != "balanced" && o.ClassWeights != "none":
@@ -240,4 +252,9 @@ func (o *Options) scheduleSteps(stepsPerEpoch int) (warmup, every int64) {
 	}
 	every = max(1, int64(math.Round(o.StepEvery*float64(stepsPerEpoch))))
 	return warmup, every
+}
+
+// headSteps is HeadEpochs in steps (rounded).
+func (o *Options) headSteps(stepsPerEpoch int) int64 {
+	return int64(math.Round(o.HeadEpochs * float64(stepsPerEpoch)))
 }

@@ -187,6 +187,10 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if warmup >= total {
 		return nil, usage(fmt.Sprintf("the warmup (%d steps) must be shorter than the run (%d steps): lower --warmup-steps/--warmup-epochs", warmup, total))
 	}
+	headSteps := o.headSteps(stepsPerEpoch)
+	if headSteps >= total {
+		return nil, usage(fmt.Sprintf("the head-only phase (%d steps) must be shorter than the run (%d steps): lower --head-epochs", headSteps, total))
+	}
 	var classWeights []float32
 	if o.ClassWeights == "balanced" {
 		classWeights = balancedWeights(ds)
@@ -198,6 +202,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		Schedule: o.Schedule, WarmupSteps: warmup, StepEvery: stepEvery, StepGamma: o.StepGamma,
 		Optimizer: o.Optimizer, Momentum: o.Momentum, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Rho: o.Rho,
 		WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, BatchNorm: o.BatchNorm, ClassWeights: classWeights,
+		HeadSteps: headSteps, BodyLRMult: &o.BodyLRMult,
 		Seed: o.Seed, Device: o.Device, Devices: o.devices, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
 		Precision: o.Precision, LossScale: tfgraph.DefaultLossScale, ConvAlgorithm: o.Conv,
 	})
@@ -399,6 +404,12 @@ func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Chang
 			from, to any
 		}{"precision", p.Precision, o.Precision})
 	}
+	if p.BodyLRMult != nil { // recorded since --head-epochs and --body-lr-mult exist
+		pairs = append(pairs, []struct {
+			key      string
+			from, to any
+		}{{"head-epochs", p.HeadEpochs, o.HeadEpochs}, {"body-lr-mult", *p.BodyLRMult, o.BodyLRMult}}...)
+	}
 	now := time.Now().UTC()
 	var out []rundir.Change
 	for _, c := range pairs {
@@ -473,6 +484,7 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.Trainable, t.Epochs, t.Batch, t.ValBatch = o.Trainable, o.Epochs, o.Batch, o.ValBatch
 	t.LR, t.LREnd, t.Momentum, t.WeightDecay, t.ClassWeights = o.LR, o.LREnd, o.Momentum, o.WeightDecay, o.ClassWeights
 	t.DropoutKeep, t.Precision, t.Devices = o.DropoutKeep, o.Precision, strings.Join(o.devices, ",")
+	t.HeadEpochs, t.HeadSteps, t.BodyLRMult = o.HeadEpochs, o.headSteps(stepsPerEpoch), &o.BodyLRMult
 	t.Optimizer, t.Beta1, t.Beta2, t.Epsilon, t.Rho = o.Optimizer, o.Beta1, o.Beta2, o.Epsilon, o.Rho
 	t.Schedule, t.WarmupSteps, t.WarmupEpochs, t.StepEvery, t.StepGamma = o.Schedule, o.WarmupSteps, o.WarmupEpochs, o.StepEvery, o.StepGamma
 	t.WarmupTotal, t.StepEverySteps = o.scheduleSteps(stepsPerEpoch)

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -325,7 +326,7 @@ func TestConfigJSONReusable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Arch != b.Arch || a.InputSize != b.InputSize || a.Preprocess != b.Preprocess || a.Train != b.Train {
+	if a.Arch != b.Arch || a.InputSize != b.InputSize || !reflect.DeepEqual(a.Preprocess, b.Preprocess) || !reflect.DeepEqual(a.Train, b.Train) {
 		t.Errorf("the second run differs from the config.json it was given:\nfirst:  %+v %+v\nsecond: %+v %+v", a.Preprocess, a.Train, b.Preprocess, b.Train)
 	}
 }

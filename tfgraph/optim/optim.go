@@ -14,9 +14,19 @@ import (
 
 // Optimizer builds the update ops of one training step.
 type Optimizer interface {
-	// Apply returns ops that update each of params by its gradient with
-	// learning rate lr, creating slot variables in vs as needed.
-	Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []tf.Output, lr tf.Output) []*tf.Operation
+	// Apply returns ops that update each of params by its gradient, params[i]
+	// with learning rate lrs[i] (Same gives every one the same), creating slot
+	// variables in vs as needed.
+	Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []tf.Output, lrs []tf.Output) []*tf.Operation
+}
+
+// Same returns lr n times: one learning rate for all of Apply's params.
+func Same(lr tf.Output, n int) []tf.Output {
+	lrs := make([]tf.Output, n)
+	for i := range lrs {
+		lrs[i] = lr
+	}
+	return lrs
 }
 
 // Momentum is tf.compat.v1.train.MomentumOptimizer: a ← m·a + g, then
@@ -28,13 +38,13 @@ type Momentum struct {
 }
 
 // Apply implements Optimizer.
-func (o Momentum) Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []tf.Output, lr tf.Output) []*tf.Operation {
+func (o Momentum) Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []tf.Output, lrs []tf.Output) []*tf.Operation {
 	ms := s.SubScope("Momentum")
 	mom := op.Const(ms.SubScope("momentum"), float32(o.Momentum))
 	ups := make([]*tf.Operation, len(params))
 	for i, v := range params {
 		slot := vs.Slot(v, "Momentum")
-		ups[i] = op.ResourceApplyMomentum(ms.SubScope("update"), v.Handle, slot.Handle, lr, grads[i], mom,
+		ups[i] = op.ResourceApplyMomentum(ms.SubScope("update"), v.Handle, slot.Handle, lrs[i], grads[i], mom,
 			op.ResourceApplyMomentumUseNesterov(o.Nesterov))
 	}
 	return ups
@@ -54,15 +64,20 @@ type Adam struct {
 }
 
 // Apply implements Optimizer.
-func (o Adam) Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []tf.Output, lr tf.Output) []*tf.Operation {
+func (o Adam) Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []tf.Output, lrs []tf.Output) []*tf.Operation {
 	as := s.SubScope("Adam")
 	b1p, b2p := vs.Scalar("beta1_power", float32(o.Beta1)), vs.Scalar("beta2_power", float32(o.Beta2))
 	b1 := op.Const(as.SubScope("beta1"), float32(o.Beta1))
 	b2 := op.Const(as.SubScope("beta2"), float32(o.Beta2))
 	eps := op.Const(as.SubScope("epsilon"), float32(o.Epsilon))
-	var wd tf.Output
-	if o.WeightDecay > 0 {
-		wd = op.Mul(as.SubScope("decay_rate"), lr, op.Const(as.SubScope("weight_decay"), float32(o.WeightDecay)))
+	decayRate := map[tf.Output]tf.Output{} // lr·WeightDecay, per distinct lr
+	rate := func(lr tf.Output) tf.Output {
+		if r, ok := decayRate[lr]; ok {
+			return r
+		}
+		r := op.Mul(as.SubScope("decay_rate"), lr, op.Const(as.SubScope("weight_decay"), float32(o.WeightDecay)))
+		decayRate[lr] = r
+		return r
 	}
 	var gradOps []*tf.Operation
 	for _, g := range grads {
@@ -75,10 +90,10 @@ func (o Adam) Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []tf.O
 		if o.WeightDecay > 0 && v.Regularized {
 			// After every gradient, so the forward read the undecayed weights.
 			ds := as.SubScope("decay").WithControlDependencies(gradOps...)
-			dec := op.AssignSubVariableOp(ds, v.Handle, op.Mul(ds, wd, op.ReadVariableOp(ds, v.Handle, v.DType)))
+			dec := op.AssignSubVariableOp(ds, v.Handle, op.Mul(ds, rate(lrs[i]), op.ReadVariableOp(ds, v.Handle, v.DType)))
 			us = us.WithControlDependencies(dec)
 		}
-		ups[i] = op.ResourceApplyAdam(us, v.Handle, m.Handle, u.Handle, b1p.Read, b2p.Read, lr, b1, b2, eps, grads[i])
+		ups[i] = op.ResourceApplyAdam(us, v.Handle, m.Handle, u.Handle, b1p.Read, b2p.Read, lrs[i], b1, b2, eps, grads[i])
 	}
 	// TensorFlow's _finish: the powers advance after every update.
 	fs := as.SubScope("finish").WithControlDependencies(ups...)
@@ -95,7 +110,7 @@ func (o Adam) Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []tf.O
 type RMSProp struct{ Rho, Momentum, Epsilon float64 }
 
 // Apply implements Optimizer.
-func (o RMSProp) Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []tf.Output, lr tf.Output) []*tf.Operation {
+func (o RMSProp) Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []tf.Output, lrs []tf.Output) []*tf.Operation {
 	rs := s.SubScope("RMSProp")
 	rho := op.Const(rs.SubScope("rho"), float32(o.Rho))
 	mom := op.Const(rs.SubScope("momentum"), float32(o.Momentum))
@@ -104,7 +119,7 @@ func (o RMSProp) Apply(s *op.Scope, vs *slim.Vars, params []*slim.Var, grads []t
 	for i, v := range params {
 		ms := vs.Get(v.Name+"/RMSProp", v.Shape, v.DType, slim.Slot, v.Layer, slim.Ones)
 		mo := vs.Slot(v, "RMSProp_1")
-		ups[i] = op.ResourceApplyRMSProp(rs.SubScope("update"), v.Handle, ms.Handle, mo.Handle, lr, rho, mom, eps, grads[i])
+		ups[i] = op.ResourceApplyRMSProp(rs.SubScope("update"), v.Handle, ms.Handle, mo.Handle, lrs[i], rho, mom, eps, grads[i])
 	}
 	return ups
 }

@@ -137,7 +137,7 @@ func runDense(t *testing.T, o optim.Optimizer, x, y, w0 [][]float32, b0 []float3
 	d := op.Sub(s, pred, op.Const(s.SubScope("y"), y))
 	loss := op.Mean(s, op.Square(s, d), op.Const(s.SubScope("axes"), []int32{0, 1}))
 	grads := op.Gradients(s.SubScope("gradients"), []tf.Output{loss}, []tf.Output{w.Read, b.Read})
-	ups := o.Apply(s.SubScope("train"), vs, []*slim.Var{w, b}, grads, op.Const(s.SubScope("lr"), lr))
+	ups := o.Apply(s.SubScope("train"), vs, []*slim.Var{w, b}, grads, optim.Same(op.Const(s.SubScope("lr"), lr), 2))
 	step := s.WithControlDependencies(ups...).AddOperation(tf.OpSpec{Type: "NoOp", Name: "step"})
 	setW := op.AssignVariableOp(s.SubScope("set_w"), w.Handle, op.Const(s.SubScope("w0"), w0))
 	setB := op.AssignVariableOp(s.SubScope("set_b"), b.Handle, op.Const(s.SubScope("b0"), b0))
