@@ -247,3 +247,22 @@ func TestReplicasBatchNormStatistics(t *testing.T) {
 		t.Errorf("%s: two replicas equal one device (%.3g) though each normalised its own slice", w, e)
 	}
 }
+
+// TestResolveDevices: --devices specs on this CPU build of libtensorflow.
+func TestResolveDevices(t *testing.T) {
+	got, err := ResolveDevices(" CPU:0, cpu:1")
+	if err != nil || strings.Join(got, ",") != "cpu:0,cpu:1" {
+		t.Errorf("CPU:0, cpu:1 → %v, %v", got, err)
+	}
+	if got, err := ResolveDevices(""); got != nil || err != nil {
+		t.Errorf(`"" → %v, %v; want none`, got, err)
+	}
+	if gpuBuild() {
+		t.Skip("a GPU build: the no-GPU errors below do not apply")
+	}
+	for spec, want := range map[string]string{"all": "there is no GPU", "gpu:0": "there is no gpu:0", "gpu:0,gpu:1": "CPU build"} {
+		if _, err := ResolveDevices(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err %v, want %q", spec, err, want)
+		}
+	}
+}
