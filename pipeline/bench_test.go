@@ -106,13 +106,21 @@ func BenchmarkApply(b *testing.B) {
 // BenchmarkDecodeApply is the per-image work of one worker (the loader's
 // decodeApply): decode a JPEG, random crop + flip, resize to 224, normalise.
 // 512×384 (crop 364, full-scale decode of the crop's columns), 512×512 (crop
-// 492: decoded at 1/2) and a 4032×3024 phone photo (crop 3004: 1/8).
+// 492: decoded at 1/2) and a 4032×3024 phone photo (crop 3004: 1/8); "inception"
+// is Train with AugmentInception and ColorJitter 0.4.
 func BenchmarkDecodeApply(b *testing.B) {
 	for _, sz := range [][2]int{{512, 384}, {512, 512}, {4032, 3024}} {
-		for _, mode := range []Mode{Train, Eval} {
-			b.Run(fmt.Sprintf("%dx%d/%s", sz[0], sz[1], mode), func(b *testing.B) {
+		for _, name := range []string{"train", "eval", "inception"} {
+			mode := Train
+			if name == "eval" {
+				mode = Eval
+			}
+			b.Run(fmt.Sprintf("%dx%d/%s", sz[0], sz[1], name), func(b *testing.B) {
 				data := benchPhotoSize(b, 1, sz[0], sz[1])
 				p := DefaultPreprocess()
+				if name == "inception" {
+					p.Augment, p.ColorJitter = AugmentInception, 0.4
+				}
 				dst := make([]float32, p.Size())
 				rng := rand.New(rand.NewPCG(1, 2))
 				var r resampler

@@ -138,8 +138,11 @@ func (p Preprocess) decodeApply(data []byte, buf *RGB, mode Mode, rng *rand.Rand
 	g, d := full, jpegScale(full)
 	if d > 1 {
 		sw, sh := ceilDiv(w, d), ceilDiv(h, d)
-		if mode == Eval {
-			g = p.geometry(sw, sh, Eval, nil)
+		if mode == Eval || p.evalLike() {
+			// The Eval crop of the decoded image, as Eval computes it, so
+			// AugmentNone trains on exactly Eval's floats.
+			g = p.cropGeometry(sw, sh, Eval, nil)
+			g.flip, g.jitter = full.flip, full.jitter
 		} else {
 			g = scaleGeometry(full, d, w, h, sw, sh)
 		}

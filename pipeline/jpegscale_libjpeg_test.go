@@ -112,11 +112,13 @@ func TestJPEGCropEqualsFull(t *testing.T) {
 
 // TestDecodeApplyCropPath: the loader's decode (scaled, cropped) gives
 // exactly what resizing the whole scaled decode with the same geometry gives,
-// for training crops and flips and Eval, both styles.
+// for training crops and flips and Eval, both styles, and AugmentInception's
+// rectangles (with colour jitter).
 func TestDecodeApplyCropPath(t *testing.T) {
 	data := benchPhotoSize(t, 9, 260, 190)
 	cfg, _, _ := image.DecodeConfig(bytes.NewReader(data))
-	for _, p := range []Preprocess{{Norm: ms, InputSize: 48, Margin: 0.03}, {Norm: ms, InputSize: 100, Margin: 0.03}, {Norm: ms, InputSize: 40, Style: StyleVGG}} {
+	for _, p := range []Preprocess{{Norm: ms, InputSize: 48, Margin: 0.03}, {Norm: ms, InputSize: 100, Margin: 0.03}, {Norm: ms, InputSize: 40, Style: StyleVGG},
+		{Norm: ms, InputSize: 24, Augment: AugmentInception}, {Norm: ms, InputSize: 48, Augment: AugmentInception, ColorJitter: 0.4}} {
 		for _, mode := range []Mode{Train, Eval} {
 			for seed := range uint64(5) {
 				got := make([]float32, p.Size())
@@ -170,4 +172,23 @@ func FuzzJPEGCrop(f *testing.F) {
 			checkCrop(t, data, d, image.Rect(x0, y0, x0+1+rng.IntN(w-x0), y0+1+rng.IntN(hh-y0)))
 		}
 	})
+}
+
+// TestInceptionDecodeApplyAlwaysDecodes: AugmentInception's rectangles —
+// anywhere in the image, any aspect, from 8% of it to all of it, at every DCT
+// scale — always fall inside what the cropped, scaled decode provides, on
+// odd and thin image sizes.
+func TestInceptionDecodeApplyAlwaysDecodes(t *testing.T) {
+	for _, sz := range [][2]int{{97, 61}, {260, 190}, {1001, 37}, {33, 517}} {
+		data := benchPhotoSize(t, 3, sz[0], sz[1])
+		for _, S := range []int{8, 24, 64} {
+			p := Preprocess{Norm: ms, InputSize: S, Augment: AugmentInception, ColorJitter: 0.2}
+			dst := make([]float32, p.Size())
+			for seed := range uint64(150) {
+				if err := p.DecodeApply(data, Train, rand.New(rand.NewPCG(seed, 5)), dst); err != nil {
+					t.Fatalf("%dx%d at %d px, seed %d: %v", sz[0], sz[1], S, seed, err)
+				}
+			}
+		}
+	}
 }

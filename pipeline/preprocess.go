@@ -117,6 +117,15 @@ type Preprocess struct {
 	// It has no default: a zero Norm is refused by Validate, since silently
 	// picking one would feed a net pixels it was not trained on.
 	Norm imagenorm.Norm
+	// Augment is the training augmentation (Train mode only): AugmentCrop
+	// ("" too, the Style's own random crop and flip), AugmentNone,
+	// AugmentFlip or AugmentInception. See Augment.
+	Augment Augment
+	// ColorJitter is the strength s of random brightness, contrast and
+	// saturation changes in Train mode (factors uniform in [1−s, 1+s], as
+	// torchvision's ColorJitter(s, s, s)), in [0, 1]; 0 (the default) draws
+	// nothing. It combines with every Augment but AugmentNone.
+	ColorJitter float64
 }
 
 // DefaultMargin is the classic recipe's training crop margin, 10 px of a
@@ -144,6 +153,9 @@ func (p Preprocess) Validate() error {
 	default:
 		return fmt.Errorf("preprocess: unknown style %q (use %q or %q)", p.Style, StyleCrop, StyleVGG)
 	}
+	if err := p.validateAugment(); err != nil {
+		return err
+	}
 	if s := float64(p.Norm.Scale); s == 0 || math.IsNaN(s) || math.IsInf(s, 0) {
 		return fmt.Errorf("preprocess: no input normalisation set (scale %g): give the net's, e.g. imagenorm.%s or imagenorm.%s",
 			s, imagenorm.MeanSubtract.Name, imagenorm.PlusMinusOne.Name)
@@ -157,8 +169,12 @@ func (p Preprocess) Size() int { return p.InputSize * p.InputSize * 3 }
 // Apply crops, flips (Train only), resizes and normalises img, writing
 // InputSize·InputSize·3 float32 values ((RGB 0..255 − Norm.Mean)·Norm.Scale, HWC) into
 // dst. rng is used only in Train mode, where it must not be nil; its draws are,
-// in order: crop x, crop y (StyleCrop) or resize side, window y, window x
-// (StyleVGG), then the flip. Images smaller than the crop are resized up.
+// in order: with AugmentCrop crop x, crop y (StyleCrop) or resize side,
+// window y, window x (StyleVGG), then the flip; with AugmentInception the
+// rectangle's (see inceptionCrop), then the flip; with AugmentFlip the flip
+// only, with AugmentNone nothing; then, with ColorJitter, the brightness,
+// contrast and saturation factors. Images smaller than the crop are resized
+// up.
 func (p Preprocess) Apply(img *RGB, mode Mode, rng *rand.Rand, dst []float32) error {
 	var r resampler
 	return p.apply(img, mode, rng, dst, &r)
@@ -182,8 +198,35 @@ func (p Preprocess) apply(img *RGB, mode Mode, rng *rand.Rand, dst []float32, r 
 	return nil
 }
 
-// geometry decides the crop, scale and flip for a w×h image.
+// geometry decides the crop, scale, flip and colour jitter for a w×h image.
 func (p Preprocess) geometry(w, h int, mode Mode, rng *rand.Rand) geometry {
+	if mode != Train {
+		return p.cropGeometry(w, h, Eval, nil)
+	}
+	var g geometry
+	switch p.augment() {
+	case AugmentNone:
+		return p.cropGeometry(w, h, Eval, nil)
+	case AugmentFlip:
+		g = p.cropGeometry(w, h, Eval, nil)
+		g.flip = rng.IntN(2) == 1
+	case AugmentInception:
+		S := p.InputSize
+		x0, y0, cw, ch := inceptionCrop(w, h, rng)
+		g = geometry{x0: x0, y0: y0, rw: cw, rh: ch, ow: S, oh: S, size: S}
+		g.flip = rng.IntN(2) == 1
+	default:
+		g = p.cropGeometry(w, h, Train, rng)
+	}
+	if p.ColorJitter > 0 {
+		g.jitter = drawJitter(p.ColorJitter, rng)
+	}
+	return g
+}
+
+// cropGeometry is the Style's own geometry: its random crop and flip in
+// Train mode (AugmentCrop), its central crop in Eval mode.
+func (p Preprocess) cropGeometry(w, h int, mode Mode, rng *rand.Rand) geometry {
 	S := p.InputSize
 	short := min(w, h)
 	if p.Style == StyleVGG {

@@ -202,6 +202,7 @@ type geometry struct {
 	wx, wy         int
 	size           int
 	flip           bool
+	jitter         jitter // colour jitter after the resize (Train mode)
 }
 
 // prepare computes the spans of g and returns the source rectangle (in the
@@ -280,6 +281,9 @@ func (r *resampler) exec(img *RGB, off image.Point, g geometry, norm imagenorm.N
 				a[2], b[2] = b[2], a[2]
 			}
 		}
+	}
+	if g.jitter.on {
+		g.jitter.apply(dst[:S*S*3], means, scale)
 	}
 }
 

@@ -51,6 +51,11 @@ type Config struct {
 		Norm   string     `json:"norm"`
 		Means  [3]float32 `json:"means"`  // subtracted from 0..255 RGB
 		Resize string     `json:"resize"` // interpolation used by the pipeline
+		// Augment is the training augmentation (pipeline.Augment: none,
+		// flip, crop, inception; empty in runs from before it was a choice:
+		// crop) and ColorJitter its colour-jitter strength (0: none).
+		Augment     string  `json:"augment,omitempty"`
+		ColorJitter float64 `json:"color_jitter"`
 	} `json:"preprocess"`
 	Train struct {
 		Data        string  `json:"data"`
@@ -84,6 +89,13 @@ type Config struct {
 		WarmupTotal    int64   `json:"warmup_total_steps"`
 		StepEverySteps int64   `json:"step_every_steps"`
 		ClassWeights   string  `json:"class_weights,omitempty"`
+		// LabelSmoothing ε mixes the one-hot targets with the uniform
+		// distribution, ClipNorm bounds the global gradient norm (0: no
+		// clipping), Patience stops after that many validations without a
+		// better top-1 (0: never). Zero in runs from before they existed.
+		LabelSmoothing float64 `json:"label_smoothing"`
+		ClipNorm       float64 `json:"clip_norm"`
+		Patience       int     `json:"patience"`
 		// Precision of the training steps: fp32, bf16 or fp16 (with dynamic
 		// loss scaling); empty in runs from before it was recorded.
 		Precision string `json:"precision,omitempty"`
@@ -96,13 +108,16 @@ type Config struct {
 		// The head-only phase (HeadSteps = HeadEpochs in steps) and the
 		// body's learning-rate multiplier; nil BodyLRMult: a run from before
 		// they were recorded (no head phase, multiplier 1).
-		HeadEpochs    float64  `json:"head_epochs"`
-		HeadSteps     int64    `json:"head_steps"`
-		BodyLRMult    *float64 `json:"body_lr_mult,omitempty"`
-		TrainImages   int      `json:"train_images"`
-		ValImages     int      `json:"val_images"`
-		StepsPerEpoch int      `json:"steps_per_epoch"`
-		TotalSteps    int64    `json:"total_steps"`
+		HeadEpochs float64  `json:"head_epochs"`
+		HeadSteps  int64    `json:"head_steps"`
+		BodyLRMult *float64 `json:"body_lr_mult,omitempty"`
+		// EMA is the decay of the weights' moving average (0: none); with it
+		// eval, predict and export read the averages.
+		EMA           float64 `json:"ema"`
+		TrainImages   int     `json:"train_images"`
+		ValImages     int     `json:"val_images"`
+		StepsPerEpoch int     `json:"steps_per_epoch"`
+		TotalSteps    int64   `json:"total_steps"`
 	} `json:"train"`
 	// Changes lists the settings a resume changed, oldest first: a run's
 	// history is never silently rewritten.

@@ -16,7 +16,11 @@ fc6 rule (same as tfgraph): VGG16/19 use a 7×7 VALID fc6 (input 224..255);
 vgg_mini's fc6 kernel is the spatial size after five 2×2 pools, floor(S/32).
 Loss: mean softmax cross-entropy + weight_decay * sum(l2_loss(w)) over every
 conv/fc weight (slim.l2_regularizer puts all of them in the total loss);
-only the --trainable layers get momentum updates.
+only the --trainable layers get momentum updates. --label-smoothing uses
+tf.compat.v1.losses.softmax_cross_entropy(label_smoothing=ε) on the one-hot
+labels; --clip-norm clips the gradients with tf.clip_by_global_norm before
+the optimizer (grad_norm in reference.json: their global norm before
+clipping).
 
 Python is the reference only: tlearn itself never runs it.
 """
@@ -71,6 +75,8 @@ def main():
     p.add_argument("--decay-steps", type=int, default=10)
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--clip-norm", type=float, default=0.0, help="tf.clip_by_global_norm before the optimizer (0: none)")
     p.add_argument("--formats", default="v1,v2")
     p.add_argument("--predict-images", default="",
                    help="folder of PNGs at the input size: write predict.json with softmax probabilities "
@@ -113,7 +119,10 @@ def main():
                 if l["pool"]:
                     net = tf.nn.max_pool2d(net, 2, 2, "VALID")
         logits = tf.squeeze(net, [1, 2])
-        xent = tf1.losses.sparse_softmax_cross_entropy(labels=y, logits=logits)
+        if a.label_smoothing > 0:
+            xent = tf1.losses.softmax_cross_entropy(tf.one_hot(y, a.classes), logits, label_smoothing=a.label_smoothing)
+        else:
+            xent = tf1.losses.sparse_softmax_cross_entropy(labels=y, logits=logits)
         total = xent + a.weight_decay * tf.add_n([tf.nn.l2_loss(w) for w in weights])
         gs = tf1.train.get_or_create_global_step()
         lr = tf1.train.polynomial_decay(a.lr, gs, a.decay_steps, a.lr_end, power=a.lr_power)
@@ -122,7 +131,13 @@ def main():
         if first is None:
             first = n - int(a.trainable.split("-")[1])
         train_vars = [v for i, l in enumerate(ls) for v in (vars_[f"{a.arch}/{l['scope']}/weights"], vars_[f"{a.arch}/{l['scope']}/biases"]) if i >= first]
-        train_op = tf1.train.MomentumOptimizer(lr, a.momentum).minimize(total, global_step=gs, var_list=train_vars)
+        opt = tf1.train.MomentumOptimizer(lr, a.momentum)
+        gvs = opt.compute_gradients(total, var_list=train_vars)
+        grad_norm = tf.linalg.global_norm([g for g, _ in gvs])
+        if a.clip_norm > 0:
+            clipped, _ = tf.clip_by_global_norm([g for g, _ in gvs], a.clip_norm)
+            gvs = list(zip(clipped, [v for _, v in gvs]))
+        train_op = opt.apply_gradients(gvs, global_step=gs)
 
         with tf1.Session(graph=g) as sess:
             sess.run(tf1.global_variables_initializer())
@@ -157,14 +172,14 @@ def main():
                        trained=[v.op.name for v in train_vars], steps=[])
             record = {int(s) for s in a.record_steps.split(",") if s}
             for k in range(1, a.steps + 1):
-                _, l, t, r = sess.run([train_op, xent, total, lr], feed)
+                _, l, t, r, gn = sess.run([train_op, xent, total, lr, grad_norm], feed)
                 if k in record:
                     d = os.path.join(a.out, f"step{k}")
                     os.makedirs(d, exist_ok=True)
                     for name, v in vars_.items():
                         sess.run(v).astype(np.float32).tofile(os.path.join(d, name.replace("/", "__") + ".f32"))
                     ref["steps"].append(dict(step=k, loss=float(l), total_loss=float(t), lr=float(r), dir=f"step{k}",
-                                             global_step=int(sess.run(gs))))
+                                             global_step=int(sess.run(gs)), grad_norm=float(gn)))
     with open(os.path.join(a.out, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1)
 

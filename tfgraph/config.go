@@ -2,6 +2,7 @@ package tfgraph
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,16 @@ type Config struct {
 	WeightDecay float64
 	DropoutKeep float64 // keep probability after fc6 and fc7 in training, in (0, 1]; 1 disables dropout (unused ForInference)
 
+	// LabelSmoothing ε in [0, 1) trains on onehot·(1−ε) + ε/K instead of
+	// the one-hot labels (tf.compat.v1.losses.softmax_cross_entropy's
+	// label_smoothing; the auxiliary head's loss and the head phase's too).
+	// The eval loss is always the plain cross-entropy. 0: none.
+	LabelSmoothing float64
+	// ClipNorm > 0 scales all gradients by ClipNorm/max(‖g‖, ClipNorm),
+	// ‖g‖ their global norm, before the optimizer (tf.clip_by_global_norm;
+	// with fp16, after unscaling; in the head phase, of the head's gradients).
+	// 0: no clipping.
+	ClipNorm float64
 	// BodyLRMult, when set, scales the learning rate of every trainable
 	// variable outside the head (discriminative learning rates); nil is 1.
 	// 0 freezes the body's weights (its batch-norm statistics still update
@@ -66,6 +77,18 @@ type Config struct {
 	// global step, so a resume continues exactly across the switch. The head
 	// phase does not scale the loss under fp16.
 	HeadSteps int64
+
+	// EMADecay > 0 keeps an exponential moving average of the weights, as
+	// tf.train.ExponentialMovingAverage(EMADecay, num_updates=global_step):
+	// after every step avg ← avg − (1−d)·(avg − w), d = min(EMADecay,
+	// (1+step)/(10+step)), in "<var>/ExponentialMovingAverage" (checkpointed
+	// with the weights) for every trainable or head weight, bias, beta and
+	// gamma. SwapAverages puts them in the weights' place (validation).
+	EMADecay float64
+	// ReadAverages makes an inference model restore those variables from
+	// their moving averages (a run trained with EMADecay; Trainable must be
+	// the run's so that the same variables are read averaged).
+	ReadAverages bool
 
 	// ClassWeights, when set (len NumClasses), weights each example's
 	// cross-entropy by its label's weight: loss = mean_i(w[y_i]·xent_i).
@@ -237,6 +260,10 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("DropoutKeep %v: want 0 < keep <= 1", c.DropoutKeep)
 	case c.ClassWeights != nil && len(c.ClassWeights) != c.NumClasses:
 		return fmt.Errorf("ClassWeights has %d entries for %d classes", len(c.ClassWeights), c.NumClasses)
+	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
+		return fmt.Errorf("LabelSmoothing %v: want 0 <= ε < 1", c.LabelSmoothing)
+	case !(c.ClipNorm >= 0) || math.IsInf(c.ClipNorm, 0):
+		return fmt.Errorf("ClipNorm %v: want a finite value >= 0 (0: no clipping)", c.ClipNorm)
 	case c.LearningRate < 0 || c.LearningRateEnd < 0:
 		return fmt.Errorf("negative learning rate %v → %v", c.LearningRate, c.LearningRateEnd)
 	case !slices.Contains(OptimizerNames, c.Optimizer):
@@ -251,6 +278,10 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("BodyLRMult %v: must be >= 0", *c.BodyLRMult)
 	case c.HeadSteps < 0:
 		return fmt.Errorf("HeadSteps %d: must be >= 0", c.HeadSteps)
+	case !(c.EMADecay >= 0 && c.EMADecay < 1):
+		return fmt.Errorf("EMADecay %v: want 0 (none) or in (0, 1)", c.EMADecay)
+	case c.ReadAverages && !c.ForInference:
+		return fmt.Errorf("ReadAverages is for inference models")
 	case (c.Optimizer == OptAdam || c.Optimizer == OptAdamW) && !(c.Beta1 >= 0 && c.Beta1 < 1 && c.Beta2 >= 0 && c.Beta2 < 1 && c.Epsilon > 0):
 		return fmt.Errorf("adam: want beta1, beta2 in [0, 1) and epsilon > 0 (got %v, %v, %v)", c.Beta1, c.Beta2, c.Epsilon)
 	case c.Optimizer == OptRMSProp && !(c.Rho >= 0 && c.Rho < 1 && c.Epsilon > 0):

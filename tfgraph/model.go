@@ -49,6 +49,7 @@ type Model struct {
 	headLoss, headTotal, headStepAfter tf.Output
 	at                                 int64
 	lossScale, finite                  tf.Output // fp16 training: the step's loss scale, its gradients all finite
+	avg                                *averages // the weights' moving averages (Config.EMADecay), nil without
 
 	save, restoreAll *tf.Operation
 
@@ -125,8 +126,10 @@ func (m *Model) initialize() error {
 	for _, v := range m.vars {
 		inits = append(inits, v.Init)
 	}
-	_, err := m.sess.Run(nil, nil, inits)
-	return tfErr("initialize variables", err)
+	if _, err := m.sess.Run(nil, nil, inits); err != nil {
+		return tfErr("initialize variables", err)
+	}
+	return m.syncAverages()
 }
 
 func (m *Model) build() error {
@@ -160,7 +163,7 @@ func (m *Model) build() error {
 	m.logits, m.evalAux = eval.Logits, eval.AuxLogits
 	m.probs = op.Softmax(es.SubScope("predictions"), m.logits)
 	m.preds = op.ArgMax(es.SubScope("top1"), m.logits, op.Const(es.SubScope("top1/axis"), int32(1)), op.ArgMaxOutputType(tf.Int32))
-	m.evalLoss = m.xentLoss(es.SubScope("loss"), m.logits)
+	m.evalLoss = m.xentLoss(es.SubScope("loss"), m.logits, 0)
 	k5 := int32(min(5, cfg.NumClasses))
 	m.top1 = countInTopK(es.SubScope("in_top1"), m.logits, m.labels, 1)
 	m.top5 = countInTopK(es.SubScope("in_top5"), m.logits, m.labels, k5)
@@ -170,6 +173,20 @@ func (m *Model) build() error {
 		return &ConfigError{Err: err}
 	}
 	m.step = vs.GlobalStep()
+
+	if cfg.ReadAverages {
+		for _, v := range vs.All() {
+			if averaged(v) {
+				v.RestoreName = v.Name + emaSuffix
+			}
+		}
+	}
+	if cfg.EMADecay > 0 && !cfg.ForInference {
+		m.avg = newAverages(ds, vs)
+		if err := ds.Err(); err != nil {
+			return err
+		}
+	}
 
 	// 3. The training forward, sharing the variables.
 	if !cfg.ForInference {
@@ -267,11 +284,18 @@ func markTrainable(spec string, net nets.Net, vs []*slim.Var) (err error) {
 
 // xentLoss is the mean softmax cross-entropy of logits against m.labels
 // (one-hot + SoftmaxCrossEntropyWithLogits, which has a C++ gradient),
-// weighted per class when ClassWeights is set.
-func (m *Model) xentLoss(s *op.Scope, logits tf.Output) tf.Output {
+// weighted per class when ClassWeights is set. With smoothing ε > 0 the
+// targets are onehot·(1−ε) + ε/K, computed in float32 as
+// tf.compat.v1.losses.softmax_cross_entropy's label_smoothing does.
+func (m *Model) xentLoss(s *op.Scope, logits tf.Output, smoothing float64) tf.Output {
 	cfg := m.cfg
+	on, off := float32(1), float32(0)
+	if smoothing > 0 {
+		off = float32(smoothing) / float32(cfg.NumClasses)
+		on = float32(1-smoothing) + off
+	}
 	onehot := op.OneHot(s, m.labels, op.Const(s.SubScope("depth"), int32(cfg.NumClasses)),
-		op.Const(s.SubScope("on"), float32(1)), op.Const(s.SubScope("off"), float32(0)))
+		op.Const(s.SubScope("on"), on), op.Const(s.SubScope("off"), off))
 	xent, _ := op.SoftmaxCrossEntropyWithLogits(s, logits, onehot)
 	if cfg.ClassWeights != nil {
 		w := op.GatherV2(s, op.Const(s.SubScope("class_weights"), cfg.ClassWeights), m.labels, op.Const(s.SubScope("axis"), int32(0)))
@@ -337,10 +361,10 @@ func (m *Model) trainForward(s *op.Scope, vs *slim.Vars) (loss, total, reg tf.Ou
 	if err := tb.Err(); err != nil {
 		return loss, total, reg, nil, err
 	}
-	loss = m.xentLoss(s.SubScope("loss"), out.Logits)
+	loss = m.xentLoss(s.SubScope("loss"), out.Logits, cfg.LabelSmoothing)
 	if out.AuxLogits != (tf.Output{}) {
 		as := s.SubScope("aux_loss")
-		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, out.AuxLogits))
+		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, out.AuxLogits, cfg.LabelSmoothing))
 		loss = op.AddV2(s.SubScope("loss_with_aux"), loss, aux)
 	}
 	total = loss
@@ -416,11 +440,16 @@ func (m *Model) buildUpdates(root, s *op.Scope, vs *slim.Vars, train []*slim.Var
 		// Overflowed gradients update nothing: neither the optimizer's
 		// variables nor the moving statistics.
 		grads = ls.unscale(s, grads)
+		grads = m.clip(s, grads)
 		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), bnUpdates(ls.finite)...)
 		updates = []*tf.Operation{ls.apply(s, updates)}
 		m.lossScale, m.finite = ls.read, ls.finite
 	} else {
+		grads = m.clip(s, grads)
 		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), bnUpdates(tf.Output{})...)
+	}
+	if m.avg != nil {
+		updates = append(updates, m.avg.update(s, cfg.EMADecay, m.step.Read, updates)...)
 	}
 	gs := s.SubScope("global_step").WithControlDependencies(updates...)
 	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
@@ -440,9 +469,12 @@ func (m *Model) buildUpdates(root, s *op.Scope, vs *slim.Vars, train []*slim.Var
 func (m *Model) buildHeadPhase(root, s *op.Scope, vs *slim.Vars, reg tf.Output) {
 	hs := s.SubScope("head_phase")
 	m.headLoss = m.evalLoss
+	if eps := m.cfg.LabelSmoothing; eps > 0 {
+		m.headLoss = m.xentLoss(hs.SubScope("loss"), m.logits, eps)
+	}
 	if m.evalAux != (tf.Output{}) {
 		as := hs.SubScope("aux_loss")
-		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, m.evalAux))
+		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, m.evalAux, m.cfg.LabelSmoothing))
 		m.headLoss = op.AddV2(hs.SubScope("loss_with_aux"), m.headLoss, aux)
 	}
 	m.headTotal = m.headLoss
@@ -457,8 +489,11 @@ func (m *Model) buildHeadPhase(root, s *op.Scope, vs *slim.Vars, reg tf.Output) 
 			reads = append(reads, v.Read)
 		}
 	}
-	grads := op.Gradients(root.SubScope("head_gradients"), []tf.Output{m.headTotal}, reads)
+	grads := m.clip(hs, op.Gradients(root.SubScope("head_gradients"), []tf.Output{m.headTotal}, reads))
 	updates := m.optimizer().Apply(hs, vs, head, grads, optim.Same(m.lr, len(head)))
+	if m.avg != nil {
+		updates = append(updates, m.avg.update(hs, m.cfg.EMADecay, m.step.Read, updates)...)
+	}
 	gs := hs.SubScope("global_step").WithControlDependencies(updates...)
 	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
 	m.headStepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.Handle, tf.Int64)

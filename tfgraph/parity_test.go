@@ -56,6 +56,7 @@ type refStep struct {
 	LR         float64 `json:"lr"`
 	Dir        string  `json:"dir"`
 	GlobalStep int64   `json:"global_step"`
+	GradNorm   float64 `json:"grad_norm"` // global norm of the gradients, before any clipping
 }
 
 type reference struct {

@@ -23,7 +23,8 @@ func replicaCase(arch string) Config {
 // one device, within 1e-4 relative: vgg_mini (no dropout) and resnet_mini
 // with frozen batch norm (per-replica statistics would differ otherwise);
 // vgg_mini also with a head-only first step and a body learning-rate
-// multiplier, and in fp16 with loss scaling: one step within 1e-3 (float16
+// multiplier, with gradient clipping (of the averaged gradients) or label
+// smoothing, with weight averages, and in fp16 with loss scaling: one step within 1e-3 (float16
 // rounding; fp16 and fp32 on one device differ by ~5e-2 after that step,
 // and three steps amplify float16 noise to ~0.1).
 func TestReplicasMatchOneDevice(t *testing.T) {
@@ -37,6 +38,8 @@ func TestReplicasMatchOneDevice(t *testing.T) {
 		{"vgg_mini", "vgg_mini", 3, 1e-4, nil},
 		{"resnet_mini", "resnet_mini", 3, 1e-4, nil},
 		{"vgg_mini/head_phase", "vgg_mini", 3, 1e-4, func(c *Config) { c.HeadSteps, c.BodyLRMult = 1, &half }},
+		{"vgg_mini/clip_ema", "vgg_mini", 3, 1e-4, func(c *Config) { c.ClipNorm, c.EMADecay = 0.5, 0.9 }},
+		{"vgg_mini/smoothing_ema", "vgg_mini", 3, 1e-4, func(c *Config) { c.LabelSmoothing, c.EMADecay = 0.1, 0.9 }},
 		{"vgg_mini/fp16", "vgg_mini", 1, 1e-3, func(c *Config) { c.Precision, c.LossScale = PrecisionFP16, DefaultLossScale }},
 	} {
 		arch := tc.arch

@@ -245,10 +245,40 @@ func (h *tensorboardHook) OnStep(l *Loop, s StepInfo) error {
 
 // validationHook measures top-1/top-5 on the whole validation split every
 // EvalEvery steps and at the end, logs it, writes it to TensorBoard, and keeps
-// the best checkpoint by top-1 in RUN_DIR/best.
-type validationHook struct{ noopHook }
+// the best checkpoint by top-1 in RUN_DIR/best. With Patience it stops the
+// run after that many validations in a row without a better top-1.
+type validationHook struct {
+	noopHook
+	stale int // validations since the best one
+}
 
 func (h *validationHook) Name() string { return "validation" }
+
+// OnStart counts, in a resumed run, the validations since best/'s (those
+// at multiples of EvalEvery after its step), so that patience spans a
+// resume; a run that had already stopped early stops again at once.
+func (h *validationHook) OnStart(l *Loop) error {
+	if l.Best == nil {
+		return nil
+	}
+	every := int64(l.Opts.EvalEvery)
+	h.stale = int(max(0, l.Step/every-l.Best.Step/every))
+	if p := l.Opts.Patience; p > 0 && h.stale >= p && l.Step < l.TotalSteps {
+		h.stop(l, "the run had already stopped early")
+	}
+	return nil
+}
+
+// stop logs early stopping and ends the run.
+func (h *validationHook) stop(l *Loop, note string) {
+	reason := fmt.Sprintf("no better validation top-1 than %.4f (step %d) in %d validations (--patience %d)", l.Best.Top1, l.Best.Step, h.stale, l.Opts.Patience)
+	msg := "early stopping: " + reason + "; best/ holds the best checkpoint"
+	if note != "" {
+		msg += " (" + note + ")"
+	}
+	l.Log.Info(msg, "step", l.Step, "of", l.TotalSteps)
+	l.Stop(reason)
+}
 
 func (h *validationHook) OnStep(l *Loop, s StepInfo) error {
 	if s.Step%int64(l.Opts.EvalEvery) != 0 || s.Step == l.TotalSteps {
@@ -278,8 +308,13 @@ func (h *validationHook) validate(l *Loop) error {
 	}
 	l.Events.Flush()
 	if l.Best != nil && v.Top1 <= l.Best.Top1 {
+		h.stale++
+		if p := l.Opts.Patience; p > 0 && h.stale >= p && l.Step < l.TotalSteps {
+			h.stop(l, "")
+		}
 		return nil
 	}
+	h.stale = 0
 	// best/ holds hard links to a checkpoint of RUN_DIR (saved now unless
 	// the latest is already at this step), so a best that is also the latest
 	// costs no second copy, and retention deleting it later keeps best/'s.
@@ -320,12 +355,13 @@ func pruneOthers(dir, keep string) {
 // (a NaN loss returns before hooks run).
 type checkpointHook struct {
 	noopHook
-	last time.Time
+	last  time.Time
+	start int64 // the step the run started (or resumed) at
 }
 
 func (h *checkpointHook) Name() string { return "checkpoint" }
 
-func (h *checkpointHook) OnStart(l *Loop) error { h.last = time.Now(); return nil }
+func (h *checkpointHook) OnStart(l *Loop) error { h.last, h.start = time.Now(), l.Step; return nil }
 
 func (h *checkpointHook) OnStep(l *Loop, s StepInfo) error {
 	due := time.Since(h.last) >= l.Opts.SaveEvery
@@ -344,6 +380,9 @@ func (h *checkpointHook) OnEnd(l *Loop, why EndReason) error {
 	}
 	if checkpointAt(l.Checkpoint, l.Step) {
 		return nil
+	}
+	if why == EarlyStopped && l.Resumed && l.Step == h.start {
+		return nil // stopped before any step: the checkpoint it resumed from is this state
 	}
 	if err := h.save(l); err != nil {
 		return err

@@ -29,6 +29,8 @@ type Loop struct {
 	LastVal       *ValResult
 	LastLoss      float64
 	Checkpoint    string // latest checkpoint prefix
+	// StopReason is why a hook stopped the run early (Stop), "" otherwise.
+	StopReason string
 
 	status                 *statusLine // progress bar on a terminal, nil otherwise
 	trainLoader, valLoader *pipeline.Loader
@@ -64,7 +66,22 @@ const (
 	Finished EndReason = iota
 	Interrupted
 	Failed
+	// EarlyStopped: a hook called Stop (the validation hook, after
+	// Options.Patience validations without a better top-1). The run saved a
+	// checkpoint (the same options resume from it) but, unlike Finished,
+	// runs no end-of-run validation; Result.StopReason says why.
+	EarlyStopped
 )
+
+// Stop ends the run after the current step's hooks have run, with
+// EndReason EarlyStopped: for early stopping, by the validation hook
+// (Options.Patience) or a library user's own. reason is logged and returned
+// in Result.StopReason; the first call wins.
+func (l *Loop) Stop(reason string) {
+	if l.StopReason == "" {
+		l.StopReason = reason
+	}
+}
 
 // Hook reacts to the loop's events. Hooks run in order; an error from one
 // stops the run. OnEnd runs for every hook even if an earlier one failed.
@@ -111,7 +128,10 @@ func (l *Loop) run(ctx context.Context) (*Result, error) {
 		l.explainNonFinite(nan)
 	}
 	res := &Result{RunDir: l.Opts.Out, Step: l.Step, TotalSteps: l.TotalSteps, Resumed: l.Resumed,
-		FinalLoss: l.LastLoss, Val: l.LastVal, Best: l.Best, BadFiles: len(l.bad), Checkpoint: l.Checkpoint}
+		FinalLoss: l.LastLoss, Val: l.LastVal, Best: l.Best, BadFiles: len(l.bad), Checkpoint: l.Checkpoint, End: why}
+	if why == EarlyStopped {
+		res.StopReason = l.StopReason
+	}
 	if err == nil && why == Interrupted {
 		err = ErrInterrupted
 	}
@@ -140,6 +160,9 @@ func (l *Loop) explainNonFinite(e *NonFiniteLossError) {
 func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 	if l.Step >= l.TotalSteps {
 		return Finished, nil
+	}
+	if l.StopReason != "" { // a hook's OnStart stopped it
+		return EarlyStopped, nil
 	}
 	spe := int64(l.StepsPerEpoch)
 	last := time.Now()
@@ -191,6 +214,9 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 		if l.Step >= l.TotalSteps {
 			return Finished, nil
 		}
+		if l.StopReason != "" {
+			return EarlyStopped, nil
+		}
 	}
 	if ctx.Err() != nil {
 		return Interrupted, nil
@@ -218,10 +244,21 @@ func (l *Loop) reportBad(failed []pipeline.BadFile) error {
 	return appendBadFiles(l.Opts.Out, fresh)
 }
 
-// Validate runs the model over the whole validation split.
-func (l *Loop) Validate(ctx context.Context) (*ValResult, error) {
+// Validate runs the model over the whole validation split, with the
+// weights' moving averages when the run keeps them (--ema).
+func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	if len(l.Data.Val) == 0 {
 		return nil, nil
+	}
+	if l.Model.KeepsAverages() { // validate the weights' moving averages
+		if err := l.Model.SwapAverages(); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if e := l.Model.SwapAverages(); e != nil && err == nil {
+				err = fmt.Errorf("validation: the weights are left swapped with their averages: %w", e)
+			}
+		}()
 	}
 	res := &ValResult{Step: l.Step}
 	var lossSum float64

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/tfgraph"
 )
@@ -45,6 +46,25 @@ type Options struct {
 	InputSize int     // 0 with a RUN_DIR Weights: the run's
 	Margin    float64 // random-crop margin per side, a fraction of the shorter side in [0, 0.5) (crop style); 0: none
 	Style     string  // preprocessing: crop (default) | vgg; "" with a RUN_DIR Weights: the run's
+	// Augment is the training augmentation (pipeline.Augment): crop (the
+	// default: the Style's random crop and flip), none (train on the eval
+	// crop), flip (the eval crop, randomly mirrored) or inception
+	// (RandomResizedCrop + flip, crop style only). ColorJitter is the
+	// strength s of random brightness/contrast/saturation in [0, 1] (0: none;
+	// not with none).
+	Augment     string
+	ColorJitter float64
+	// LabelSmoothing ε in [0, 1) trains on targets onehot·(1−ε) + ε/K
+	// (tf.losses.softmax_cross_entropy's label_smoothing); validation's loss
+	// stays the plain cross-entropy. 0: none.
+	LabelSmoothing float64
+	// ClipNorm > 0 rescales the gradients before the optimizer so that
+	// their global norm is at most ClipNorm (tf.clip_by_global_norm). 0: none.
+	ClipNorm float64
+	// Patience > 0 stops the run after that many validations in a row
+	// without a better top-1 than best/'s (early stopping, EndReason
+	// EarlyStopped); best/ keeps the best checkpoint. 0: never.
+	Patience int
 
 	LR, LREnd, Momentum, WeightDecay float64
 	// Optimizer is momentum (the classic recipe), nesterov, adam, adamw or
@@ -77,6 +97,10 @@ type Options struct {
 	// BodyLRMult scales the learning rate of every layer but the head
 	// (discriminative learning rates; 1: the same, 0: body frozen).
 	BodyLRMult float64
+	// EMA > 0 keeps an exponential moving average of the weights with that
+	// decay (e.g. 0.999; tfgraph.Config.EMADecay): validation, best/, eval,
+	// predict and export use the averages; checkpoints hold both.
+	EMA float64
 
 	LogEvery        int           // steps between loss logs / TensorBoard scalars
 	EvalEvery       int           // steps between validations (and one at the end)
@@ -121,7 +145,8 @@ func DefaultOptions() Options {
 	return Options{
 		Arch: "vgg_19", Layout: "auto", ValSplit: 0.2, Seed: 1,
 		Trainable: "all", BatchNorm: "train", Epochs: 20, Batch: 64, ValBatch: 128, InputSize: 224,
-		Margin: pipeline.DefaultMargin, Style: "crop",
+		Margin: pipeline.DefaultMargin, Style: "crop", Augment: string(pipeline.AugmentCrop), ColorJitter: 0,
+		LabelSmoothing: 0, ClipNorm: 0, Patience: 0,
 		LR: 1e-3, LREnd: 1e-7, Momentum: 0.9, WeightDecay: 5e-4, DropoutKeep: 0.5, ClassWeights: "none", BodyLRMult: 1,
 		Optimizer: tfgraph.OptMomentum, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, Rho: 0.9,
 		Schedule: tfgraph.SchedulePoly, StepEvery: 2, StepGamma: 0.94,
@@ -191,10 +216,20 @@ func (o *Options) Validate() error {
 		return usage(fmt.Sprintf("--step-gamma must be > 0 (got %g)", o.StepGamma))
 	case !(o.HeadEpochs >= 0):
 		return usage(fmt.Sprintf("--head-epochs must be >= 0 (got %g; 0: no head-only phase)", o.HeadEpochs))
+	case !(o.EMA >= 0 && o.EMA < 1):
+		return usage(fmt.Sprintf("--ema must be in [0, 1) (got %g; 0: none, 0.999 a usual decay)", o.EMA))
 	case !(o.BodyLRMult >= 0):
 		return usage(fmt.Sprintf("--body-lr-mult must be >= 0 (got %g; 1: the head's learning rate, 0: body frozen)", o.BodyLRMult))
 	case o.Arch == "":
 		return usage("--arch is required: one of " + strings.Join(tfgraph.ArchNames(), ", "))
+	case !(o.LabelSmoothing >= 0 && o.LabelSmoothing < 1):
+		return usage(fmt.Sprintf("--label-smoothing must be in [0, 1) (got %g; 0.1 is the usual value, 0: none)", o.LabelSmoothing))
+	case !(o.ClipNorm >= 0) || math.IsInf(o.ClipNorm, 0):
+		return usage(fmt.Sprintf("--clip-norm must be a finite number >= 0 (got %g; 0: no clipping)", o.ClipNorm))
+	case o.Patience < 0:
+		return usage(fmt.Sprintf("--patience must be >= 0 validations (got %d; 0: never stop early)", o.Patience))
+	case o.Patience > 0 && o.ValSplit == 0:
+		return usage(fmt.Sprintf("--patience %d needs validations, but --val-split is 0: give --val-split, or --patience 0", o.Patience))
 	case o.ClassWeights != "" && o.ClassWeights != "balanced" && o.ClassWeights != "none":
 		return usage(fmt.Sprintf("--class-weights must be 'balanced' or 'none' (got %q)", o.ClassWeights))
 	}
@@ -208,11 +243,16 @@ func (o *Options) Validate() error {
 	if err != nil {
 		return usage("--arch: " + err.Error())
 	}
-	p := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style), Norm: norm}
-	if err := p.Validate(); err != nil {
+	if err := o.preprocess(norm).Validate(); err != nil {
 		return usage(err.Error())
 	}
 	return nil
+}
+
+// preprocess is the training pipeline's preprocessing for the net's norm.
+func (o *Options) preprocess(norm imagenorm.Norm) pipeline.Preprocess {
+	return pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style), Norm: norm,
+		Augment: pipeline.Augment(o.Augment), ColorJitter: o.ColorJitter}
 }
 
 // ParseTrainable checks an --trainable value: all, head, last-N with N >= 1,

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,10 @@ type Result struct {
 	Best       *rundir.Best
 	BadFiles   int
 	Checkpoint string // latest checkpoint prefix
+	// End is why the run ended: Finished, EarlyStopped (StopReason says
+	// why), Interrupted or Failed.
+	End        EndReason
+	StopReason string
 }
 
 // ValResult is one pass over the validation split.
@@ -202,7 +207,8 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		Schedule: o.Schedule, WarmupSteps: warmup, StepEvery: stepEvery, StepGamma: o.StepGamma,
 		Optimizer: o.Optimizer, Momentum: o.Momentum, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Rho: o.Rho,
 		WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, BatchNorm: o.BatchNorm, ClassWeights: classWeights,
-		HeadSteps: headSteps, BodyLRMult: &o.BodyLRMult,
+		LabelSmoothing: o.LabelSmoothing, ClipNorm: o.ClipNorm,
+		HeadSteps: headSteps, BodyLRMult: &o.BodyLRMult, EMADecay: o.EMA,
 		Seed: o.Seed, Device: o.Device, Devices: o.devices, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
 		Precision: o.Precision, LossScale: tfgraph.DefaultLossScale, ConvAlgorithm: o.Conv,
 	})
@@ -277,7 +283,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	pre := pipeline.Preprocess{InputSize: o.InputSize, Margin: o.Margin, Style: pipeline.Style(o.Style), Norm: norm}
+	pre := o.preprocess(norm)
 	if l.trainLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.Batch, Workers: o.Workers, Mode: pipeline.Train, Shuffle: true, DropRemainder: true, Seed: o.Seed}); err != nil {
 		return nil, err
 	}
@@ -384,6 +390,10 @@ func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Chang
 		{"batch", p.Batch, o.Batch}, {"val-batch", p.ValBatch, o.ValBatch}, {"epochs", p.Epochs, o.Epochs},
 		{"steps", p.TotalSteps, total}, {"trainable", p.Trainable, o.Trainable}, {"class-weights", p.ClassWeights, o.ClassWeights},
 		{"margin", prev.Preprocess.Margin, o.Margin}, {"preprocess", prev.Preprocess.Style, o.Style},
+		// Zero (crop for augment) in runs from before these options: their value then.
+		{"augment", cmp.Or(prev.Preprocess.Augment, string(pipeline.AugmentCrop)), cmp.Or(o.Augment, string(pipeline.AugmentCrop))},
+		{"color-jitter", prev.Preprocess.ColorJitter, o.ColorJitter}, {"label-smoothing", p.LabelSmoothing, o.LabelSmoothing},
+		{"clip-norm", p.ClipNorm, o.ClipNorm}, {"patience", p.Patience, o.Patience},
 		// Devices change only the float summation order (and batch norm's
 		// per-replica statistics): a resume may change them, as it may the batch.
 		{"devices", devicesRecord(p.Devices), devicesRecord(strings.Join(o.devices, ","))},
@@ -408,7 +418,7 @@ func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Chang
 		pairs = append(pairs, []struct {
 			key      string
 			from, to any
-		}{{"head-epochs", p.HeadEpochs, o.HeadEpochs}, {"body-lr-mult", *p.BodyLRMult, o.BodyLRMult}}...)
+		}{{"head-epochs", p.HeadEpochs, o.HeadEpochs}, {"body-lr-mult", *p.BodyLRMult, o.BodyLRMult}, {"ema", p.EMA, o.EMA}}...)
 	}
 	now := time.Now().UTC()
 	var out []rundir.Change
@@ -478,13 +488,15 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	}
 	c.Preprocess.Norm, c.Preprocess.Means = norm.Name, norm.Mean
 	c.Preprocess.Resize = resizeMethod
+	c.Preprocess.Augment, c.Preprocess.ColorJitter = cmp.Or(o.Augment, string(pipeline.AugmentCrop)), o.ColorJitter
 	t := &c.Train
 	abs, _ := filepath.Abs(o.Data)
 	t.Data, t.Layout, t.ValSplit, t.Seed, t.Weights = abs, ds.Layout, o.ValSplit, o.Seed, o.Weights
 	t.Trainable, t.Epochs, t.Batch, t.ValBatch = o.Trainable, o.Epochs, o.Batch, o.ValBatch
 	t.LR, t.LREnd, t.Momentum, t.WeightDecay, t.ClassWeights = o.LR, o.LREnd, o.Momentum, o.WeightDecay, o.ClassWeights
 	t.DropoutKeep, t.Precision, t.Devices = o.DropoutKeep, o.Precision, strings.Join(o.devices, ",")
-	t.HeadEpochs, t.HeadSteps, t.BodyLRMult = o.HeadEpochs, o.headSteps(stepsPerEpoch), &o.BodyLRMult
+	t.LabelSmoothing, t.ClipNorm, t.Patience = o.LabelSmoothing, o.ClipNorm, o.Patience
+	t.HeadEpochs, t.HeadSteps, t.BodyLRMult, t.EMA = o.HeadEpochs, o.headSteps(stepsPerEpoch), &o.BodyLRMult, o.EMA
 	t.Optimizer, t.Beta1, t.Beta2, t.Epsilon, t.Rho = o.Optimizer, o.Beta1, o.Beta2, o.Epsilon, o.Rho
 	t.Schedule, t.WarmupSteps, t.WarmupEpochs, t.StepEvery, t.StepGamma = o.Schedule, o.WarmupSteps, o.WarmupEpochs, o.StepEvery, o.StepGamma
 	t.WarmupTotal, t.StepEverySteps = o.scheduleSteps(stepsPerEpoch)

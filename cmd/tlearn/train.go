@@ -42,6 +42,9 @@ Watch it with:  tensorboard --logdir runs/`,
 				return err
 			}
 			w := c.App.Writer
+			if res.End == train.EarlyStopped {
+				fmt.Fprintf(w, "stopped early at step %d of %d: %s\n", res.Step, res.TotalSteps, res.StopReason)
+			}
 			fmt.Fprintf(w, "trained %s to step %d", opts.Out, res.Step)
 			if res.Val != nil {
 				fmt.Fprintf(w, ": validation top-1 %.4f, top-5 %.4f on %d images", res.Val.Top1, res.Val.Top5, res.Val.N)
@@ -78,6 +81,8 @@ func trainFlags(d train.Options) []cli.Flag {
 		intFlag("input-size", d.InputSize, "network input side in pixels; with --weights RUN_DIR, the run's"),
 		floatFlag("margin", d.Margin, "random-crop margin for training, per side, as a fraction of the image's shorter side: crops of side min(h,w)·(1 - 2·margin), the same share of any image size (0: none; 0.02 is 10 px of a 512-px image)"),
 		strFlag("preprocess", d.Style, "preprocessing: crop (tlearn's) or vgg (TF-Slim vgg_preprocessing, its 256/224 sizes scaled with --input-size); with --weights RUN_DIR, the run's"),
+		strFlag("augment", d.Augment, "training augmentation: crop (the --preprocess style's random crop and flip, the classic recipe), none (train on the evaluation crop, unchanged: for exact comparisons), flip (the evaluation crop, mirrored half the time) or inception (a random rectangle of 8-100% of the image's area and aspect 3/4..4/3, resized to the input, and flip: torchvision's RandomResizedCrop, the recipe of most ImageNet training; --preprocess crop only)"),
+		floatFlag("color-jitter", d.ColorJitter, "random brightness, contrast and saturation in training: each factor uniform in [1-S, 1+S] (torchvision's ColorJitter(S, S, S); 0.4 is common), with any --augment but none (0: off)"),
 		floatFlag("lr", d.LR, "initial learning rate"),
 		floatFlag("lr-end", d.LREnd, "final learning rate of the poly and cosine schedules (0 allowed)"),
 		strFlag("optimizer", d.Optimizer, "optimizer, as tf.compat.v1.train's (same slot names, so TensorFlow can restore a checkpoint): momentum, nesterov, adam, adamw (Adam with decoupled weight decay) or rmsprop; a run resumes only with its own"),
@@ -87,6 +92,7 @@ func trainFlags(d train.Options) []cli.Flag {
 		floatFlag("epsilon", d.Epsilon, "adam/adamw/rmsprop: added to the denominator for stability"),
 		floatFlag("rho", d.Rho, "rmsprop: decay of the mean square of the gradients"),
 		floatFlag("weight-decay", d.WeightDecay, "weight decay on conv/fc weights: L2 in the loss, or with adamw decoupled (w -= lr·wd·w each step) (0: none)"),
+		floatFlag("clip-norm", d.ClipNorm, "rescale the gradients so their global norm is at most C before each update (tf.clip_by_global_norm): guards against a diverging step, e.g. when training from scratch (0: no clipping)"),
 		strFlag("schedule", d.Schedule, "learning-rate schedule over the run: poly (--lr to --lr-end linearly), cosine (to --lr-end), step (×--step-gamma every --step-every epochs) or constant"),
 		int64Flag("warmup-steps", d.WarmupSteps, "ramp the learning rate linearly from 0 to --lr over the first N steps, then start the schedule (0: none)"),
 		floatFlag("warmup-epochs", d.WarmupEpochs, "warmup as a number of epochs (may be fractional), instead of --warmup-steps"),
@@ -94,10 +100,13 @@ func trainFlags(d train.Options) []cli.Flag {
 		floatFlag("step-gamma", d.StepGamma, "step schedule: factor of each decay"),
 		floatFlag("head-epochs", d.HeadEpochs, "first train only the new head for N epochs (may be fractional), the body in inference mode and without backward pass — cheap — then the layers --trainable names: the two-stage fine-tuning of Keras and fastai, in one run (0: none)"),
 		floatFlag("body-lr-mult", d.BodyLRMult, "learning-rate multiplier of every layer but the head (discriminative learning rates, e.g. 0.1 to change a pretrained body gently; 0 freezes its weights)"),
+		floatFlag("ema", d.EMA, "keep an exponential moving average of the weights with this decay (e.g. 0.999; warmed up as TensorFlow's with num_updates): validation, best/, eval, predict and export use the averaged weights (0: none)"),
 		floatFlag("dropout-keep", d.DropoutKeep, "keep probability of dropout after fc6 and fc7, in (0, 1] (1 disables it; then resuming is bit-exact)"),
+		floatFlag("label-smoothing", d.LabelSmoothing, "train on targets (1-ε)·one-hot + ε/classes instead of one-hot (tf.losses.softmax_cross_entropy's label_smoothing); 0.1 is usual; the validation loss stays plain cross-entropy (0: off)"),
 		strFlag("class-weights", d.ClassWeights, "'balanced' weighs the loss by inverse class frequency, for imbalanced data"),
 		intFlag("log-every", d.LogEvery, "steps between loss logs and TensorBoard scalars"),
 		intFlag("eval-every", d.EvalEvery, "steps between validations over the whole validation split"),
+		intFlag("patience", d.Patience, "early stopping: stop after K validations in a row without a better top-1 than best/ (which keeps the best checkpoint); the log and the summary say so (0: never)"),
 		durationFlag("save-every", d.SaveEvery, "wall time between checkpoints"),
 		intFlag("save-every-steps", d.SaveEverySteps, "also checkpoint every N steps (0: by time only)"),
 		intFlag("keep-checkpoints", d.KeepCheckpoints, "how many of the newest checkpoints RUN_DIR keeps (best/ is kept apart, hard-linked)"),
@@ -119,12 +128,14 @@ func trainOptions(c *cli.Context) train.Options {
 	o.Trainable, o.Epochs, o.Steps = c.String("trainable"), c.Int("epochs"), c.Int64("steps")
 	o.Batch, o.ValBatch, o.InputSize = c.Int("batch"), c.Int("val-batch"), c.Int("input-size")
 	o.Margin, o.Style = c.Float64("margin"), c.String("preprocess")
+	o.Augment, o.ColorJitter = c.String("augment"), c.Float64("color-jitter")
+	o.LabelSmoothing, o.ClipNorm, o.Patience = c.Float64("label-smoothing"), c.Float64("clip-norm"), c.Int("patience")
 	o.LR, o.LREnd, o.Momentum, o.WeightDecay = c.Float64("lr"), c.Float64("lr-end"), c.Float64("momentum"), c.Float64("weight-decay")
 	o.Optimizer, o.Beta1, o.Beta2, o.Epsilon, o.Rho = c.String("optimizer"), c.Float64("beta1"), c.Float64("beta2"), c.Float64("epsilon"), c.Float64("rho")
 	o.Schedule, o.WarmupSteps, o.WarmupEpochs = c.String("schedule"), c.Int64("warmup-steps"), c.Float64("warmup-epochs")
 	o.StepEvery, o.StepGamma = c.Float64("step-every"), c.Float64("step-gamma")
 	o.DropoutKeep, o.ClassWeights = c.Float64("dropout-keep"), c.String("class-weights")
-	o.HeadEpochs, o.BodyLRMult = c.Float64("head-epochs"), c.Float64("body-lr-mult")
+	o.HeadEpochs, o.BodyLRMult, o.EMA = c.Float64("head-epochs"), c.Float64("body-lr-mult"), c.Float64("ema")
 	o.BatchNorm = c.String("batch-norm")
 	o.LogEvery, o.EvalEvery = c.Int("log-every"), c.Int("eval-every")
 	o.SaveEvery, o.SaveEverySteps, o.KeepCheckpoints = c.Duration("save-every"), c.Int("save-every-steps"), c.Int("keep-checkpoints")

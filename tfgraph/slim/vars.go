@@ -43,6 +43,8 @@ const (
 	HeUniform
 	Zeros
 	Ones
+	// PointOne is the constant 0.1 (alexnet_v2's biases).
+	PointOne
 )
 
 // Var is one resource variable under its TF-Slim name.
@@ -59,6 +61,11 @@ type Var struct {
 	Handle tf.Output
 	Read   tf.Output
 	Init   *tf.Operation
+
+	// RestoreName, when set before SaverOps, is the checkpoint name the
+	// variable is restored from instead of Name (saving still uses Name):
+	// an inference model reading the weights' moving averages.
+	RestoreName string
 
 	// Set by SaverOps: RestoreV2 of this one name from the saver's prefix
 	// (feedable, so validated tensors are assigned without a second read)
@@ -210,6 +217,8 @@ func (vs *Vars) GlobalStep() *Var { return vs.Get("global_step", []int64{}, tf.I
 
 func (vs *Vars) initial(s *op.Scope, shape []int64, dt tf.DataType, init Init) tf.Output {
 	switch init {
+	case PointOne:
+		return op.Fill(s, op.Const(s.SubScope("shape"), shape), op.Const(s.SubScope("value"), float32(0.1)))
 	case Zeros, Ones:
 		var val any = float32(init - Zeros)
 		if dt == tf.Int64 {
@@ -257,7 +266,11 @@ func SaverOps(s *op.Scope, vs []*Var, prefix tf.Output) Saver {
 	for i, v := range vs {
 		names[i], reads[i] = v.Name, v.Read
 		rs := s.SubScope("restore")
-		v.Restored = op.RestoreV2(rs, prefix, op.Const(rs.SubScope("name"), []string{v.Name}),
+		from := v.Name
+		if v.RestoreName != "" {
+			from = v.RestoreName
+		}
+		v.Restored = op.RestoreV2(rs, prefix, op.Const(rs.SubScope("name"), []string{from}),
 			op.Const(rs.SubScope("slice"), []string{""}), []tf.DataType{v.DType})[0]
 		v.Assign = op.AssignVariableOp(rs, v.Handle, v.Restored)
 		assigns[i] = v.Assign
