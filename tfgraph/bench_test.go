@@ -87,6 +87,8 @@ func BenchmarkDataParallel(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(img) * 4))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, err := m.TrainStep(img, lab, tc.batch); err != nil {
