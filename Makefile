@@ -71,9 +71,10 @@ $(PYENV)/.bench-done: $(PYENV)/.done bench/requirements.txt
 	touch $@
 
 BENCH_ARGS ?=
-bench: deps build pydeps benchdeps ## tlearn vs Keras vs PyTorch (VGG19, vgg_mini, resnet_v1_50, mobilenet_v2, inception_v3; ~2 h on 2 cores) → bench/RESULTS.md; BENCH_ARGS='--reps 1' etc.
+bench: deps build pydeps benchdeps ## tlearn vs Keras vs PyTorch (VGG19, vgg_mini, resnet_v1_50, mobilenet_v2, inception_v3; ~2 h on 2 cores) → bench/RESULTS.md, then 1 vs 2 replicas (bench/dataparallel.sh); BENCH_ARGS='--reps 1' etc.
 	bash bench/run.sh $(BENCH_ARGS)
 	$(PYENV)/bin/python bench/precision.py
+	bash bench/dataparallel.sh
 
 bench-smoke: deps build pydeps ## a few images, one step, every installed tool (CI: keeps the bench working; no timing)
 	bash bench/run.sh --smoke $(BENCH_ARGS)

@@ -102,6 +102,12 @@ type Config struct {
 		// Precision of the training steps: fp32, bf16 or fp16 (with dynamic
 		// loss scaling); empty in runs from before it was recorded.
 		Precision string `json:"precision,omitempty"`
+		// Devices are the data-parallel replicas' devices as --devices
+		// takes them ("cpu:0,cpu:1"; "all" resolved); empty for one device.
+		// They change only the float summation order (and per-replica
+		// batch-norm statistics), so a resume may use others (logged in
+		// Changes).
+		Devices string `json:"devices,omitempty"`
 		// The head-only phase (HeadSteps = HeadEpochs in steps) and the
 		// body's learning-rate multiplier; nil BodyLRMult: a run from before
 		// they were recorded (no head phase, multiplier 1).

@@ -53,3 +53,50 @@ func BenchmarkPredictVGG19(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDataParallel: vgg_mini at 64 px, a global batch of 16, on one
+// device and on two virtual CPU replicas (cpu:0,cpu:1), with one inter-op
+// thread (tlearn's CPU default: the replicas' kernels run one at a time) and
+// two (the replicas may run at once, each on the shared intra-op pool).
+// bench/dataparallel.sh runs it; bench/NOTES.md has the numbers.
+func BenchmarkDataParallel(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		devices []string
+		inter   int
+		batch   int
+	}{
+		{"one_device/inter1/batch16", nil, 1, 16},
+		{"replicas1/inter1/batch16", []string{"cpu:0"}, 1, 16},
+		{"replicas2/inter1/batch16", []string{"cpu:0", "cpu:1"}, 1, 16},
+		{"replicas2/inter2/batch16", []string{"cpu:0", "cpu:1"}, 2, 16},
+		{"one_device/inter1/batch2", nil, 1, 2},
+		{"replicas2/inter1/batch2", []string{"cpu:0", "cpu:1"}, 1, 2},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cfg := DefaultConfig("vgg_mini", 101)
+			cfg.InputSize, cfg.DecaySteps, cfg.Seed, cfg.DropoutKeep = 64, 1000, 1, 1
+			cfg.InterOpThreads, cfg.Devices = tc.inter, tc.devices
+			if tc.devices == nil {
+				cfg.Device = "cpu"
+			}
+			m := newModel(b, cfg)
+			img, lab := randomBatch(tc.batch, 64, 101, 1)
+			for range 2 { // warm-up: the first runs allocate and optimise the graph
+				if _, err := m.TrainStep(img, lab, tc.batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(img) * 4))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.TrainStep(img, lab, tc.batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*tc.batch)/b.Elapsed().Seconds(), "images/s")
+			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/step")
+		})
+	}
+}

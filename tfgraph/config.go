@@ -96,9 +96,20 @@ type Config struct {
 
 	Seed int64 // graph-level seed for the initialisers and dropout
 
-	Device          string // "cpu", "gpu:N", or "" to let TensorFlow choose
-	IntraOpThreads  int    // 0 = TensorFlow's default
-	InterOpThreads  int    // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
+	Device string // "cpu", "gpu:N", or "" to let TensorFlow choose
+	// Devices, when set, trains data-parallel (see replicas.go): one replica
+	// per device ("cpu:N" or "gpu:N", all of one type), each computing the
+	// gradients of its equal slice of the batch, averaged into one update;
+	// batch norm in training mode uses each replica's own slice statistics.
+	// CPUs are virtual devices (ConfigProto device_count), so "cpu:0",
+	// "cpu:1" works on any machine. Device must then be "". Variables, the
+	// eval forward and the update live on the first device.
+	Devices []string
+	// ReduceGradients combines the replicas' gradients (nil: MeanGradients,
+	// the in-process mean); a multi-process run sets one that all-reduces.
+	ReduceGradients GradientReducer
+	IntraOpThreads  int // 0 = TensorFlow's default
+	InterOpThreads  int // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
 	GPUMemoryGrowth bool
 	SoftPlacement   bool // fall back to CPU for ops without a GPU kernel (DefaultConfig sets it)
 
@@ -282,6 +293,12 @@ func (c Config) check(net nets.Net) error {
 	if _, err := parseDevice(c.Device); err != nil {
 		return err
 	}
+	if _, err := parseDevices(c.Devices); err != nil {
+		return err
+	}
+	if len(c.Devices) > 0 && c.Device != "" {
+		return fmt.Errorf("device %q and devices %s: give one", c.Device, strings.Join(c.Devices, ","))
+	}
 	switch c.BatchNorm {
 	case "", BatchNormTrain, BatchNormFrozen:
 	default:
@@ -297,7 +314,7 @@ func (c Config) checkPrecision() error {
 	switch c.Precision {
 	case "", PrecisionFP32:
 	case PrecisionBF16:
-		if onGPU(c.Device) {
+		if c.onGPUs() {
 			return fmt.Errorf("precision bf16: TensorFlow's bfloat16 rewrite is for oneDNN CPUs only, not GPUs; use fp16 (tensor cores) or fp32 (TF32 on Ampere and later)")
 		}
 	case PrecisionFP16:
@@ -317,6 +334,15 @@ func OnGPU(d string) bool { return onGPU(d) }
 func onGPU(d string) bool {
 	dev, _ := parseDevice(d)
 	return strings.HasPrefix(dev, "/device:GPU") || dev == "" && gpuBuild()
+}
+
+// onGPUs is onGPU for a configuration: its Devices when set, else its Device.
+func (c Config) onGPUs() bool {
+	if len(c.Devices) > 0 {
+		devs, _ := parseDevices(c.Devices)
+		return len(devs) > 0 && strings.HasPrefix(devs[0], "/device:GPU")
+	}
+	return onGPU(c.Device)
 }
 
 // parseDevice turns "cpu"/"gpu:N" into a TensorFlow device string.

@@ -42,6 +42,17 @@
 // (ExportSavedModel) builds the same net again on a fresh graph with
 // slim.Mode{}.
 //
+// # Data-parallel
+//
+// With Config.Devices the training forward, loss and gradients are built
+// once per device instead (replicas.go): each replica's graph is built on
+// placeholders (slim.NewFeedVars) and imported into the model graph with the
+// device as default device, so the C API's unplaced gradient ops land on it
+// too; the batch is split evenly, the gradients reduced by a GradientReducer
+// (MeanGradients in one process — the seam a multi-process all-reduce plugs
+// into) and applied once. TestReplicasMatchOneDevice and
+// TestReplicaPlacementRan (RunMetadata step stats) check results and placement.
+//
 // VGG's fc6 is a VALID conv whose kernel covers the whole map left after
 // the five 2×2 pools: 7×7 for vgg_16/vgg_19 (so their input must be
 // 224..255 px, as the pretrained fc6 weights are 7×7×512×4096),

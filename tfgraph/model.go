@@ -34,6 +34,8 @@ type Model struct {
 	byName map[string]*slim.Var
 	step   *slim.Var
 
+	devices []string // Config.Devices as TensorFlow device names (nil: one device)
+
 	images, labels tf.Output // placeholders [n,S,S,3] float32, [n] int32
 	prefix         tf.Output // checkpoint prefix placeholder (string scalar)
 
@@ -133,9 +135,15 @@ func (m *Model) initialize() error {
 func (m *Model) build() error {
 	cfg, net := m.cfg, m.net
 	dev, _ := parseDevice(cfg.Device)
-	s := op.NewScope()
+	m.devices, _ = parseDevices(cfg.Devices)
+	// The graph is kept from the start: data-parallel replicas are imported into it.
+	m.graph = tf.NewGraph()
+	s := op.NewScopeWithGraph(m.graph)
 	ds := s.WithDevice(dev) // forward ops and variables; gradients go in s
-	if dev == "/device:CPU:0" {
+	switch {
+	case len(m.devices) > 0:
+		ds = s.WithDevice(m.devices[0]) // variables, eval forward, reduction and updates
+	case dev == "/device:CPU:0":
 		ds = s // CPU-only is enforced through the session config (no GPUs visible)
 	}
 	S := int64(cfg.InputSize)
@@ -195,8 +203,7 @@ func (m *Model) build() error {
 	}
 	sv := slim.SaverOps(s.SubScope("save"), m.vars, m.prefix)
 	m.save, m.restoreAll = sv.Save, sv.RestoreAll
-	var err error
-	m.graph, err = s.Finalize()
+	_, err := s.Finalize()
 	return err
 }
 
@@ -312,58 +319,110 @@ const auxLossWeight = 0.4
 // API, the optimizer's updates at the schedule's learning rate, and the
 // global step increment after all updates and batch-norm statistics
 // updates. TensorFlow runs only what a training step fetches, so the second
-// forward costs graph size, not time.
+// forward costs graph size, not time. With Config.Devices the forward, loss
+// and gradients are built once per device instead (buildReplicas).
 func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
-	cfg := m.cfg
+	if len(m.devices) > 0 {
+		return m.buildReplicas(root, ds, vs)
+	}
 	s := ds.SubScope("train")
-	tb := slim.New(s, vs, slim.Mode{Training: true, DropoutKeep: cfg.DropoutKeep, FrozenBatchNorm: cfg.BatchNorm == BatchNormFrozen})
-	out := m.net.Build(tb, m.images, cfg.NumClasses)
-	if err := tb.Err(); err != nil {
+	loss, total, reg, tb, err := m.trainForward(s, vs)
+	if err != nil {
 		return err
 	}
-	m.trainLoss = m.xentLoss(s.SubScope("loss"), out.Logits, cfg.LabelSmoothing)
-	if out.AuxLogits != (tf.Output{}) {
-		as := s.SubScope("aux_loss")
-		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, out.AuxLogits, cfg.LabelSmoothing))
-		m.trainLoss = op.AddV2(s.SubScope("loss_with_aux"), m.trainLoss, aux)
-	}
-	m.totalLoss = m.trainLoss
-	var reg tf.Output                                      // the L2 term, zero without
-	if cfg.WeightDecay != 0 && cfg.Optimizer != OptAdamW { // AdamW decays the weights in its update instead
-		// TF-Slim puts every regularised weight into the total loss, trainable
-		// or not (only trainable ones get gradients).
-		rs := s.SubScope("l2")
-		var l2s []tf.Output
-		for _, v := range vs.All() {
-			if v.Regularized {
-				l2s = append(l2s, op.L2Loss(rs.SubScope("term"), v.Read))
-			}
-		}
-		reg = op.Mul(rs, op.Const(rs.SubScope("decay"), float32(cfg.WeightDecay)), op.AddN(rs, l2s))
-		m.totalLoss = op.Add(s.SubScope("total_loss"), m.trainLoss, reg)
-	}
-
-	var train []*slim.Var
-	var reads []tf.Output
-	for _, v := range vs.All() {
-		if v.Trainable {
-			train = append(train, v)
-			reads = append(reads, v.Read)
-		}
-	}
+	m.trainLoss, m.totalLoss = loss, total
+	train, reads := trainableReads(vs)
 	if err := root.Err(); err != nil {
 		return err
 	}
 	differentiated := m.totalLoss
-	var ls *lossScaler
-	if cfg.Precision == PrecisionFP16 {
-		ls = newLossScaler(s, vs, cfg.LossScale)
+	ls := m.lossScaler(s, vs)
+	if ls != nil {
 		differentiated = ls.scaleLoss(s, m.totalLoss)
 	}
 	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{differentiated}, reads)
 	if err := root.Err(); err != nil {
 		return err
 	}
+	return m.buildUpdates(root, s, vs, train, grads, ls, tb.UpdatesIf, reg)
+}
+
+// trainForward builds the training forward of m.images into s (dropout,
+// batch norm on batch statistics for trainable layers, direct convolutions)
+// on vs's variables, and its loss against m.labels: the cross-entropy (with
+// the auxiliary head's, weighted) and the total loss adding the L2 term reg
+// (l2Term). It is the whole per-device computation: buildTraining runs it in
+// the model graph, buildReplicas once per replica graph.
+func (m *Model) trainForward(s *op.Scope, vs *slim.Vars) (loss, total, reg tf.Output, tb *slim.B, err error) {
+	cfg := m.cfg
+	mode := slim.Mode{Training: true, DropoutKeep: cfg.DropoutKeep, FrozenBatchNorm: cfg.BatchNorm == BatchNormFrozen}
+	tb = slim.New(s, vs, mode)
+	out := m.net.Build(tb, m.images, cfg.NumClasses)
+	if err := tb.Err(); err != nil {
+		return loss, total, reg, nil, err
+	}
+	loss = m.xentLoss(s.SubScope("loss"), out.Logits, cfg.LabelSmoothing)
+	if out.AuxLogits != (tf.Output{}) {
+		as := s.SubScope("aux_loss")
+		aux := op.Mul(as, op.Const(as.SubScope("weight"), float32(auxLossWeight)), m.xentLoss(as, out.AuxLogits, cfg.LabelSmoothing))
+		loss = op.AddV2(s.SubScope("loss_with_aux"), loss, aux)
+	}
+	total = loss
+	if reg = m.l2Term(s, vs); reg != (tf.Output{}) {
+		total = op.Add(s.SubScope("total_loss"), loss, reg)
+	}
+	return loss, total, reg, tb, s.Err()
+}
+
+// l2Term is the L2 weight decay term of the loss, WeightDecay·Σ L2Loss(w)
+// over vs's regularised weights, or the zero Output when there is none
+// (no decay, or AdamW, which decays the weights in its update instead).
+// TF-Slim puts every regularised weight into the total loss, trainable or
+// not (only trainable ones get gradients).
+func (m *Model) l2Term(s *op.Scope, vs *slim.Vars) tf.Output {
+	cfg := m.cfg
+	if cfg.WeightDecay == 0 || cfg.Optimizer == OptAdamW {
+		return tf.Output{}
+	}
+	rs := s.SubScope("l2")
+	var l2s []tf.Output
+	for _, v := range vs.All() {
+		if v.Regularized {
+			l2s = append(l2s, op.L2Loss(rs.SubScope("term"), v.Read))
+		}
+	}
+	return op.Mul(rs, op.Const(rs.SubScope("decay"), float32(cfg.WeightDecay)), op.AddN(rs, l2s))
+}
+
+// trainableReads returns vs's trainable variables in creation order and
+// their reads: the variables gradients are taken for and updates applied to.
+func trainableReads(vs *slim.Vars) (train []*slim.Var, reads []tf.Output) {
+	for _, v := range vs.All() {
+		if v.Trainable {
+			train = append(train, v)
+			reads = append(reads, v.Read)
+		}
+	}
+	return train, reads
+}
+
+// lossScaler is the dynamic loss scaling of an fp16 training graph, nil
+// for the other precisions.
+func (m *Model) lossScaler(s *op.Scope, vs *slim.Vars) *lossScaler {
+	if m.cfg.Precision != PrecisionFP16 {
+		return nil
+	}
+	return newLossScaler(s, vs, m.cfg.LossScale)
+}
+
+// buildUpdates adds the step's updates: the optimizer applies grads (one per
+// train variable; of the loss scaled by ls when ls is set) at the schedule's
+// learning rate (the body's times BodyLRMult), bnUpdates(pred) are the
+// batch-norm statistics updates gated on pred (zero: unconditional), and the
+// global step increments after them all, into m.lr and m.stepAfter. With
+// HeadSteps it adds the head phase too, whose loss adds reg (l2Term).
+func (m *Model) buildUpdates(root, s *op.Scope, vs *slim.Vars, train []*slim.Var, grads []tf.Output, ls *lossScaler, bnUpdates func(pred tf.Output) []*tf.Operation, reg tf.Output) error {
+	cfg := m.cfg
 	m.lr = m.schedule().LR(s, m.step.Read)
 	m.lrBody = m.lr
 	if cfg.BodyLRMult != nil && *cfg.BodyLRMult != 1 {
@@ -382,12 +441,12 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 		// variables nor the moving statistics.
 		grads = ls.unscale(s, grads)
 		grads = m.clip(s, grads)
-		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), tb.UpdatesIf(ls.finite)...)
+		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), bnUpdates(ls.finite)...)
 		updates = []*tf.Operation{ls.apply(s, updates)}
 		m.lossScale, m.finite = ls.read, ls.finite
 	} else {
 		grads = m.clip(s, grads)
-		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), tb.Updates()...)
+		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), bnUpdates(tf.Output{})...)
 	}
 	if m.avg != nil {
 		updates = append(updates, m.avg.update(s, cfg.EMADecay, m.step.Read, updates)...)

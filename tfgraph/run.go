@@ -77,6 +77,11 @@ var gpuBuild = sync.OnceValue(func() bool {
 
 func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 	dev, _ := parseDevice(cfg.Device)
+	devs, _ := parseDevices(cfg.Devices)
+	cpus := virtualCPUs(devs)
+	if cpus > 0 {
+		dev = "/device:CPU:0"
+	}
 	inter := cfg.InterOpThreads
 	if inter == 0 && (dev == "/device:CPU:0" || dev == "" && !gpuBuild()) {
 		inter = cpuInterOpThreads
@@ -96,7 +101,7 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 			AutoMixedPrecisionOnednnBfloat16: pb.RewriterConfig_ON}}
 	case PrecisionFP16:
 		rw := &pb.RewriterConfig{AutoMixedPrecision: pb.RewriterConfig_ON}
-		if !onGPU(cfg.Device) {
+		if !cfg.onGPUs() {
 			rw = &pb.RewriterConfig{AutoMixedPrecisionCpu: pb.RewriterConfig_ON}
 		}
 		cp.GraphOptions = &pb.GraphOptions{RewriteOptions: rw}
@@ -104,6 +109,9 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 	if dev == "/device:CPU:0" {
 		// Hide GPUs so that every op, gradients included, runs on the CPU.
 		cp.DeviceCount = map[string]int32{"GPU": 0}
+	}
+	if cpus > 1 {
+		cp.DeviceCount["CPU"] = int32(cpus) // virtual CPU devices for the replicas
 	}
 	b, err := proto.Marshal(cp)
 	if err != nil {
@@ -195,6 +203,9 @@ func (m *Model) feeds(images []float32, labels []int32, n int) (map[tf.Output]*t
 func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, error) {
 	if m.stepAfter == (tf.Output{}) {
 		return StepResult{}, fmt.Errorf("train step: model was built ForInference")
+	}
+	if r := len(m.devices); r > 0 && n%r != 0 {
+		return StepResult{}, fmt.Errorf("train step: batch of %d does not split evenly over %d devices", n, r)
 	}
 	f, err := m.feeds(images, labels, n)
 	if err != nil {

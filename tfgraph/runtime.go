@@ -2,6 +2,7 @@ package tfgraph
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	tf "github.com/wamuir/graft/tensorflow"
@@ -70,4 +71,76 @@ func CheckDevice(device string) error {
 		return fmt.Errorf("device %s: there is no GPU (this libtensorflow is a CPU build or no GPU driver is visible)", device)
 	}
 	return fmt.Errorf("device %s: no such GPU (%d visible)", device, gpus)
+}
+
+// ResolveDevices turns a --devices spec into Config.Devices: "" is none (one
+// device, Config.Device), "all" every GPU TensorFlow sees (an error when there
+// is none: name CPUs explicitly), and a comma-separated list "cpu:0,cpu:1" or
+// "gpu:0,gpu:1" itself, checked: well-formed, no duplicates, one device type,
+// and every GPU present. CPU devices always exist: the session creates as
+// many virtual CPU devices as the highest index needs. Only a spec naming
+// GPUs opens a (throw-away) session to list them.
+func ResolveDevices(spec string) ([]string, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil, nil
+	}
+	if strings.EqualFold(spec, "all") {
+		if !gpuBuild() {
+			return nil, fmt.Errorf("devices all: there is no GPU (this libtensorflow is a CPU build); name CPU devices instead, e.g. cpu:0,cpu:1")
+		}
+		gpus, err := gpuNames()
+		if err != nil {
+			return nil, err
+		}
+		if len(gpus) == 0 {
+			return nil, fmt.Errorf("devices all: no GPU is visible (no driver, or CUDA_VISIBLE_DEVICES hides them)")
+		}
+		return gpus, nil
+	}
+	list := strings.Split(spec, ",")
+	devs, err := parseDevices(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(devs))
+	for i, d := range devs {
+		typ, idx, _ := strings.Cut(strings.TrimPrefix(d, "/device:"), ":")
+		out[i] = strings.ToLower(typ) + ":" + idx
+	}
+	if !strings.HasPrefix(devs[0], "/device:GPU") {
+		return out, nil
+	}
+	var gpus []string
+	if gpuBuild() {
+		if gpus, err = gpuNames(); err != nil {
+			return nil, err
+		}
+	}
+	why := fmt.Sprintf("%d GPUs visible", len(gpus))
+	if !gpuBuild() {
+		why = "this libtensorflow is a CPU build"
+	}
+	for _, d := range out {
+		if !slices.Contains(gpus, d) {
+			return nil, fmt.Errorf("devices %s: there is no %s (%s)", spec, d, why)
+		}
+	}
+	return out, nil
+}
+
+// gpuNames lists the visible GPUs as "gpu:N".
+func gpuNames() ([]string, error) {
+	devs, err := ListDevices()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range devs {
+		if d.Type == "GPU" {
+			_, idx, _ := strings.Cut(d.Name[strings.LastIndex(d.Name, "GPU"):], ":")
+			out = append(out, "gpu:"+idx)
+		}
+	}
+	return out, nil
 }

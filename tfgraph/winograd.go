@@ -57,7 +57,7 @@ func winogradPolicy(cfg Config) func(in, out int) bool {
 	}
 	// Under a mixed-precision rewrite the direct convs are what gets rewritten.
 	mixed := cfg.Precision == PrecisionBF16 || cfg.Precision == PrecisionFP16
-	if mixed || onGPU(cfg.Device) {
+	if mixed || cfg.onGPUs() {
 		return nil
 	}
 	return func(in, out int) bool { return in >= winogradMinChannels && out >= winogradMinChannels }

@@ -122,6 +122,13 @@ type Options struct {
 	Precision string // fp32 (default), bf16 or fp16 with dynamic loss scaling (tfgraph.Config.Precision)
 	Conv      string // validation's 3×3 convs: auto (default), direct or winograd (tfgraph.Config.ConvAlgorithm)
 	Device    string // cpu|gpu:N
+	// Devices, when set, trains data-parallel on several devices of this
+	// process: "cpu:0,cpu:1", "gpu:0,gpu:1", … or "all" (every GPU), one
+	// replica per device on an equal slice of the Batch (which must divide),
+	// gradients averaged into one update (tfgraph.ResolveDevices,
+	// tfgraph.Config.Devices). Batch norm in training mode uses each
+	// replica's own statistics. Not with Device.
+	Devices string
 	// SoftPlacement runs on the CPU when Device names a GPU that is not
 	// there; without it Run refuses (a *UsageError).
 	SoftPlacement bool
@@ -137,6 +144,8 @@ type Options struct {
 	Hooks []Hook
 	// Versions recorded in config.json.
 	TlearnVersion string
+
+	devices []string // Devices resolved by setup (tfgraph.ResolveDevices)
 }
 
 // DefaultOptions returns the classic recipe: the one table of training
@@ -193,6 +202,8 @@ func (o *Options) Validate() error {
 		return usage(fmt.Sprintf("--eval-every must be at least 1 (got %d)", o.EvalEvery))
 	case o.SaveEvery <= 0:
 		return usage(fmt.Sprintf("--save-every must be positive (got %v)", o.SaveEvery))
+	case o.Device != "" && o.Devices != "":
+		return usage(fmt.Sprintf("give --device or --devices, not both (got --device %s --devices %s)", o.Device, o.Devices))
 	case o.SaveEverySteps < 0:
 		return usage(fmt.Sprintf("--save-every-steps must be >= 0 (got %d; 0: by time only)", o.SaveEverySteps))
 	case !slices.Contains(tfgraph.OptimizerNames, o.Optimizer):

@@ -132,6 +132,14 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 			return nil, usage(err.Error() + ": use --device cpu, or --soft-placement to fall back to the CPU")
 		}
 	}
+	devices, err := tfgraph.ResolveDevices(o.Devices)
+	if err != nil {
+		return nil, usage("--devices: " + err.Error())
+	}
+	if n := len(devices); n > 0 && o.Batch%n != 0 {
+		return nil, usage(fmt.Sprintf("--batch %d does not split evenly over the %d devices of --devices %s: --batch is the global batch, give a multiple of %d", o.Batch, n, o.Devices, n))
+	}
+	o.devices = devices
 	ckpt, err := tfgraph.LatestCheckpoint(o.Out)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("look for a checkpoint to resume in %s: %w", o.Out, err)
@@ -208,7 +216,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, BatchNorm: o.BatchNorm, ClassWeights: classWeights,
 		LabelSmoothing: o.LabelSmoothing, ClipNorm: o.ClipNorm,
 		HeadSteps: headSteps, BodyLRMult: &o.BodyLRMult, EMADecay: o.EMA,
-		Seed: o.Seed, Device: o.Device, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
+		Seed: o.Seed, Device: o.Device, Devices: o.devices, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
 		Precision: o.Precision, LossScale: tfgraph.DefaultLossScale, ConvAlgorithm: o.Conv,
 	})
 	if err != nil {
@@ -219,7 +227,11 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		return nil, err // tfgraph's errors name the arch
 	}
 	model.KeepCheckpoints = o.KeepCheckpoints
-	if o.Precision == tfgraph.PrecisionFP16 && !tfgraph.OnGPU(o.Device) {
+	dev0 := o.Device
+	if len(o.devices) > 0 {
+		dev0 = o.devices[0]
+	}
+	if o.Precision == tfgraph.PrecisionFP16 && !tfgraph.OnGPU(dev0) {
 		log.Warn("fp16 on the CPU is TensorFlow's float16 emulation: float16 numerics at float32 speed or slower, for testing; on a CPU train in fp32 (or bf16 on CPUs with AMX/AVX512-BF16)")
 	}
 	l := &Loop{Opts: o, Model: model, Data: ds, StepsPerEpoch: stepsPerEpoch, TotalSteps: total, Log: log, bad: map[string]bool{}}
@@ -393,6 +405,9 @@ func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Chang
 		{"augment", cmp.Or(prev.Preprocess.Augment, string(pipeline.AugmentCrop)), cmp.Or(o.Augment, string(pipeline.AugmentCrop))},
 		{"color-jitter", prev.Preprocess.ColorJitter, o.ColorJitter}, {"label-smoothing", p.LabelSmoothing, o.LabelSmoothing},
 		{"clip-norm", p.ClipNorm, o.ClipNorm}, {"patience", p.Patience, o.Patience},
+		// Devices change only the float summation order (and batch norm's
+		// per-replica statistics): a resume may change them, as it may the batch.
+		{"devices", devicesRecord(p.Devices), devicesRecord(strings.Join(o.devices, ","))},
 	}
 	if p.BatchNorm != "" { // recorded since --batch-norm auto
 		pairs = append(pairs, struct {
@@ -431,6 +446,14 @@ func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Chang
 		}
 	}
 	return out
+}
+
+// devicesRecord is how a change of devices is logged: "one device" for none.
+func devicesRecord(ds string) string {
+	if ds == "" {
+		return "one device"
+	}
+	return ds
 }
 
 // compatible checks that a resumed run trains the same model on the same classes.
@@ -488,7 +511,7 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.Data, t.Layout, t.ValSplit, t.Seed, t.Weights = abs, ds.Layout, o.ValSplit, o.Seed, o.Weights
 	t.Trainable, t.Epochs, t.Batch, t.ValBatch = o.Trainable, o.Epochs, o.Batch, o.ValBatch
 	t.LR, t.LREnd, t.Momentum, t.WeightDecay, t.ClassWeights = o.LR, o.LREnd, o.Momentum, o.WeightDecay, o.ClassWeights
-	t.DropoutKeep, t.Precision, t.BatchNorm = o.DropoutKeep, o.Precision, o.BatchNorm
+	t.DropoutKeep, t.Precision, t.BatchNorm, t.Devices = o.DropoutKeep, o.Precision, o.BatchNorm, strings.Join(o.devices, ",")
 	t.LabelSmoothing, t.ClipNorm, t.Patience = o.LabelSmoothing, o.ClipNorm, o.Patience
 	t.HeadEpochs, t.HeadSteps, t.BodyLRMult, t.EMA = o.HeadEpochs, o.headSteps(stepsPerEpoch), &o.BodyLRMult, o.EMA
 	t.Recipe = o.Recipe

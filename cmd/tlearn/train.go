@@ -115,6 +115,7 @@ func trainFlags(d train.Options) []cli.Flag {
 		intFlag("save-every-steps", d.SaveEverySteps, "also checkpoint every N steps (0: by time only)"),
 		intFlag("keep-checkpoints", d.KeepCheckpoints, "how many of the newest checkpoints RUN_DIR keeps (best/ is kept apart, hard-linked)"),
 		strFlag("device", d.Device, "cpu or gpu:N (default: TensorFlow's choice — the GPU when there is one)"),
+		strFlag("devices", d.Devices, "data-parallel training on several devices of this machine: cpu:0,cpu:1 (virtual CPU devices, any machine), gpu:0,gpu:1,… or all (every GPU); one replica per device on an equal slice of --batch (the global batch; it must divide), gradients averaged into one update, so weights match one device up to float summation order. Batch norm in training uses each replica's own slice statistics (no sync BN; moving averages from the replicas' mean); validation runs on the first device. Not with --device"),
 		softPlacementFlag(),
 		intFlag("threads", d.Threads, "TensorFlow intra-op threads (0: all cores)"),
 		strFlag("precision", d.Precision, "fp32; bf16: oneDNN mixed precision, faster on CPUs with AMX/AVX512-BF16 (not GPUs); fp16: float16 on the GPU's tensor cores with dynamic loss scaling (on a CPU only emulated, slower). Weights stay float32"),
@@ -142,6 +143,7 @@ func trainOptions(c *cli.Context) (train.Options, error) {
 	o.BatchNorm = c.String("batch-norm")
 	o.LogEvery, o.EvalEvery = c.Int("log-every"), c.Int("eval-every")
 	o.SaveEvery, o.SaveEverySteps, o.KeepCheckpoints = c.Duration("save-every"), c.Int("save-every-steps"), c.Int("keep-checkpoints")
+	o.Devices = c.String("devices")
 	o.Device, o.SoftPlacement, o.Threads, o.Workers = c.String("device"), c.Bool("soft-placement"), c.Int("threads"), c.Int("workers")
 	o.Precision, o.Conv = c.String("precision"), c.String("conv")
 	o.Progress, o.TlearnVersion = c.App.ErrWriter, version

@@ -216,14 +216,16 @@ func batchNorm(b *B, x tf.Output, p BatchNorm) tf.Output {
 	// Bessel-corrected batch variance.
 	empty := op.Const(b.sub("empty"), []float32{})
 	y, bm, bv, _, _, _ := op.FusedBatchNormV3(b.sub("FusedBatchNormV3"), x, gamma, beta, empty, empty, attrs...)
-	one := op.Const(b.sub("one_minus_decay"), float32(1-p.Decay))
 	for _, u := range []struct {
 		v     *Var
 		batch tf.Output
 	}{{mean, bm}, {variance, bv}} {
+		if b.st.vars.Feed() {
+			b.st.stats = append(b.st.stats, Stat{Var: u.v.Name, Batch: u.batch, Decay: p.Decay})
+			continue
+		}
 		us := b.sub("update_" + u.v.Name[len(b.prefix)+1:])
-		delta := op.Mul(us, op.Sub(us.SubScope("diff"), u.v.Read, op.StopGradient(us, u.batch)), one)
-		b.st.pending = append(b.st.pending, pendingUpdate{s: us, v: u.v, delta: delta})
+		b.st.pending = append(b.st.pending, pendingUpdate{s: us, v: u.v, delta: movingDelta(us, u.v, u.batch, p.Decay)})
 	}
 	return y
 }

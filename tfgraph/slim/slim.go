@@ -58,6 +58,7 @@ type state struct {
 	vars      *Vars
 	pending   []pendingUpdate // batch-norm updates, made into ops by Updates/UpdatesIf
 	updates   []*tf.Operation // nil until Updates or UpdatesIf made them
+	stats     []Stat          // batch statistics of a forward on feed variables
 	winograd  bool            // some conv used Winograd
 	dropout   bool            // some Dropout exists
 	batchNorm bool            // some batch norm exists
@@ -145,14 +146,46 @@ func (b *B) UpdatesIf(pred tf.Output) []*tf.Operation {
 		return st.updates
 	}
 	for _, u := range st.pending {
-		delta := u.delta
-		if pred != (tf.Output{}) {
-			_, taken := op.Switch(u.s.SubScope("if"), delta, pred)
-			delta = op.Identity(u.s.SubScope("taken"), taken)
-		}
-		st.updates = append(st.updates, op.AssignSubVariableOp(u.s, u.v.Handle, delta))
+		st.updates = append(st.updates, assignSubIf(u.s, u.v, u.delta, pred))
 	}
 	return st.updates
+}
+
+// assignSubIf is v −= delta, only when the boolean scalar pred is true (a
+// Switch on delta) unless pred is zero.
+func assignSubIf(s *op.Scope, v *Var, delta, pred tf.Output) *tf.Operation {
+	if pred != (tf.Output{}) {
+		_, taken := op.Switch(s.SubScope("if"), delta, pred)
+		delta = op.Identity(s.SubScope("taken"), taken)
+	}
+	return op.AssignSubVariableOp(s, v.Handle, delta)
+}
+
+// movingDelta is the step of slim's moving-statistics update,
+// moving −= (moving − batch)·(1 − decay), with no gradient through batch.
+func movingDelta(s *op.Scope, v *Var, batch tf.Output, decay float64) tf.Output {
+	one := op.Const(s.SubScope("one_minus_decay"), float32(1-decay))
+	return op.Mul(s, op.Sub(s.SubScope("diff"), v.Read, op.StopGradient(s, batch)), one)
+}
+
+// Stat is one batch statistic of a training-mode batch norm built on feed
+// variables (NewFeedVars): the replica computed Batch (its batch mean or
+// Bessel-corrected variance) for the moving statistic called Var, which the
+// model updates with MovingAverageUpdate and Decay after combining replicas.
+type Stat struct {
+	Var   string
+	Batch tf.Output
+	Decay float64
+}
+
+// Stats returns the batch statistics of this forward's training-mode batch
+// norms when its variables are feeds, instead of Updates.
+func (b *B) Stats() []Stat { return b.st.stats }
+
+// MovingAverageUpdate is slim's moving-statistics update of v by batch,
+// gated on pred as UpdatesIf (a zero pred: unconditional).
+func MovingAverageUpdate(s *op.Scope, v *Var, batch tf.Output, decay float64, pred tf.Output) *tf.Operation {
+	return assignSubIf(s, v, movingDelta(s, v, batch, decay), pred)
 }
 
 // ModeDependent reports whether a forward with another Mode would compute

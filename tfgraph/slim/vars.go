@@ -88,6 +88,10 @@ type Vars struct {
 	// their variables are marked Head and their weights start Glorot-uniform
 	// whatever Args.Init says (slim's default for a new head).
 	HeadScopes []string
+
+	// of, when set, makes this a feed set (NewFeedVars): its variables are
+	// placeholders standing for of's variables of the same name.
+	of *Vars
 }
 
 // NewVars returns an empty variable set whose ops go into s (no namespace;
@@ -96,6 +100,23 @@ type Vars struct {
 func NewVars(s *op.Scope, seed int64) *Vars {
 	return &Vars{s: s, seed: seed, seeds: new(int64), byName: map[string]*Var{}}
 }
+
+// NewFeedVars returns a variable set for a replica graph (data-parallel
+// training, see tfgraph's replicas.go): Get makes no resource variable but a
+// float placeholder named "<name>/value" in s, standing for the value of of's
+// variable called name, whose Role, Head, Trainable and Regularized it copies
+// (a forward builds the same layers, so batch norm sees the same trainable
+// flags). Importing the replica graph maps each placeholder to the real
+// variable's Read. Such a Var has no Handle or Init; a batch norm in training
+// mode records its batch statistics (B.Stats) instead of update ops. Asking
+// for a variable that of does not hold is an error. Random ops take op-level
+// seeds seed2Base+1, +2, … under the graph-level seed.
+func NewFeedVars(s *op.Scope, seed int64, of *Vars) *Vars {
+	return &Vars{s: s, seed: seed, seeds: new(int64), byName: map[string]*Var{}, of: of}
+}
+
+// Feed reports whether vs is a feed set (NewFeedVars).
+func (vs *Vars) Feed() bool { return vs.of != nil }
 
 // nextSeed returns the next op-level seed pair of the graph's sequence.
 func (vs *Vars) nextSeed() (int64, int64) {
@@ -123,6 +144,9 @@ func (vs *Vars) Get(name string, shape []int64, dt tf.DataType, r Role, layer st
 		}
 		return v
 	}
+	if vs.of != nil {
+		return vs.feed(name, shape, dt, r)
+	}
 	v := &Var{Name: name, Shape: slices.Clone(shape), DType: dt, Role: r, Layer: layer, Regularized: r == Weight}
 	for _, h := range vs.HeadScopes {
 		if strings.HasPrefix(name, h+"/") {
@@ -133,6 +157,23 @@ func (vs *Vars) Get(name string, shape []int64, dt tf.DataType, r Role, layer st
 		init = GlorotUniform
 	}
 	return vs.add(v, func(s *op.Scope) tf.Output { return vs.initial(s, shape, dt, init) })
+}
+
+// feed adds the placeholder standing for of's variable name (NewFeedVars).
+func (vs *Vars) feed(name string, shape []int64, dt tf.DataType, r Role) *Var {
+	src := vs.of.Lookup(name)
+	if src == nil || !slices.Equal(src.Shape, shape) || src.Role != r || src.DType != dt {
+		if vs.err == nil {
+			vs.err = fmt.Errorf("replica variable %s (shape %v role %d): not a variable of the model with that shape and role", name, shape, r)
+		}
+		src = &Var{Name: name, Shape: shape, DType: dt, Role: r}
+	}
+	v := &Var{Name: name, Shape: slices.Clone(shape), DType: dt, Role: r, Layer: src.Layer,
+		Head: src.Head, Trainable: src.Trainable, Regularized: src.Regularized}
+	v.Read = op.Placeholder(vs.s.SubScope(name).SubScope("value"), dt, op.PlaceholderShape(tf.MakeShape(shape...)))
+	vs.list = append(vs.list, v)
+	vs.byName[name] = v
+	return v
 }
 
 // Scalar returns the float32 scalar optimizer variable called name (role
