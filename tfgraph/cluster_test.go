@@ -247,4 +247,3 @@ func TestClusterValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
-
