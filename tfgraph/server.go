@@ -13,6 +13,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/tlearn/tlearn/internal/cluster"
 	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 )
@@ -41,32 +42,16 @@ func (c Cluster) Device(i int, device string) string {
 // and instances of every collective op.
 func (c Cluster) Leader() string { return fmt.Sprintf("/job:%s/replica:0/task:0", ClusterJob) }
 
-// Validate checks the addresses and the task index.
+// Validate checks the addresses and the task index (cluster.Spec's rules).
 func (c Cluster) Validate() error {
-	if len(c.Workers) == 0 {
-		return errors.New("cluster: no worker addresses")
-	}
-	seen := map[string]int{}
-	for i, w := range c.Workers {
-		host, port, err := net.SplitHostPort(w)
-		if err != nil || host == "" || port == "" {
-			return fmt.Errorf("cluster: worker %d address %q: want host:port", i, w)
-		}
-		if j, dup := seen[w]; dup {
-			return fmt.Errorf("cluster: workers %d and %d have the same address %s", j, i, w)
-		}
-		seen[w] = i
-	}
-	if c.Task < 0 || c.Task >= len(c.Workers) {
-		return fmt.Errorf("cluster: task index %d out of range: %d workers (0..%d)", c.Task, len(c.Workers), len(c.Workers)-1)
+	if err := (cluster.Spec{Workers: c.Workers, Task: c.Task}).Validate(); err != nil {
+		return fmt.Errorf("cluster: %w", err)
 	}
 	return nil
 }
 
 // sessionConfig is the ConfigProto shared by the server's default sessions
-// and the sessions tlearn opens on it: the collective group leader, and
-// device filters so that a task's session does not wait for the devices of
-// every other task (only the leader's, for group resolution, and its own).
+// and the sessions tlearn opens on it: the collective group leader.
 func (c Cluster) sessionConfig() *pb.ConfigProto {
 	return &pb.ConfigProto{
 		Experimental: &pb.ConfigProto_Experimental{CollectiveGroupLeader: c.Leader()},
