@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -48,6 +49,9 @@ func clusterTaskMain() int {
 	if err := srv.Handshake(record, timeout); err != nil {
 		return fail(err)
 	}
+	if os.Getenv("TLEARN_CLUSTER_MODE") == "train" {
+		return trainTask(srv)
+	}
 	if os.Getenv("TLEARN_CLUSTER_MODE") == "hang" {
 		fmt.Println("handshook")
 		time.Sleep(5 * time.Minute) // the test kills it; ends by itself anyway
@@ -67,6 +71,130 @@ func clusterTaskMain() int {
 		return fail(err)
 	}
 	return 0
+}
+
+// clusterTrainConfig is the model of the training tests: vgg_mini, no
+// dropout, momentum with L2. seed differs between tasks to show that the
+// broadcast, not the seed, makes their initial weights equal.
+func clusterTrainConfig(seed int64) Config {
+	c := DefaultConfig("vgg_mini", 3)
+	c.InputSize, c.DropoutKeep, c.Seed, c.Device, c.IntraOpThreads = 32, 1, seed, "cpu", 1
+	c.LearningRate, c.DecaySteps = 0.01, 10
+	return c
+}
+
+const clusterTrainSteps, clusterGlobalBatch = 3, 4
+
+// clusterBatch is global batch i of the training tests: the same images
+// and labels whoever asks.
+func clusterBatch(i int) ([]float32, []int32) {
+	S := 32
+	img := make([]float32, clusterGlobalBatch*S*S*3)
+	for k := range img {
+		img[k] = float32((k*7+i*13)%255)/127.5 - 1
+	}
+	lab := make([]int32, clusterGlobalBatch)
+	for k := range lab {
+		lab[k] = int32((k + i) % 3)
+	}
+	return img, lab
+}
+
+// trainTask builds the cluster model (task 1 with another seed), takes the
+// chief's variables, trains clusterTrainSteps on the global batches and
+// prints every model variable as JSON.
+func trainTask(srv *Server) int {
+	task := srv.Cluster().Task
+	cfg := clusterTrainConfig(int64(1 + 100*task))
+	cfg.Cluster, cfg.CollectiveTimeout = srv, 20*time.Second
+	m, err := NewModel(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "task", task, "error:", err)
+		return 1
+	}
+	defer m.Close()
+	if err := m.BroadcastVariables(); err != nil {
+		fmt.Fprintln(os.Stderr, "task", task, "error:", err)
+		return 1
+	}
+	for i := 0; i < clusterTrainSteps; i++ {
+		img, lab := clusterBatch(i)
+		if _, err := m.TrainStep(img, lab, clusterGlobalBatch); err != nil {
+			fmt.Fprintln(os.Stderr, "task", task, "error:", err)
+			return 1
+		}
+	}
+	json.NewEncoder(os.Stdout).Encode(modelWeights(m))
+	return 0
+}
+
+func modelWeights(m *Model) map[string][]float32 {
+	out := map[string][]float32{}
+	for _, v := range m.Variables() {
+		w, _, err := m.ReadVariable(v.Name)
+		if err != nil {
+			panic(err)
+		}
+		out[v.Name] = w
+	}
+	return out
+}
+
+// TestClusterTrainMatchesSingleDevice: two tasks, each training on its half
+// of every global batch with all-reduced gradients, from the chief's
+// broadcast variables (task 1 was initialised with another seed), end with
+// the weights of one model trained on the whole global batches.
+func TestClusterTrainMatchesSingleDevice(t *testing.T) {
+	workers := freePorts(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var ps []*taskProc
+	for i := range workers {
+		ps = append(ps, startTask(t, ctx, workers, i, "train", sameRecord, 30*time.Second))
+	}
+
+	m, err := NewModel(clusterTrainConfig(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for i := 0; i < clusterTrainSteps; i++ {
+		img, lab := clusterBatch(i)
+		if _, err := m.TrainStep(img, lab, clusterGlobalBatch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := modelWeights(m)
+
+	for i, p := range ps {
+		if err := p.wait(); err != nil {
+			t.Fatalf("task %d: %v\nstderr:\n%s", i, err, p.stderr.String())
+		}
+		var got map[string][]float32
+		if err := json.Unmarshal([]byte(p.stdout.String()), &got); err != nil {
+			t.Fatalf("task %d output: %v", i, err)
+		}
+		worst, at := 0.0, ""
+		for name, w := range want {
+			g := got[name]
+			if len(g) != len(w) {
+				t.Fatalf("task %d %s: %d values, want %d", i, name, len(g), len(w))
+			}
+			var num, den float64
+			for k := range w {
+				d := float64(g[k] - w[k])
+				num += d * d
+				den += float64(w[k]) * float64(w[k])
+			}
+			if r := math.Sqrt(num / max(den, 1e-30)); r > worst {
+				worst, at = r, name
+			}
+		}
+		t.Logf("task %d: worst relative difference to one device %.3g (%s)", i, worst, at)
+		if worst > 1e-4 {
+			t.Errorf("task %d: weights differ from one device's by %.3g relative (%s)", i, worst, at)
+		}
+	}
 }
 
 // freePorts returns n loopback addresses whose ports were free a moment ago.
@@ -113,6 +241,7 @@ func startTask(t *testing.T, ctx context.Context, workers []string, i int, mode 
 	}
 	go func() {
 		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 64<<20) // the weights are one JSON line
 		for sc.Scan() {
 			p.stdout.WriteString(sc.Text() + "\n")
 			p.lines <- sc.Text()

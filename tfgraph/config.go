@@ -1,6 +1,7 @@
 package tfgraph
 
 import (
+	"time"
 	"fmt"
 	"slices"
 	"strconv"
@@ -74,6 +75,15 @@ type Config struct {
 	Seed int64 // graph-level seed for the initialisers and dropout
 
 	Device          string // "cpu", "gpu:N", or "" to let TensorFlow choose
+	// Cluster, when set, makes the model one replica of a data-parallel
+	// cluster: its ops run on this task's Device through the server's
+	// session, each training step's gradients are averaged over every task
+	// (all-reduce) before the update, and BroadcastVariables gives every
+	// task the chief's variables. Every task must build the same model.
+	Cluster *Server
+	// CollectiveTimeout bounds each collective of a cluster model
+	// (0: DefaultCollectiveTimeout).
+	CollectiveTimeout time.Duration
 	IntraOpThreads  int    // 0 = TensorFlow's default
 	InterOpThreads  int    // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
 	GPUMemoryGrowth bool
@@ -240,6 +250,8 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("BodyLRMult %v: must be >= 0", *c.BodyLRMult)
 	case c.HeadSteps < 0:
 		return fmt.Errorf("HeadSteps %d: must be >= 0", c.HeadSteps)
+	case c.Cluster != nil && (c.HeadSteps > 0 || c.Precision == PrecisionFP16):
+		return fmt.Errorf("a cluster model does not support the head phase or fp16 loss scaling yet")
 	case (c.Optimizer == OptAdam || c.Optimizer == OptAdamW) && !(c.Beta1 >= 0 && c.Beta1 < 1 && c.Beta2 >= 0 && c.Beta2 < 1 && c.Epsilon > 0):
 		return fmt.Errorf("adam: want beta1, beta2 in [0, 1) and epsilon > 0 (got %v, %v, %v)", c.Beta1, c.Beta2, c.Epsilon)
 	case c.Optimizer == OptRMSProp && !(c.Rho >= 0 && c.Rho < 1 && c.Epsilon > 0):
@@ -328,4 +340,11 @@ func ArchNorm(name string) (imagenorm.Norm, error) {
 		return imagenorm.Norm{}, err
 	}
 	return net.Norm, nil
+}
+
+func (c Config) collectiveTimeout() time.Duration {
+	if c.CollectiveTimeout > 0 {
+		return c.CollectiveTimeout
+	}
+	return DefaultCollectiveTimeout
 }
