@@ -1,11 +1,11 @@
 package tfgraph
 
 import (
-	"time"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/tfgraph/nets"
@@ -74,7 +74,7 @@ type Config struct {
 
 	Seed int64 // graph-level seed for the initialisers and dropout
 
-	Device          string // "cpu", "gpu:N", or "" to let TensorFlow choose
+	Device string // "cpu", "gpu:N", or "" to let TensorFlow choose
 	// Cluster, when set, makes the model one replica of a data-parallel
 	// cluster: its ops run on this task's Device through the server's
 	// session, each training step's gradients are averaged over every task
@@ -84,10 +84,10 @@ type Config struct {
 	// CollectiveTimeout bounds each collective of a cluster model
 	// (0: DefaultCollectiveTimeout).
 	CollectiveTimeout time.Duration
-	IntraOpThreads  int    // 0 = TensorFlow's default
-	InterOpThreads  int    // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
-	GPUMemoryGrowth bool
-	SoftPlacement   bool // fall back to CPU for ops without a GPU kernel (DefaultConfig sets it)
+	IntraOpThreads    int // 0 = TensorFlow's default
+	InterOpThreads    int // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
+	GPUMemoryGrowth   bool
+	SoftPlacement     bool // fall back to CPU for ops without a GPU kernel (DefaultConfig sets it)
 
 	// Precision is "fp32" (the default, "" too), "bf16" or "fp16"; in every
 	// case variables and checkpoints stay float32 (the master weights).
