@@ -41,7 +41,7 @@ func SavedModel(ctx context.Context, runDir, outDir string) error {
 		return err
 	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: cfg.Arch, NumClasses: len(cfg.Classes), InputSize: cfg.InputSize,
-		ForInference: true, Device: "cpu"})
+		ForInference: true, Device: "cpu", ReadAverages: cfg.Train.EMA > 0, Trainable: cfg.Train.Trainable})
 	if err != nil {
 		return fmt.Errorf("export: build %s from %s: %w", cfg.Arch, filepath.Join(runDir, rundir.ConfigFile), err)
 	}

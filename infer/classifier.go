@@ -123,7 +123,7 @@ func openRunDir(opts OpenOptions) (Classifier, error) {
 	}
 	m, err := tfgraph.NewModel(tfgraph.Config{Arch: cfg.Arch, NumClasses: len(cfg.Classes), InputSize: cfg.InputSize,
 		ForInference: true, Device: opts.Device, IntraOpThreads: opts.Threads, SoftPlacement: true, GPUMemoryGrowth: true,
-		Precision: opts.Precision, ConvAlgorithm: opts.Conv})
+		Precision: opts.Precision, ConvAlgorithm: opts.Conv, ReadAverages: cfg.Train.EMA > 0, Trainable: cfg.Train.Trainable})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, configUsage(err))
 	}

@@ -90,13 +90,16 @@ type Config struct {
 		// The head-only phase (HeadSteps = HeadEpochs in steps) and the
 		// body's learning-rate multiplier; nil BodyLRMult: a run from before
 		// they were recorded (no head phase, multiplier 1).
-		HeadEpochs    float64  `json:"head_epochs"`
-		HeadSteps     int64    `json:"head_steps"`
-		BodyLRMult    *float64 `json:"body_lr_mult,omitempty"`
-		TrainImages   int      `json:"train_images"`
-		ValImages     int      `json:"val_images"`
-		StepsPerEpoch int      `json:"steps_per_epoch"`
-		TotalSteps    int64    `json:"total_steps"`
+		HeadEpochs float64  `json:"head_epochs"`
+		HeadSteps  int64    `json:"head_steps"`
+		BodyLRMult *float64 `json:"body_lr_mult,omitempty"`
+		// EMA is the decay of the weights' moving average (0: none); with it
+		// eval, predict and export read the averages.
+		EMA           float64 `json:"ema"`
+		TrainImages   int     `json:"train_images"`
+		ValImages     int     `json:"val_images"`
+		StepsPerEpoch int     `json:"steps_per_epoch"`
+		TotalSteps    int64   `json:"total_steps"`
 	} `json:"train"`
 	// Changes lists the settings a resume changed, oldest first: a run's
 	// history is never silently rewritten.

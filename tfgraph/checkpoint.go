@@ -88,7 +88,10 @@ func (m *Model) loadModelVars(path string, head bool) error {
 			vs = append(vs, v)
 		}
 	}
-	return m.restore(prefix, vs)
+	if err := m.restore(prefix, vs); err != nil {
+		return err
+	}
+	return m.syncAverages()
 }
 
 // RestoreCheckpoint restores everything SaveCheckpoint wrote — variables,
@@ -97,34 +100,78 @@ func (m *Model) loadModelVars(path string, head bool) error {
 //
 // A checkpoint of a run trained in another precision holds no loss-scale
 // state (or holds one this model does not use): an fp16 model then starts
-// from its initial scale.
+// from its initial scale. One trained without EMADecay holds no moving
+// averages: they then start at the restored weights.
 func (m *Model) RestoreCheckpoint(prefix string) error {
 	prefix, err := ResolveCheckpoint(prefix)
 	if err != nil {
 		return err
 	}
-	var core, scale []*slim.Var
+	var core, scale, avgs []*slim.Var
 	for _, v := range m.vars {
-		if v.Name == lossScaleVar || v.Name == goodStepsVar {
+		switch {
+		case v.Name == lossScaleVar || v.Name == goodStepsVar:
 			scale = append(scale, v)
-		} else {
+		case strings.HasSuffix(v.Name, emaSuffix):
+			avgs = append(avgs, v)
+		default:
 			core = append(core, v)
 		}
 	}
 	if err := m.restore(prefix, core); err != nil {
 		return err
 	}
-	if m.at, err = m.GlobalStep(); err != nil || len(scale) == 0 {
+	if m.at, err = m.GlobalStep(); err != nil {
 		return err
 	}
-	if err := m.restore(prefix, scale); err != nil {
-		var ce *CheckpointError
-		if !errors.As(err, &ce) {
-			return err
-		}
+	if _, err := m.restoreOptional(prefix, scale); err != nil {
+		return err
 	}
-	return nil
+	if ok, err := m.restoreOptional(prefix, avgs); err != nil || ok {
+		return err
+	}
+	return m.syncAverages()
 }
+
+// restoreOptional restores vs when the checkpoint has them all; ok false
+// (and no error) when it lacks or mis-shapes one.
+func (m *Model) restoreOptional(prefix string, vs []*slim.Var) (ok bool, err error) {
+	if len(vs) == 0 {
+		return false, nil
+	}
+	if err := m.restore(prefix, vs); err != nil {
+		var ce *CheckpointError
+		if errors.As(err, &ce) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// syncAverages sets every moving average to its weight's value (after
+// initialisation or a load of weights from elsewhere); no-op without EMA.
+func (m *Model) syncAverages() error {
+	if m.avg == nil {
+		return nil
+	}
+	_, err := m.sess.Run(nil, nil, []*tf.Operation{m.avg.sync})
+	return tfErr("set the moving averages to the weights", err)
+}
+
+// SwapAverages exchanges every averaged weight with its moving average
+// (Config.EMADecay): call it before and after evaluating with the averages.
+// Nothing else may run in between: a training step would train the averages.
+func (m *Model) SwapAverages() error {
+	if m.avg == nil {
+		return fmt.Errorf("swap averages: the model keeps none (EMADecay 0)")
+	}
+	_, err := m.sess.Run(nil, nil, []*tf.Operation{m.avg.swap})
+	return tfErr("swap the weights and their moving averages", err)
+}
+
+// KeepsAverages reports whether the model keeps moving averages of its weights.
+func (m *Model) KeepsAverages() bool { return m.avg != nil }
 
 // restore validates that every variable of vs is in the checkpoint with the
 // right shape (one read into TF tensors), then assigns them all in one run

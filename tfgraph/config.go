@@ -68,6 +68,18 @@ type Config struct {
 	// phase does not scale the loss under fp16.
 	HeadSteps int64
 
+	// EMADecay > 0 keeps an exponential moving average of the weights, as
+	// tf.train.ExponentialMovingAverage(EMADecay, num_updates=global_step):
+	// after every step avg ← avg − (1−d)·(avg − w), d = min(EMADecay,
+	// (1+step)/(10+step)), in "<var>/ExponentialMovingAverage" (checkpointed
+	// with the weights) for every trainable or head weight, bias, beta and
+	// gamma. SwapAverages puts them in the weights' place (validation).
+	EMADecay float64
+	// ReadAverages makes an inference model restore those variables from
+	// their moving averages (a run trained with EMADecay; Trainable must be
+	// the run's so that the same variables are read averaged).
+	ReadAverages bool
+
 	// ClassWeights, when set (len NumClasses), weights each example's
 	// cross-entropy by its label's weight: loss = mean_i(w[y_i]·xent_i).
 	ClassWeights []float32
@@ -252,6 +264,10 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("HeadSteps %d: must be >= 0", c.HeadSteps)
 	case c.Cluster != nil && (c.HeadSteps > 0 || c.Precision == PrecisionFP16):
 		return fmt.Errorf("a cluster model does not support the head phase or fp16 loss scaling yet")
+	case !(c.EMADecay >= 0 && c.EMADecay < 1):
+		return fmt.Errorf("EMADecay %v: want 0 (none) or in (0, 1)", c.EMADecay)
+	case c.ReadAverages && !c.ForInference:
+		return fmt.Errorf("ReadAverages is for inference models")
 	case (c.Optimizer == OptAdam || c.Optimizer == OptAdamW) && !(c.Beta1 >= 0 && c.Beta1 < 1 && c.Beta2 >= 0 && c.Beta2 < 1 && c.Epsilon > 0):
 		return fmt.Errorf("adam: want beta1, beta2 in [0, 1) and epsilon > 0 (got %v, %v, %v)", c.Beta1, c.Beta2, c.Epsilon)
 	case c.Optimizer == OptRMSProp && !(c.Rho >= 0 && c.Rho < 1 && c.Epsilon > 0):

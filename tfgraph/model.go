@@ -47,6 +47,7 @@ type Model struct {
 	headLoss, headTotal, headStepAfter tf.Output
 	at                                 int64
 	lossScale, finite                  tf.Output // fp16 training: the step's loss scale, its gradients all finite
+	avg                                *averages // the weights' moving averages (Config.EMADecay), nil without
 
 	save, restoreAll *tf.Operation
 	broadcast        *tf.Operation // cluster models: every variable := the chief's
@@ -124,8 +125,10 @@ func (m *Model) initialize() error {
 	for _, v := range m.vars {
 		inits = append(inits, v.Init)
 	}
-	_, err := m.sess.Run(nil, nil, inits)
-	return tfErr("initialize variables", err)
+	if _, err := m.sess.Run(nil, nil, inits); err != nil {
+		return tfErr("initialize variables", err)
+	}
+	return m.syncAverages()
 }
 
 func (m *Model) build() error {
@@ -174,6 +177,20 @@ func (m *Model) build() error {
 		return &ConfigError{Err: err}
 	}
 	m.step = vs.GlobalStep()
+
+	if cfg.ReadAverages {
+		for _, v := range vs.All() {
+			if averaged(v) {
+				v.RestoreName = v.Name + emaSuffix
+			}
+		}
+	}
+	if cfg.EMADecay > 0 && !cfg.ForInference {
+		m.avg = newAverages(ds, vs)
+		if err := ds.Err(); err != nil {
+			return err
+		}
+	}
 
 	// 3. The training forward, sharing the variables.
 	if !cfg.ForInference {
@@ -388,6 +405,9 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	} else {
 		updates = append(m.optimizer().Apply(s, vs, train, grads, lrs), tb.Updates()...)
 	}
+	if m.avg != nil {
+		updates = append(updates, m.avg.update(s, cfg.EMADecay, m.step.Read, updates)...)
+	}
 	gs := s.SubScope("global_step").WithControlDependencies(updates...)
 	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
 	m.stepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.Handle, tf.Int64)
@@ -425,6 +445,9 @@ func (m *Model) buildHeadPhase(root, s *op.Scope, vs *slim.Vars, reg tf.Output) 
 	}
 	grads := op.Gradients(root.SubScope("head_gradients"), []tf.Output{m.headTotal}, reads)
 	updates := m.optimizer().Apply(hs, vs, head, grads, optim.Same(m.lr, len(head)))
+	if m.avg != nil {
+		updates = append(updates, m.avg.update(hs, m.cfg.EMADecay, m.step.Read, updates)...)
+	}
 	gs := hs.SubScope("global_step").WithControlDependencies(updates...)
 	inc := op.AssignAddVariableOp(gs, m.step.Handle, op.Const(gs.SubScope("one"), int64(1)))
 	m.headStepAfter = op.ReadVariableOp(gs.WithControlDependencies(inc).SubScope("after"), m.step.Handle, tf.Int64)

@@ -218,10 +218,21 @@ func (l *Loop) reportBad(failed []pipeline.BadFile) error {
 	return appendBadFiles(l.Opts.Out, fresh)
 }
 
-// Validate runs the model over the whole validation split.
-func (l *Loop) Validate(ctx context.Context) (*ValResult, error) {
+// Validate runs the model over the whole validation split, with the
+// weights' moving averages when the run keeps them (--ema).
+func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	if len(l.Data.Val) == 0 {
 		return nil, nil
+	}
+	if l.Model.KeepsAverages() { // validate the weights' moving averages
+		if err := l.Model.SwapAverages(); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if e := l.Model.SwapAverages(); e != nil && err == nil {
+				err = fmt.Errorf("validation: the weights are left swapped with their averages: %w", e)
+			}
+		}()
 	}
 	res := &ValResult{Step: l.Step}
 	var lossSum float64

@@ -77,6 +77,10 @@ type Options struct {
 	// BodyLRMult scales the learning rate of every layer but the head
 	// (discriminative learning rates; 1: the same, 0: body frozen).
 	BodyLRMult float64
+	// EMA > 0 keeps an exponential moving average of the weights with that
+	// decay (e.g. 0.999; tfgraph.Config.EMADecay): validation, best/, eval,
+	// predict and export use the averages; checkpoints hold both.
+	EMA float64
 
 	LogEvery        int           // steps between loss logs / TensorBoard scalars
 	EvalEvery       int           // steps between validations (and one at the end)
@@ -180,6 +184,8 @@ func (o *Options) Validate() error {
 		return usage(fmt.Sprintf("--step-gamma must be > 0 (got %g)", o.StepGamma))
 	case !(o.HeadEpochs >= 0):
 		return usage(fmt.Sprintf("--head-epochs must be >= 0 (got %g; 0: no head-only phase)", o.HeadEpochs))
+	case !(o.EMA >= 0 && o.EMA < 1):
+		return usage(fmt.Sprintf("--ema must be in [0, 1) (got %g; 0: none, 0.999 a usual decay)", o.EMA))
 	case !(o.BodyLRMult >= 0):
 		return usage(fmt.Sprintf("--body-lr-mult must be >= 0 (got %g; 1: the head's learning rate, 0: body frozen)", o.BodyLRMult))
 	case o.Arch == "":

@@ -194,7 +194,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		Schedule: o.Schedule, WarmupSteps: warmup, StepEvery: stepEvery, StepGamma: o.StepGamma,
 		Optimizer: o.Optimizer, Momentum: o.Momentum, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Rho: o.Rho,
 		WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, BatchNorm: o.BatchNorm, ClassWeights: classWeights,
-		HeadSteps: headSteps, BodyLRMult: &o.BodyLRMult,
+		HeadSteps: headSteps, BodyLRMult: &o.BodyLRMult, EMADecay: o.EMA,
 		Seed: o.Seed, Device: o.Device, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
 		Precision: o.Precision, LossScale: tfgraph.DefaultLossScale, ConvAlgorithm: o.Conv,
 	})
@@ -393,7 +393,7 @@ func settingChanges(prev *rundir.Config, o *Options, total int64) []rundir.Chang
 		pairs = append(pairs, []struct {
 			key      string
 			from, to any
-		}{{"head-epochs", p.HeadEpochs, o.HeadEpochs}, {"body-lr-mult", *p.BodyLRMult, o.BodyLRMult}}...)
+		}{{"head-epochs", p.HeadEpochs, o.HeadEpochs}, {"body-lr-mult", *p.BodyLRMult, o.BodyLRMult}, {"ema", p.EMA, o.EMA}}...)
 	}
 	now := time.Now().UTC()
 	var out []rundir.Change
@@ -461,7 +461,7 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.Trainable, t.Epochs, t.Batch, t.ValBatch = o.Trainable, o.Epochs, o.Batch, o.ValBatch
 	t.LR, t.LREnd, t.Momentum, t.WeightDecay, t.ClassWeights = o.LR, o.LREnd, o.Momentum, o.WeightDecay, o.ClassWeights
 	t.DropoutKeep, t.Precision = o.DropoutKeep, o.Precision
-	t.HeadEpochs, t.HeadSteps, t.BodyLRMult = o.HeadEpochs, o.headSteps(stepsPerEpoch), &o.BodyLRMult
+	t.HeadEpochs, t.HeadSteps, t.BodyLRMult, t.EMA = o.HeadEpochs, o.headSteps(stepsPerEpoch), &o.BodyLRMult, o.EMA
 	t.Optimizer, t.Beta1, t.Beta2, t.Epsilon, t.Rho = o.Optimizer, o.Beta1, o.Beta2, o.Epsilon, o.Rho
 	t.Schedule, t.WarmupSteps, t.WarmupEpochs, t.StepEvery, t.StepGamma = o.Schedule, o.WarmupSteps, o.WarmupEpochs, o.StepEvery, o.StepGamma
 	t.WarmupTotal, t.StepEverySteps = o.scheduleSteps(stepsPerEpoch)

@@ -94,6 +94,7 @@ func trainFlags(d train.Options) []cli.Flag {
 		floatFlag("step-gamma", d.StepGamma, "step schedule: factor of each decay"),
 		floatFlag("head-epochs", d.HeadEpochs, "first train only the new head for N epochs (may be fractional), the body in inference mode and without backward pass — cheap — then the layers --trainable names: the two-stage fine-tuning of Keras and fastai, in one run (0: none)"),
 		floatFlag("body-lr-mult", d.BodyLRMult, "learning-rate multiplier of every layer but the head (discriminative learning rates, e.g. 0.1 to change a pretrained body gently; 0 freezes its weights)"),
+		floatFlag("ema", d.EMA, "keep an exponential moving average of the weights with this decay (e.g. 0.999; warmed up as TensorFlow's with num_updates): validation, best/, eval, predict and export use the averaged weights (0: none)"),
 		floatFlag("dropout-keep", d.DropoutKeep, "keep probability of dropout after fc6 and fc7, in (0, 1] (1 disables it; then resuming is bit-exact)"),
 		strFlag("class-weights", d.ClassWeights, "'balanced' weighs the loss by inverse class frequency, for imbalanced data"),
 		intFlag("log-every", d.LogEvery, "steps between loss logs and TensorBoard scalars"),
@@ -123,7 +124,7 @@ func trainOptions(c *cli.Context) train.Options {
 	o.Schedule, o.WarmupSteps, o.WarmupEpochs = c.String("schedule"), c.Int64("warmup-steps"), c.Float64("warmup-epochs")
 	o.StepEvery, o.StepGamma = c.Float64("step-every"), c.Float64("step-gamma")
 	o.DropoutKeep, o.ClassWeights = c.Float64("dropout-keep"), c.String("class-weights")
-	o.HeadEpochs, o.BodyLRMult = c.Float64("head-epochs"), c.Float64("body-lr-mult")
+	o.HeadEpochs, o.BodyLRMult, o.EMA = c.Float64("head-epochs"), c.Float64("body-lr-mult"), c.Float64("ema")
 	o.BatchNorm = c.String("batch-norm")
 	o.LogEvery, o.EvalEvery = c.Int("log-every"), c.Int("eval-every")
 	o.SaveEvery, o.SaveEverySteps, o.KeepCheckpoints = c.Duration("save-every"), c.Int("save-every-steps"), c.Int("keep-checkpoints")

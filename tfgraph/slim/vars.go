@@ -60,6 +60,11 @@ type Var struct {
 	Read   tf.Output
 	Init   *tf.Operation
 
+	// RestoreName, when set before SaverOps, is the checkpoint name the
+	// variable is restored from instead of Name (saving still uses Name):
+	// an inference model reading the weights' moving averages.
+	RestoreName string
+
 	// Set by SaverOps: RestoreV2 of this one name from the saver's prefix
 	// (feedable, so validated tensors are assigned without a second read)
 	// and its assignment.
@@ -216,7 +221,11 @@ func SaverOps(s *op.Scope, vs []*Var, prefix tf.Output) Saver {
 	for i, v := range vs {
 		names[i], reads[i] = v.Name, v.Read
 		rs := s.SubScope("restore")
-		v.Restored = op.RestoreV2(rs, prefix, op.Const(rs.SubScope("name"), []string{v.Name}),
+		from := v.Name
+		if v.RestoreName != "" {
+			from = v.RestoreName
+		}
+		v.Restored = op.RestoreV2(rs, prefix, op.Const(rs.SubScope("name"), []string{from}),
 			op.Const(rs.SubScope("slice"), []string{""}), []tf.DataType{v.DType})[0]
 		v.Assign = op.AssignVariableOp(rs, v.Handle, v.Restored)
 		assigns[i] = v.Assign
