@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlearn/tlearn/internal/cluster"
 	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/tfgraph"
 )
@@ -106,6 +107,18 @@ type Options struct {
 	Hooks []Hook
 	// Versions recorded in config.json.
 	TlearnVersion string
+
+	// Cluster, when set (TF_CONFIG or --cluster/--task), makes this process
+	// one task of a data-parallel run: Batch is the global batch, split
+	// evenly over the tasks; the chief (task 0) restores and broadcasts the
+	// variables and alone writes Out; the others write nothing there.
+	Cluster cluster.Spec
+	// CollectiveTimeout bounds every collective of a cluster run (0:
+	// tfgraph.DefaultCollectiveTimeout): a lost task stops the others
+	// within it.
+	CollectiveTimeout time.Duration
+
+	server *tfgraph.Server // this task's server, started by Run
 }
 
 // DefaultOptions returns the classic recipe: the one table of training
