@@ -99,10 +99,15 @@ type CollectiveError struct {
 }
 
 func (e *CollectiveError) Error() string {
-	if e.Lost != "" {
-		return fmt.Sprintf("%s: lost %s: %v", e.Op, e.Lost, e.Err)
+	cause := e.Err.Error()
+	var te *TFError
+	if errors.As(e.Err, &te) {
+		cause = te.Code + ": " + te.Msg // te.Op is e.Op
 	}
-	return fmt.Sprintf("%s: a task did not take part in time: %v", e.Op, e.Err)
+	if e.Lost != "" {
+		return fmt.Sprintf("%s: lost %s: %s", e.Op, e.Lost, cause)
+	}
+	return fmt.Sprintf("%s: a task did not take part in time: %s", e.Op, cause)
 }
 
 func (e *CollectiveError) Unwrap() error { return e.Err }

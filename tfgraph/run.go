@@ -232,7 +232,7 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	freeTensors(f)
 	if err != nil {
 		if c := m.cfg.Cluster; c != nil {
-			return StepResult{}, c.collectiveErr(fmt.Sprintf("train step of task %d", c.cluster.Task), err)
+			return StepResult{}, c.collectiveErr(fmt.Sprintf("all-reduce of task %d's gradients", c.cluster.Task), err)
 		}
 		return StepResult{}, tfErr("train step", err)
 	}

@@ -134,3 +134,109 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 		t.Errorf("2 processes differ from one device by %.3g relative (%s)", worst, at)
 	}
 }
+
+// TestClusterPeerKilled: kill -9 of the non-chief mid-run makes the chief
+// exit non-zero by itself, naming the lost task.
+func TestClusterPeerKilled(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	testdata.Folders(t, data, 3, 12, 40, 5)
+	addrs := loopbackAddrs(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := strings.Replace(clusterArgs(data, filepath.Join(tmp, "run")), "--steps 4", "--steps 100000", 1) + " --cluster " + strings.Join(addrs, ",")
+	c0, e0 := tlearnProc(t, ctx, args+" --task 0")
+	c1 := exec.CommandContext(ctx, os.Args[0])
+	c1.Env = append(os.Environ(), "TLEARN_AS_MAIN=1", "TLEARN_ARGS="+args+" --task 1")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Stderr = pw
+	if err := c1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	// Kill task 1 once it has taken 3 steps.
+	steps := 0
+	buf := make([]byte, 4096)
+	var log1 strings.Builder
+	for steps < 3 {
+		n, err := pr.Read(buf)
+		if err != nil {
+			t.Fatalf("task 1 ended before 3 steps: %v\n%s\nchief:\n%s", err, log1.String(), e0.String())
+		}
+		log1.Write(buf[:n])
+		steps = strings.Count(log1.String(), "msg=step ")
+	}
+	c1.Process.Kill()
+	killed := time.Now()
+	c1.Wait()
+	pr.Close()
+	err = c0.Wait()
+	t.Logf("chief exited %v after task 1 was killed: %v", time.Since(killed).Round(time.Second), err)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("chief: %v, want exit %d\n%s", err, exitFailure, e0.String())
+	}
+	last := e0.String()[strings.LastIndex(e0.String(), "tlearn:"):]
+	t.Logf("chief: %s", strings.SplitN(last, "\n", 2)[0])
+	if !strings.Contains(last, "lost task 1 ("+addrs[1]+")") {
+		t.Errorf("the chief's message should name the lost task 1:\n%s", last)
+	}
+}
+
+// TestClusterUsageErrors: a malformed TF_CONFIG, a task index out of range,
+// TF_CONFIG and flags that disagree, and a global batch that does not split
+// are usage errors (exit 2) before any server starts.
+func TestClusterUsageErrors(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	base := clusterArgs(data, filepath.Join(t.TempDir(), "run"))
+	for _, tc := range []struct {
+		name, args, tfConfig, want string
+	}{
+		{"malformed TF_CONFIG", base, `{"cluster": [`, "TF_CONFIG: not the JSON"},
+		{"index out of range", base + " --cluster 127.0.0.1:1,127.0.0.1:2 --task 2", "", "task index 2 out of range"},
+		{"disagree", base + " --cluster 127.0.0.1:1,127.0.0.1:2 --task 0", `{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 1}}`, "TF_CONFIG's task 1 and --task 0 differ"},
+		{"task without cluster", base + " --task 1", "", "--task 1 without --cluster"},
+		{"batch does not split", strings.Replace(base, "--batch 4", "--batch 5", 1) + " --cluster 127.0.0.1:1,127.0.0.1:2 --task 0", "", "--batch 5 is the global batch: it must split evenly over the 2 tasks"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TF_CONFIG", tc.tfConfig)
+			var so, se strings.Builder
+			code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(tc.args)...), &so, &se)
+			if code != exitUsage || !strings.Contains(se.String(), tc.want) {
+				t.Fatalf("exit %d, want %d with %q:\n%s", code, exitUsage, tc.want, se.String())
+			}
+		})
+	}
+}
+
+// TestClusterCommandMismatch: a task started with another --batch and
+// --seed is refused (exit 2) saying what differs from the chief; the
+// chief, also exit 2, names the task.
+func TestClusterCommandMismatch(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	testdata.Folders(t, data, 3, 12, 40, 5)
+	addrs := loopbackAddrs(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := clusterArgs(data, filepath.Join(tmp, "run")) + " --cluster " + strings.Join(addrs, ",")
+	other := strings.NewReplacer("--batch 4", "--batch 8", "--seed 7", "--seed 8").Replace(args)
+	c0, e0 := tlearnProc(t, ctx, args+" --task 0")
+	c1, e1 := tlearnProc(t, ctx, other+" --task 1")
+	err0, err1 := c0.Wait(), c1.Wait()
+	for i, err := range []error{err0, err1} {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
+			t.Errorf("task %d: %v, want exit %d", i, err, exitUsage)
+		}
+	}
+	if s := e1.String(); !strings.Contains(s, `batch: here "8", chief "4"`) || !strings.Contains(s, `seed: here "8", chief "7"`) {
+		t.Errorf("task 1 should say batch and seed differ:\n%s", s)
+	}
+	if s := e0.String(); !strings.Contains(s, "task 1 ("+addrs[1]+") started with a different command") {
+		t.Errorf("the chief should name task 1:\n%s", s)
+	}
+}
