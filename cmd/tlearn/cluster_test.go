@@ -72,19 +72,22 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 		t.Fatalf("single-device run: exit %d\n%s", code, se.String())
 	}
 
-	addrs := loopbackAddrs(t, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	c0, e0 := tlearnProc(t, ctx, clusterArgs(data, chief)+" --cluster "+strings.Join(addrs, ",")+" --task 0")
-	tfConfig := fmt.Sprintf(`{"cluster": {"worker": ["%s", "%s"]}, "task": {"type": "worker", "index": 1}}`, addrs[0], addrs[1])
-	c1, e1 := tlearnProc(t, ctx, clusterArgs(data, other), "TF_CONFIG="+tfConfig)
-	err0, err1 := c0.Wait(), c1.Wait()
-	if err0 != nil || err1 != nil {
-		t.Fatalf("chief: %v\n%s\ntask 1: %v\n%s", err0, e0.String(), err1, e1.String())
+	cluster := func(args func(out string) string) {
+		addrs := loopbackAddrs(t, 2)
+		c0, e0 := tlearnProc(t, ctx, args(chief)+" --cluster "+strings.Join(addrs, ",")+" --task 0")
+		tfConfig := fmt.Sprintf(`{"cluster": {"worker": ["%s", "%s"]}, "task": {"type": "worker", "index": 1}}`, addrs[0], addrs[1])
+		c1, e1 := tlearnProc(t, ctx, args(other), "TF_CONFIG="+tfConfig)
+		err0, err1 := c0.Wait(), c1.Wait()
+		if err0 != nil || err1 != nil {
+			t.Fatalf("chief: %v\n%s\ntask 1: %v\n%s", err0, e0.String(), err1, e1.String())
+		}
+		if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("task 1 wrote its --out %s: %v", other, err)
+		}
 	}
-	if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("task 1 wrote its --out %s: %v", other, err)
-	}
+	cluster(func(out string) string { return clusterArgs(data, out) })
 
 	cfg := tfgraph.DefaultConfig("vgg_mini", 3)
 	cfg.InputSize, cfg.DropoutKeep, cfg.IntraOpThreads = 32, 1, 1
@@ -93,10 +96,10 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	load := func(dir string) map[string][]float32 {
+	load := func(dir string, step int) map[string][]float32 {
 		ckpt, err := tfgraph.LatestCheckpoint(dir)
-		if err != nil || !strings.HasSuffix(ckpt, "model.ckpt-4") {
-			t.Fatalf("%s: latest checkpoint %q, %v; want model.ckpt-4", dir, ckpt, err)
+		if err != nil || !strings.HasSuffix(ckpt, fmt.Sprintf("model.ckpt-%d", step)) {
+			t.Fatalf("%s: latest checkpoint %q, %v; want model.ckpt-%d", dir, ckpt, err, step)
 		}
 		if err := m.RestoreCheckpoint(ckpt); err != nil {
 			t.Fatal(err)
@@ -113,7 +116,23 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 		}
 		return out
 	}
-	want, got := load(single), load(chief)
+	compare(t, load(single, 4), load(chief, 4), "2 processes vs one device")
+
+	// Both commands again with --steps 6: the chief resumes from its
+	// checkpoint and broadcasts it, task 1 (a fresh process with nothing
+	// on disk) follows, and they end where one device resuming ends.
+	longer := func(out string) string { return strings.Replace(clusterArgs(data, out), "--steps 4", "--steps 6", 1) }
+	if code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(longer(single))...), &so, &se); code != 0 {
+		t.Fatalf("single-device resume: exit %d\n%s", code, se.String())
+	}
+	cluster(longer)
+	compare(t, load(single, 6), load(chief, 6), "resumed: 2 processes vs one device")
+}
+
+// compare fails when got differs from want by more than 1e-4 relative
+// (L2 over each tensor), logging the worst tensor.
+func compare(t *testing.T, want, got map[string][]float32, what string) {
+	t.Helper()
 	worst, at := 0.0, ""
 	for name, w := range want {
 		g := got[name]
@@ -129,9 +148,9 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 			worst, at = r, name
 		}
 	}
-	t.Logf("2 processes vs one device: worst relative difference %.3g (%s) over %d tensors", worst, at, len(want))
+	t.Logf("%s: worst relative difference %.3g (%s) over %d tensors", what, worst, at, len(want))
 	if worst > 1e-4 {
-		t.Errorf("2 processes differ from one device by %.3g relative (%s)", worst, at)
+		t.Errorf("%s: differ by %.3g relative (%s)", what, worst, at)
 	}
 }
 
