@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tlearn/tlearn/imagenorm"
 	"github.com/tlearn/tlearn/tfgraph/nets"
@@ -108,10 +109,19 @@ type Config struct {
 	// ReduceGradients combines the replicas' gradients (nil: MeanGradients,
 	// the in-process mean); a multi-process run sets one that all-reduces.
 	ReduceGradients GradientReducer
-	IntraOpThreads  int // 0 = TensorFlow's default
-	InterOpThreads  int // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
-	GPUMemoryGrowth bool
-	SoftPlacement   bool // fall back to CPU for ops without a GPU kernel (DefaultConfig sets it)
+	// Cluster, when set, makes the model one replica of a data-parallel
+	// cluster: its ops run on this task's Device through the server's
+	// session, each training step's gradients are averaged over every task
+	// (all-reduce) before the update, and BroadcastVariables gives every
+	// task the chief's variables. Every task must build the same model.
+	Cluster *Server
+	// CollectiveTimeout bounds each collective of a cluster model
+	// (0: DefaultCollectiveTimeout).
+	CollectiveTimeout time.Duration
+	IntraOpThreads    int // 0 = TensorFlow's default
+	InterOpThreads    int // 0 = 1 on the CPU (see cpuInterOpThreads), TensorFlow's default with a GPU
+	GPUMemoryGrowth   bool
+	SoftPlacement     bool // fall back to CPU for ops without a GPU kernel (DefaultConfig sets it)
 
 	// Precision is "fp32" (the default, "" too), "bf16" or "fp16"; in every
 	// case variables and checkpoints stay float32 (the master weights).
@@ -278,6 +288,10 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("BodyLRMult %v: must be >= 0", *c.BodyLRMult)
 	case c.HeadSteps < 0:
 		return fmt.Errorf("HeadSteps %d: must be >= 0", c.HeadSteps)
+	case c.Cluster != nil && (c.HeadSteps > 0 || c.Precision == PrecisionFP16):
+		return fmt.Errorf("a cluster model does not support the head phase or fp16 loss scaling yet")
+	case c.Cluster != nil && len(c.Devices) > 0:
+		return fmt.Errorf("a cluster model trains one replica per task: Devices must be empty")
 	case !(c.EMADecay >= 0 && c.EMADecay < 1):
 		return fmt.Errorf("EMADecay %v: want 0 (none) or in (0, 1)", c.EMADecay)
 	case c.ReadAverages && !c.ForInference:
@@ -406,4 +420,11 @@ func ArchHeads(name string) ([]string, error) {
 		return nil, err
 	}
 	return net.HeadScopes, nil
+}
+
+func (c Config) collectiveTimeout() time.Duration {
+	if c.CollectiveTimeout > 0 {
+		return c.CollectiveTimeout
+	}
+	return DefaultCollectiveTimeout
 }

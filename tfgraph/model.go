@@ -52,6 +52,7 @@ type Model struct {
 	avg                                *averages // the weights' moving averages (Config.EMADecay), nil without
 
 	save, restoreAll *tf.Operation
+	broadcast        *tf.Operation // cluster models: every variable := the chief's
 
 	// KeepCheckpoints is how many checkpoints SaveCheckpoint keeps (default 5).
 	KeepCheckpoints int
@@ -146,6 +147,17 @@ func (m *Model) build() error {
 	case dev == "/device:CPU:0":
 		ds = s // CPU-only is enforced through the session config (no GPUs visible)
 	}
+	if c := cfg.Cluster; c != nil {
+		// The forward and variables on this task's device, the collectives
+		// on its CPU. The C API's gradients cannot be placed (graft refuses
+		// a device scope): unplaced ops go to the session's client device,
+		// this task's CPU, or are colocated with their variables.
+		local := strings.TrimPrefix(dev, "/device:")
+		if local == "" {
+			local = "CPU:0"
+		}
+		ds = s.WithDevice(c.cluster.Device(c.cluster.Task, local))
+	}
 	S := int64(cfg.InputSize)
 	m.images = op.Placeholder(s.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, S, S, 3)))
 	m.labels = op.Placeholder(s.SubScope("labels"), tf.Int32, op.PlaceholderShape(tf.MakeShape(-1)))
@@ -203,7 +215,11 @@ func (m *Model) build() error {
 	}
 	sv := slim.SaverOps(s.SubScope("save"), m.vars, m.prefix)
 	m.save, m.restoreAll = sv.Save, sv.RestoreAll
-	_, err := s.Finalize()
+	if c := cfg.Cluster; c != nil {
+		m.broadcast = m.buildBroadcast(s.SubScope("broadcast"), c)
+	}
+	var err error
+	m.graph, err = s.Finalize()
 	return err
 }
 
@@ -343,6 +359,17 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{differentiated}, reads)
 	if err := root.Err(); err != nil {
 		return err
+	}
+	if c := m.cfg.Cluster; c != nil {
+		cfg := m.cfg
+		// Each task's gradients are of its shard's mean loss: their mean
+		// over the tasks is the gradient of the global batch's mean loss.
+		as := s.SubScope("allreduce").WithDevice(c.cluster.Device(c.cluster.Task, "CPU:0"))
+		for i := range grads {
+			grads[i] = c.AllReduceMean(as.SubScope("grad"), grads[i], cfg.collectiveTimeout())
+		}
+		m.trainLoss = c.AllReduceMean(as.SubScope("loss"), m.trainLoss, cfg.collectiveTimeout())
+		m.totalLoss = c.AllReduceMean(as.SubScope("total_loss"), m.totalLoss, cfg.collectiveTimeout())
 	}
 	return m.buildUpdates(root, s, vs, train, grads, ls, tb.UpdatesIf, reg)
 }
@@ -535,4 +562,36 @@ func (m *Model) optimizer() optim.Optimizer {
 		return optim.RMSProp{Rho: c.Rho, Momentum: c.Momentum, Epsilon: c.Epsilon}
 	}
 	return optim.Momentum{Momentum: c.Momentum}
+}
+
+// buildBroadcast returns one op that sets every variable (model, batch-norm
+// statistics, slots, global_step) of every task to the chief's value.
+func (m *Model) buildBroadcast(s *op.Scope, c *Server) *tf.Operation {
+	s = s.WithDevice(c.cluster.Device(c.cluster.Task, "CPU:0"))
+	timeout := m.cfg.collectiveTimeout()
+	var assigns []*tf.Operation
+	for _, v := range m.vars {
+		vs := s.SubScope("var")
+		assigns = append(assigns, op.AssignVariableOp(vs, v.Handle, c.Broadcast(vs, v.Read, timeout)))
+	}
+	return op.NoOp(s.WithControlDependencies(assigns...))
+}
+
+// BroadcastVariables sets every variable to the chief's (task 0's) value:
+// after the chief restored its weights or checkpoint, every task starts
+// from the same state. Every task of the cluster must call it together.
+func (m *Model) BroadcastVariables() error {
+	c := m.cfg.Cluster
+	if c == nil || m.broadcast == nil {
+		return fmt.Errorf("broadcast variables: not a cluster model")
+	}
+	if _, err := m.sess.Run(nil, nil, []*tf.Operation{m.broadcast}); err != nil {
+		return c.collectiveErr(fmt.Sprintf("broadcast of the chief's variables to task %d", c.cluster.Task), err)
+	}
+	at, err := m.GlobalStep()
+	if err != nil {
+		return err
+	}
+	m.at = at
+	return nil
 }

@@ -113,11 +113,18 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 	if cpus > 1 {
 		cp.DeviceCount["CPU"] = int32(cpus) // virtual CPU devices for the replicas
 	}
+	target := ""
+	if c := cfg.Cluster; c != nil {
+		// The session runs on this task's server, task 0 leading the
+		// collectives.
+		cp.Experimental = c.cluster.sessionConfig().Experimental
+		target = c.target
+	}
 	b, err := proto.Marshal(cp)
 	if err != nil {
 		return nil, fmt.Errorf("session config: %w", err)
 	}
-	return &tf.SessionOptions{Config: b}, nil
+	return &tf.SessionOptions{Target: target, Config: b}, nil
 }
 
 // imageTensor copies the first n images of the caller's NHWC buffer into one
@@ -207,6 +214,20 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	if r := len(m.devices); r > 0 && n%r != 0 {
 		return StepResult{}, fmt.Errorf("train step: batch of %d does not split evenly over %d devices", n, r)
 	}
+	if c := m.cfg.Cluster; c != nil {
+		// A cluster model is given the global batch and trains on its
+		// task's shard, a contiguous slice: the shards' mean gradient is the
+		// global batch's.
+		k, task := c.cluster.Size(), c.cluster.Task
+		if n%k != 0 {
+			return StepResult{}, fmt.Errorf("train step: global batch of %d does not split over %d tasks", n, k)
+		}
+		per, px := n/k, m.cfg.InputSize*m.cfg.InputSize*3
+		if len(images) < n*px || len(labels) < n {
+			return StepResult{}, fmt.Errorf("train step: %d floats and %d labels for a global batch of %d", len(images), len(labels), n)
+		}
+		images, labels, n = images[task*per*px:(task+1)*per*px], labels[task*per:(task+1)*per], per
+	}
 	f, err := m.feeds(images, labels, n)
 	if err != nil {
 		return StepResult{}, fmt.Errorf("train step: %w", err)
@@ -221,6 +242,9 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	out, err := m.sess.Run(f, fetches, nil)
 	freeTensors(f)
 	if err != nil {
+		if c := m.cfg.Cluster; c != nil {
+			return StepResult{}, c.collectiveErr(fmt.Sprintf("all-reduce of task %d's gradients", c.cluster.Task), err)
+		}
 		return StepResult{}, tfErr("train step", err)
 	}
 	defer freeTensors[int](nil, out...)

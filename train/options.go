@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tlearn/tlearn/imagenorm"
+	"github.com/tlearn/tlearn/internal/cluster"
 	"github.com/tlearn/tlearn/pipeline"
 	"github.com/tlearn/tlearn/rundir"
 	"github.com/tlearn/tlearn/tfgraph"
@@ -146,6 +147,18 @@ type Options struct {
 	TlearnVersion string
 
 	devices []string // Devices resolved by setup (tfgraph.ResolveDevices)
+
+	// Cluster, when set (TF_CONFIG or --cluster/--task), makes this process
+	// one task of a data-parallel run: Batch is the global batch, split
+	// evenly over the tasks; the chief (task 0) restores and broadcasts the
+	// variables and alone writes Out; the others write nothing there.
+	Cluster cluster.Spec
+	// CollectiveTimeout bounds every collective of a cluster run (0:
+	// tfgraph.DefaultCollectiveTimeout): a lost task stops the others
+	// within it.
+	CollectiveTimeout time.Duration
+
+	server *tfgraph.Server // this task's server, started by Run
 }
 
 // DefaultOptions returns the classic recipe: the one table of training

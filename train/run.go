@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -55,6 +56,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if err := o.Validate(); err != nil {
 		return nil, err
+	}
+	if o.Cluster.Distributed() {
+		done, err := joinCluster(&o)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
 	}
 	if o.Progress == nil {
 		o.Progress = os.Stderr
@@ -200,6 +208,17 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if o.ClassWeights == "balanced" {
 		classWeights = balancedWeights(ds)
 	}
+	if o.server != nil {
+		// Every task must run the same command: the chief's record is
+		// broadcast and compared before any weight moves.
+		if err := o.server.Handshake(clusterRecord(o, ds, total), handshakeTimeout); err != nil {
+			var me *tfgraph.MismatchError
+			if errors.As(err, &me) {
+				return nil, usage(err.Error())
+			}
+			return nil, err
+		}
+	}
 	threads := o.Threads
 	bn := batchNormMode(o, prev)
 	if o.BatchNorm != bn {
@@ -209,6 +228,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	}
 	o.BatchNorm = bn
 	model, err := tfgraph.NewModel(tfgraph.Config{
+		Cluster: o.server, CollectiveTimeout: o.CollectiveTimeout,
 		Arch: o.Arch, NumClasses: len(ds.Classes), InputSize: o.InputSize, Trainable: o.Trainable,
 		LearningRate: o.LR, LearningRateEnd: o.LREnd, LRPower: 1, DecaySteps: total,
 		Schedule: o.Schedule, WarmupSteps: warmup, StepEvery: stepEvery, StepGamma: o.StepGamma,
@@ -281,6 +301,19 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		log.Info("training from scratch (--weights none)")
 	}
 
+	if o.server != nil {
+		// The chief's restored (or pretrained) variables, global step
+		// included, to every task.
+		if err := model.BroadcastVariables(); err != nil {
+			return nil, err
+		}
+		if l.Step, err = model.GlobalStep(); err != nil {
+			return nil, err
+		}
+		l.Resumed = l.Step > 0
+		log.Info("cluster task ready", "task", o.Cluster.Task, "tasks", len(o.Cluster.Workers), "step", l.Step,
+			"batch_per_task", o.Batch/len(o.Cluster.Workers))
+	}
 	if err := writeRunFiles(o, ds, stepsPerEpoch, total, changes); err != nil {
 		return nil, err
 	}
@@ -561,4 +594,64 @@ func (e *NonFiniteLossError) Error() string {
 		msg += fmt.Sprintf(" (this run's TensorBoard events, %s, were removed)", filepath.Base(e.EventsRemoved))
 	}
 	return msg
+}
+
+// handshakeTimeout bounds the first contact of the tasks: they may start a
+// little apart.
+const handshakeTimeout = 2 * time.Minute
+
+// joinCluster starts this task's TensorFlow server. A task other than the
+// chief trains into a private temporary directory, removed by done, and
+// takes its weights from the chief's broadcast: it writes nothing in the
+// RUN_DIR and needs neither the weights file nor the RUN_DIR.
+func joinCluster(o *Options) (done func(), err error) {
+	n := len(o.Cluster.Workers)
+	switch {
+	case o.Devices != "":
+		return nil, usage(fmt.Sprintf("--devices %s with a cluster: each task trains one replica on one device for now; drop --devices (or run one process with --devices)", o.Devices))
+	case o.HeadEpochs > 0:
+		return nil, usage("--head-epochs with a cluster is not supported yet: give --head-epochs 0")
+	case o.Precision == tfgraph.PrecisionFP16:
+		return nil, usage("--precision fp16 with a cluster is not supported yet: its loss scaling is per process")
+	}
+	if o.Batch%n != 0 {
+		return nil, usage(fmt.Sprintf("--batch %d is the global batch: it must split evenly over the %d tasks", o.Batch, n))
+	}
+	srv, err := tfgraph.StartServer(tfgraph.Cluster{Workers: o.Cluster.Workers, Task: o.Cluster.Task})
+	if err != nil {
+		return nil, usage(err.Error())
+	}
+	o.server = srv
+	if o.Cluster.Chief() {
+		return func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "tlearn-task-*")
+	if err != nil {
+		return nil, fmt.Errorf("task %d: scratch directory: %w", o.Cluster.Task, err)
+	}
+	o.Out, o.Weights = filepath.Join(tmp, "run"), "none"
+	return func() { os.RemoveAll(tmp) }, nil
+}
+
+// clusterRecord is what every task of a cluster must agree on: the
+// settings that change the graph, the batches or the updates.
+func clusterRecord(o *Options, ds *pipeline.Dataset, total int64) map[string]string {
+	f := func(v any) string { return fmt.Sprint(v) }
+	return map[string]string{
+		"arch": o.Arch, "input-size": f(o.InputSize), "batch": f(o.Batch), "classes": classesDigest(ds.Classes),
+		"train images": f(len(ds.Train)), "seed": f(o.Seed), "steps": f(total), "trainable": o.Trainable,
+		"batch-norm": o.BatchNorm, "optimizer": o.Optimizer, "lr": f(o.LR), "lr-end": f(o.LREnd), "schedule": o.Schedule,
+		"momentum": f(o.Momentum), "weight-decay": f(o.WeightDecay), "dropout-keep": f(o.DropoutKeep),
+		"margin": f(o.Margin), "preprocess": o.Style, "precision": o.Precision, "ema": f(o.EMA),
+		"class-weights": o.ClassWeights, "tasks": f(len(o.Cluster.Workers)),
+	}
+}
+
+// classesDigest names a class list briefly: its size and a hash of the names.
+func classesDigest(classes []string) string {
+	h := fnv.New64a()
+	for _, c := range classes {
+		h.Write([]byte(c + "\n"))
+	}
+	return fmt.Sprintf("%d classes (hash %016x)", len(classes), h.Sum64())
 }

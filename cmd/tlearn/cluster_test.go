@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlearn/tlearn/internal/testdata"
+	"github.com/tlearn/tlearn/tfgraph"
+)
+
+// loopbackAddrs returns n 127.0.0.1 addresses whose ports were free a
+// moment ago.
+func loopbackAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	var ls []net.Listener
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+// tlearnProc starts the test binary as `tlearn ARGS` (TensorFlow servers
+// cannot be stopped: every one lives in a process that ends by itself),
+// killed at the latest when ctx ends.
+func tlearnProc(t *testing.T, ctx context.Context, args string, env ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(append(os.Environ(), "TLEARN_AS_MAIN=1", "TLEARN_ARGS="+args), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &stderr
+}
+
+func clusterArgs(data, out string) string {
+	return "train --data " + data + " --out " + out + " --arch vgg_mini --input-size 32 --weights none " +
+		"--steps 4 --batch 4 --lr 0.001 --dropout-keep 1 --seed 7 --log-every 1 --eval-every 1000 --threads 1 --workers 1"
+}
+
+// TestClusterTrainTwoProcesses: two tlearn processes on 127.0.0.1 (task 1
+// through TF_CONFIG, the chief through --cluster/--task) end with the
+// weights and momentum slots of the same command run on one device, within
+// 1e-4 relative; the non-chief writes nothing into its --out.
+func TestClusterTrainTwoProcesses(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	testdata.Folders(t, data, 3, 12, 40, 5)
+	single, chief, other := filepath.Join(tmp, "single"), filepath.Join(tmp, "chief"), filepath.Join(tmp, "other")
+	var so, se strings.Builder
+	if code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(clusterArgs(data, single))...), &so, &se); code != 0 {
+		t.Fatalf("single-device run: exit %d\n%s", code, se.String())
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cluster := func(args func(out string) string) {
+		addrs := loopbackAddrs(t, 2)
+		c0, e0 := tlearnProc(t, ctx, args(chief)+" --cluster "+strings.Join(addrs, ",")+" --task 0")
+		tfConfig := fmt.Sprintf(`{"cluster": {"worker": ["%s", "%s"]}, "task": {"type": "worker", "index": 1}}`, addrs[0], addrs[1])
+		c1, e1 := tlearnProc(t, ctx, args(other), "TF_CONFIG="+tfConfig)
+		err0, err1 := c0.Wait(), c1.Wait()
+		if err0 != nil || err1 != nil {
+			t.Fatalf("chief: %v\n%s\ntask 1: %v\n%s", err0, e0.String(), err1, e1.String())
+		}
+		if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("task 1 wrote its --out %s: %v", other, err)
+		}
+	}
+	cluster(func(out string) string { return clusterArgs(data, out) })
+
+	cfg := tfgraph.DefaultConfig("vgg_mini", 3)
+	cfg.InputSize, cfg.DropoutKeep, cfg.IntraOpThreads = 32, 1, 1
+	m, err := tfgraph.NewModel(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	load := func(dir string, step int) map[string][]float32 {
+		ckpt, err := tfgraph.LatestCheckpoint(dir)
+		if err != nil || !strings.HasSuffix(ckpt, fmt.Sprintf("model.ckpt-%d", step)) {
+			t.Fatalf("%s: latest checkpoint %q, %v; want model.ckpt-%d", dir, ckpt, err, step)
+		}
+		if err := m.RestoreCheckpoint(ckpt); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]float32{}
+		for _, v := range m.Variables() {
+			for _, name := range []string{v.Name, v.Name + "/Momentum"} {
+				if vals, _, err := m.ReadVariable(name); err == nil {
+					out[name] = vals
+				} else if name == v.Name {
+					t.Fatal(err)
+				}
+			}
+		}
+		return out
+	}
+	compare(t, load(single, 4), load(chief, 4), "2 processes vs one device")
+
+	// Both commands again with --steps 6: the chief resumes from its
+	// checkpoint and broadcasts it, task 1 (a fresh process with nothing
+	// on disk) follows, and they end where one device resuming ends.
+	longer := func(out string) string { return strings.Replace(clusterArgs(data, out), "--steps 4", "--steps 6", 1) }
+	if code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(longer(single))...), &so, &se); code != 0 {
+		t.Fatalf("single-device resume: exit %d\n%s", code, se.String())
+	}
+	cluster(longer)
+	compare(t, load(single, 6), load(chief, 6), "resumed: 2 processes vs one device")
+}
+
+// compare fails when got differs from want by more than 1e-4 relative
+// (L2 over each tensor), logging the worst tensor.
+func compare(t *testing.T, want, got map[string][]float32, what string) {
+	t.Helper()
+	worst, at := 0.0, ""
+	for name, w := range want {
+		g := got[name]
+		if len(g) != len(w) {
+			t.Fatalf("%s: %d values, want %d", name, len(g), len(w))
+		}
+		var num, den float64
+		for k := range w {
+			d := float64(g[k] - w[k])
+			num, den = num+d*d, den+float64(w[k])*float64(w[k])
+		}
+		if r := math.Sqrt(num / max(den, 1e-30)); r > worst {
+			worst, at = r, name
+		}
+	}
+	t.Logf("%s: worst relative difference %.3g (%s) over %d tensors", what, worst, at, len(want))
+	if worst > 1e-4 {
+		t.Errorf("%s: differ by %.3g relative (%s)", what, worst, at)
+	}
+}
+
+// TestClusterPeerKilled: kill -9 of the non-chief mid-run makes the chief
+// exit non-zero by itself, naming the lost task.
+func TestClusterPeerKilled(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	testdata.Folders(t, data, 3, 12, 40, 5)
+	addrs := loopbackAddrs(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := strings.Replace(clusterArgs(data, filepath.Join(tmp, "run")), "--steps 4", "--steps 100000", 1) + " --cluster " + strings.Join(addrs, ",")
+	c0, e0 := tlearnProc(t, ctx, args+" --task 0")
+	c1 := exec.CommandContext(ctx, os.Args[0])
+	c1.Env = append(os.Environ(), "TLEARN_AS_MAIN=1", "TLEARN_ARGS="+args+" --task 1")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Stderr = pw
+	if err := c1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	// Kill task 1 once it has taken 3 steps.
+	steps := 0
+	buf := make([]byte, 4096)
+	var log1 strings.Builder
+	for steps < 3 {
+		n, err := pr.Read(buf)
+		if err != nil {
+			t.Fatalf("task 1 ended before 3 steps: %v\n%s\nchief:\n%s", err, log1.String(), e0.String())
+		}
+		log1.Write(buf[:n])
+		steps = strings.Count(log1.String(), "msg=step ")
+	}
+	c1.Process.Kill()
+	killed := time.Now()
+	c1.Wait()
+	pr.Close()
+	err = c0.Wait()
+	t.Logf("chief exited %v after task 1 was killed: %v", time.Since(killed).Round(time.Second), err)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("chief: %v, want exit %d\n%s", err, exitFailure, e0.String())
+	}
+	last := e0.String()[strings.LastIndex(e0.String(), "tlearn:"):]
+	t.Logf("chief: %s", strings.SplitN(last, "\n", 2)[0])
+	if !strings.Contains(last, "lost task 1 ("+addrs[1]+")") {
+		t.Errorf("the chief's message should name the lost task 1:\n%s", last)
+	}
+}
+
+// TestClusterUsageErrors: a malformed TF_CONFIG, a task index out of range,
+// TF_CONFIG and flags that disagree, and a global batch that does not split
+// are usage errors (exit 2) before any server starts.
+func TestClusterUsageErrors(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	base := clusterArgs(data, filepath.Join(t.TempDir(), "run"))
+	for _, tc := range []struct {
+		name, args, tfConfig, want string
+	}{
+		{"malformed TF_CONFIG", base, `{"cluster": [`, "TF_CONFIG: not the JSON"},
+		{"index out of range", base + " --cluster 127.0.0.1:1,127.0.0.1:2 --task 2", "", "task index 2 out of range"},
+		{"disagree", base + " --cluster 127.0.0.1:1,127.0.0.1:2 --task 0", `{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 1}}`, "TF_CONFIG's task 1 and --task 0 differ"},
+		{"task without cluster", base + " --task 1", "", "--task 1 without --cluster"},
+		{"batch does not split", strings.Replace(base, "--batch 4", "--batch 5", 1) + " --cluster 127.0.0.1:1,127.0.0.1:2 --task 0", "", "--batch 5 is the global batch: it must split evenly over the 2 tasks"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TF_CONFIG", tc.tfConfig)
+			var so, se strings.Builder
+			code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(tc.args)...), &so, &se)
+			if code != exitUsage || !strings.Contains(se.String(), tc.want) {
+				t.Fatalf("exit %d, want %d with %q:\n%s", code, exitUsage, tc.want, se.String())
+			}
+		})
+	}
+}
+
+// TestClusterCommandMismatch: a task started with another --batch and
+// --seed is refused (exit 2) saying what differs from the chief; the
+// chief, also exit 2, names the task.
+func TestClusterCommandMismatch(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	testdata.Folders(t, data, 3, 12, 40, 5)
+	addrs := loopbackAddrs(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := clusterArgs(data, filepath.Join(tmp, "run")) + " --cluster " + strings.Join(addrs, ",")
+	other := strings.NewReplacer("--batch 4", "--batch 8", "--seed 7", "--seed 8").Replace(args)
+	c0, e0 := tlearnProc(t, ctx, args+" --task 0")
+	c1, e1 := tlearnProc(t, ctx, other+" --task 1")
+	err0, err1 := c0.Wait(), c1.Wait()
+	for i, err := range []error{err0, err1} {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
+			t.Errorf("task %d: %v, want exit %d", i, err, exitUsage)
+		}
+	}
+	if s := e1.String(); !strings.Contains(s, `batch: here "8", chief "4"`) || !strings.Contains(s, `seed: here "8", chief "7"`) {
+		t.Errorf("task 1 should say batch and seed differ:\n%s", s)
+	}
+	if s := e0.String(); !strings.Contains(s, "task 1 ("+addrs[1]+") started with a different command") {
+		t.Errorf("the chief should name task 1:\n%s", s)
+	}
+}

@@ -1,0 +1,378 @@
+package tfgraph
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as one task of a cluster
+// (TLEARN_CLUSTER_TASK set): TensorFlow's gRPC servers cannot be stopped,
+// so every server of these tests lives in a subprocess that ends by itself.
+func TestMain(m *testing.M) {
+	if os.Getenv("TLEARN_CLUSTER_TASK") != "" {
+		os.Exit(clusterTaskMain())
+	}
+	os.Exit(m.Run())
+}
+
+// clusterTaskMain is one task: start the server, handshake with the
+// record of TLEARN_CLUSTER_RECORD, then per TLEARN_CLUSTER_MODE:
+// "reduce": all-reduce (mean and sum) [task+1, 10(task+1)] and print the
+// results as JSON; "hang": print "handshook" and wait to be killed.
+func clusterTaskMain() int {
+	task, _ := strconv.Atoi(os.Getenv("TLEARN_CLUSTER_TASK"))
+	c := Cluster{Workers: strings.Split(os.Getenv("TLEARN_CLUSTER_WORKERS"), ","), Task: task}
+	timeout, _ := time.ParseDuration(os.Getenv("TLEARN_CLUSTER_TIMEOUT"))
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "task", task, "error:", err)
+		return 1
+	}
+	srv, err := StartServer(c)
+	if err != nil {
+		return fail(err)
+	}
+	var record map[string]string
+	if err := json.Unmarshal([]byte(os.Getenv("TLEARN_CLUSTER_RECORD")), &record); err != nil {
+		return fail(err)
+	}
+	if err := srv.Handshake(record, timeout); err != nil {
+		return fail(err)
+	}
+	if os.Getenv("TLEARN_CLUSTER_MODE") == "train" {
+		return trainTask(srv)
+	}
+	if os.Getenv("TLEARN_CLUSTER_MODE") == "hang" {
+		fmt.Println("handshook")
+		time.Sleep(5 * time.Minute) // the test kills it; ends by itself anyway
+		return 0
+	}
+	v := float32(task + 1)
+	mean, err := srv.AllReduce([]float32{v, 10 * v}, true, timeout)
+	if err != nil {
+		return fail(err)
+	}
+	sum, err := srv.AllReduce([]float32{v, 10 * v, 100 * v}, false, timeout)
+	if err != nil {
+		return fail(err)
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string][]float32{"mean": mean, "sum": sum})
+	if err := srv.Stop(); err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+// clusterTrainConfig is the model of the training tests: vgg_mini, no
+// dropout, momentum with L2. seed differs between tasks to show that the
+// broadcast, not the seed, makes their initial weights equal.
+func clusterTrainConfig(seed int64) Config {
+	c := DefaultConfig("vgg_mini", 3)
+	c.InputSize, c.DropoutKeep, c.Seed, c.Device, c.IntraOpThreads = 32, 1, seed, "cpu", 1
+	c.LearningRate, c.DecaySteps = 0.01, 10
+	return c
+}
+
+const clusterTrainSteps, clusterGlobalBatch = 3, 4
+
+// clusterBatch is global batch i of the training tests: the same images
+// and labels whoever asks.
+func clusterBatch(i int) ([]float32, []int32) {
+	S := 32
+	img := make([]float32, clusterGlobalBatch*S*S*3)
+	for k := range img {
+		img[k] = float32((k*7+i*13)%255)/127.5 - 1
+	}
+	lab := make([]int32, clusterGlobalBatch)
+	for k := range lab {
+		lab[k] = int32((k + i) % 3)
+	}
+	return img, lab
+}
+
+// trainTask builds the cluster model (task 1 with another seed), takes the
+// chief's variables, trains clusterTrainSteps on the global batches and
+// prints every model variable as JSON.
+func trainTask(srv *Server) int {
+	task := srv.Cluster().Task
+	cfg := clusterTrainConfig(int64(1 + 100*task))
+	cfg.Cluster, cfg.CollectiveTimeout = srv, 20*time.Second
+	m, err := NewModel(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "task", task, "error:", err)
+		return 1
+	}
+	defer m.Close()
+	if err := m.BroadcastVariables(); err != nil {
+		fmt.Fprintln(os.Stderr, "task", task, "error:", err)
+		return 1
+	}
+	for i := 0; i < clusterTrainSteps; i++ {
+		img, lab := clusterBatch(i)
+		if _, err := m.TrainStep(img, lab, clusterGlobalBatch); err != nil {
+			fmt.Fprintln(os.Stderr, "task", task, "error:", err)
+			return 1
+		}
+	}
+	json.NewEncoder(os.Stdout).Encode(modelWeights(m))
+	return 0
+}
+
+func modelWeights(m *Model) map[string][]float32 {
+	out := map[string][]float32{}
+	for _, v := range m.Variables() {
+		w, _, err := m.ReadVariable(v.Name)
+		if err != nil {
+			panic(err)
+		}
+		out[v.Name] = w
+	}
+	return out
+}
+
+// TestClusterTrainMatchesSingleDevice: two tasks, each training on its half
+// of every global batch with all-reduced gradients, from the chief's
+// broadcast variables (task 1 was initialised with another seed), end with
+// the weights of one model trained on the whole global batches.
+func TestClusterTrainMatchesSingleDevice(t *testing.T) {
+	workers := freePorts(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var ps []*taskProc
+	for i := range workers {
+		ps = append(ps, startTask(t, ctx, workers, i, "train", sameRecord, 30*time.Second))
+	}
+
+	m, err := NewModel(clusterTrainConfig(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for i := 0; i < clusterTrainSteps; i++ {
+		img, lab := clusterBatch(i)
+		if _, err := m.TrainStep(img, lab, clusterGlobalBatch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := modelWeights(m)
+
+	for i, p := range ps {
+		if err := p.wait(); err != nil {
+			t.Fatalf("task %d: %v\nstderr:\n%s", i, err, p.stderr.String())
+		}
+		var got map[string][]float32
+		if err := json.Unmarshal([]byte(p.stdout.String()), &got); err != nil {
+			t.Fatalf("task %d output: %v", i, err)
+		}
+		worst, at := 0.0, ""
+		for name, w := range want {
+			g := got[name]
+			if len(g) != len(w) {
+				t.Fatalf("task %d %s: %d values, want %d", i, name, len(g), len(w))
+			}
+			var num, den float64
+			for k := range w {
+				d := float64(g[k] - w[k])
+				num += d * d
+				den += float64(w[k]) * float64(w[k])
+			}
+			if r := math.Sqrt(num / max(den, 1e-30)); r > worst {
+				worst, at = r, name
+			}
+		}
+		t.Logf("task %d: worst relative difference to one device %.3g (%s)", i, worst, at)
+		if worst > 1e-4 {
+			t.Errorf("task %d: weights differ from one device's by %.3g relative (%s)", i, worst, at)
+		}
+	}
+}
+
+// freePorts returns n loopback addresses whose ports were free a moment ago.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var ls []net.Listener
+	var out []string
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+type taskProc struct {
+	cmd            *exec.Cmd
+	stdout, stderr strings.Builder
+	lines          chan string
+}
+
+// startTask starts task i of workers as a subprocess of the test binary,
+// killed at the latest when ctx ends.
+func startTask(t *testing.T, ctx context.Context, workers []string, i int, mode string, record map[string]string, timeout time.Duration) *taskProc {
+	t.Helper()
+	rec, _ := json.Marshal(record)
+	p := &taskProc{lines: make(chan string, 16)}
+	p.cmd = exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	p.cmd.Env = append(os.Environ(), "TLEARN_CLUSTER_TASK="+strconv.Itoa(i), "TLEARN_CLUSTER_WORKERS="+strings.Join(workers, ","),
+		"TLEARN_CLUSTER_MODE="+mode, "TLEARN_CLUSTER_RECORD="+string(rec), "TLEARN_CLUSTER_TIMEOUT="+timeout.String())
+	p.cmd.Stderr = &p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 64<<20) // the weights are one JSON line
+		for sc.Scan() {
+			p.stdout.WriteString(sc.Text() + "\n")
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	}()
+	return p
+}
+
+// wait waits for the end of the process and its output.
+func (p *taskProc) wait() error {
+	for range p.lines {
+	}
+	return p.cmd.Wait()
+}
+
+var sameRecord = map[string]string{"arch": "vgg_mini", "batch": "8", "seed": "1"}
+
+// TestClusterAllReduceBroadcast: two tasks on 127.0.0.1, each its own
+// process and TensorFlow server, handshake (the chief's record broadcast,
+// flags gathered), then all-reduce a mean and a sum: both get the same
+// exact results.
+func TestClusterAllReduceBroadcast(t *testing.T) {
+	workers := freePorts(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var ps []*taskProc
+	for i := range workers {
+		ps = append(ps, startTask(t, ctx, workers, i, "reduce", sameRecord, 30*time.Second))
+	}
+	for i, p := range ps {
+		if err := p.wait(); err != nil {
+			t.Fatalf("task %d: %v\nstderr:\n%s", i, err, p.stderr.String())
+		}
+		var got map[string][]float32
+		if err := json.Unmarshal([]byte(p.stdout.String()), &got); err != nil {
+			t.Fatalf("task %d output %q: %v", i, p.stdout.String(), err)
+		}
+		// Tasks contribute [1,10] and [2,20]: mean [1.5,15]; sums [3,30,300].
+		want := map[string][]float32{"mean": {1.5, 15}, "sum": {3, 30, 300}}
+		for k, w := range want {
+			if fmt.Sprint(got[k]) != fmt.Sprint(w) {
+				t.Errorf("task %d %s = %v, want %v", i, k, got[k], w)
+			}
+		}
+	}
+}
+
+// TestClusterHandshakeMismatch: a task started with another batch and seed
+// is refused with the settings that differ; the chief names the task.
+func TestClusterHandshakeMismatch(t *testing.T) {
+	workers := freePorts(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	other := map[string]string{"arch": "vgg_mini", "batch": "16", "seed": "2"}
+	p0 := startTask(t, ctx, workers, 0, "reduce", sameRecord, 30*time.Second)
+	p1 := startTask(t, ctx, workers, 1, "reduce", other, 30*time.Second)
+	err0, err1 := p0.wait(), p1.wait()
+	if err0 == nil || err1 == nil {
+		t.Fatalf("both tasks should fail: %v, %v", err0, err1)
+	}
+	if s := p1.stderr.String(); !strings.Contains(s, `batch: here "16", chief "8"`) || !strings.Contains(s, `seed: here "2", chief "1"`) || strings.Contains(s, "arch") {
+		t.Errorf("task 1 should name batch and seed only:\n%s", s)
+	}
+	if s := p0.stderr.String(); !strings.Contains(s, "task 1 ("+workers[1]+") started with a different command") {
+		t.Errorf("the chief should name task 1:\n%s", s)
+	}
+}
+
+// TestClusterPeerKilled: the non-chief is killed (SIGKILL) after the
+// handshake; the chief's all-reduce fails with an error naming the lost
+// task instead of waiting for it.
+func TestClusterPeerKilled(t *testing.T) {
+	workers := freePorts(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p0 := startTask(t, ctx, workers, 0, "reduce", sameRecord, 10*time.Second)
+	p1 := startTask(t, ctx, workers, 1, "hang", sameRecord, 10*time.Second)
+	select {
+	case l := <-p1.lines:
+		if l != "handshook" {
+			t.Fatalf("task 1 said %q", l)
+		}
+	case <-ctx.Done():
+		t.Fatal("task 1 never handshook")
+	}
+	p1.cmd.Process.Kill()
+	p1.wait()
+	err := p0.wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("chief should exit 1 by itself, got %v\nstderr:\n%s", err, p0.stderr.String())
+	}
+	if s := p0.stderr.String(); !strings.Contains(s, "lost task 1 ("+workers[1]+")") {
+		t.Errorf("the chief should name the lost task 1:\n%s", s)
+	}
+	t.Logf("chief: %s", strings.TrimSpace(p0.stderr.String()))
+}
+
+// TestStartServerPortInUse: a port already taken is refused by name.
+func TestStartServerPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	_, err = StartServer(Cluster{Workers: []string{fmt.Sprintf("127.0.0.1:%d", port), "127.0.0.1:1"}, Task: 0})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("port %d is not free", port)) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestClusterValidate: bad clusters are refused before any server starts.
+func TestClusterValidate(t *testing.T) {
+	for _, tc := range []struct {
+		c    Cluster
+		want string
+	}{
+		{Cluster{}, "no worker addresses"},
+		{Cluster{Workers: []string{"a:1", "b"}, Task: 0}, `worker 1 address "b"`},
+		{Cluster{Workers: []string{"a:1", "a:1"}, Task: 0}, "same address"},
+		{Cluster{Workers: []string{"a:1", "b:1"}, Task: 2}, "task index 2 out of range: 2 workers (0..1)"},
+		{Cluster{Workers: []string{"a:1", "b:1"}, Task: -1}, "out of range"},
+	} {
+		err := tc.c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.c, err, tc.want)
+		}
+	}
+	if err := (Cluster{Workers: []string{"a:1", "b:1"}, Task: 1}).Validate(); err != nil {
+		t.Error(err)
+	}
+}

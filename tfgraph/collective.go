@@ -1,0 +1,286 @@
+package tfgraph
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	tf "github.com/wamuir/graft/tensorflow"
+	"github.com/wamuir/graft/tensorflow/op"
+	"google.golang.org/protobuf/proto"
+)
+
+// Collective ops across the tasks of a cluster, in graph mode: every op is
+// placed on its task's CPU, the session runs on the task's own server, and
+// the collective group leader (task 0) resolves groups and instances. Every
+// task must build the same collectives in the same order: instance keys are
+// handed out by a per-server counter, so that the tasks' keys agree.
+
+// collectiveGroupKey is the group of all the tasks' CPUs (one member each).
+const collectiveGroupKey = 1
+
+// DefaultCollectiveTimeout bounds one collective op: a task that died or is
+// unreachable makes the others fail within it instead of waiting forever.
+const DefaultCollectiveTimeout = 30 * time.Second
+
+// handshakeBytes is the fixed length of the chief's broadcast command-line
+// record (receivers must know the shape).
+const handshakeBytes = 8192
+
+func (s *Server) nextInstance() int32 {
+	s.instance++
+	return s.instance
+}
+
+// collectiveArgs returns the group size, group key and a fresh instance key
+// as constants of scope sc.
+func (s *Server) collectiveArgs(sc *op.Scope) (size, group, instance tf.Output) {
+	return op.Const(sc.SubScope("group_size"), int32(s.cluster.Size())),
+		op.Const(sc.SubScope("group_key"), int32(collectiveGroupKey)),
+		op.Const(sc.SubScope("instance_key"), s.nextInstance())
+}
+
+// AllReduceMean adds, in the scope's graph, the mean of x over every task
+// (CollectiveReduceV2, merge Add, final Div). The scope must be placed on
+// this task's device.
+func (s *Server) AllReduceMean(sc *op.Scope, x tf.Output, timeout time.Duration) tf.Output {
+	n, g, k := s.collectiveArgs(sc)
+	return op.CollectiveReduceV2(sc, x, n, g, k, nil, "Add", "Div",
+		op.CollectiveReduceV2TimeoutSeconds(float32(timeout.Seconds())))
+}
+
+// AllReduceSum is AllReduceMean without the division.
+func (s *Server) AllReduceSum(sc *op.Scope, x tf.Output, timeout time.Duration) tf.Output {
+	n, g, k := s.collectiveArgs(sc)
+	return op.CollectiveReduceV2(sc, x, n, g, k, nil, "Add", "Id",
+		op.CollectiveReduceV2TimeoutSeconds(float32(timeout.Seconds())))
+}
+
+// Broadcast adds the chief's x, sent to every task: on task 0 x is sent
+// (and returned), elsewhere x only gives the shape and type of what is
+// received.
+func (s *Server) Broadcast(sc *op.Scope, x tf.Output, timeout time.Duration) tf.Output {
+	n, g, k := s.collectiveArgs(sc)
+	if s.cluster.Task == 0 {
+		return op.CollectiveBcastSendV2(sc, x, n, g, k, op.CollectiveBcastSendV2TimeoutSeconds(float32(timeout.Seconds())))
+	}
+	return op.CollectiveBcastRecvV2(sc, n, g, k, op.Shape(sc, x), x.DataType(),
+		op.CollectiveBcastRecvV2TimeoutSeconds(float32(timeout.Seconds())))
+}
+
+// Gather adds the concatenation along dimension 0 of every task's x, in
+// task order (CollectiveGatherV2).
+func (s *Server) Gather(sc *op.Scope, x tf.Output, timeout time.Duration) tf.Output {
+	n, g, k := s.collectiveArgs(sc)
+	return op.CollectiveGatherV2(sc, x, n, g, k, nil, op.CollectiveGatherV2TimeoutSeconds(float32(timeout.Seconds())))
+}
+
+// session opens a session on this server for graph g.
+func (s *Server) session(g *tf.Graph, timeout time.Duration) (*tf.Session, error) {
+	cp := s.cluster.sessionConfig()
+	cp.OperationTimeoutInMs = 2 * timeout.Milliseconds()
+	b, err := proto.Marshal(cp)
+	if err != nil {
+		return nil, err
+	}
+	return tf.NewSession(g, &tf.SessionOptions{Target: s.target, Config: b})
+}
+
+// CollectiveError is a collective that did not complete: a task died, is
+// unreachable, or did not take part in time.
+type CollectiveError struct {
+	Op   string // what tlearn was doing
+	Lost string // the tasks that do not answer ("" when all answer)
+	Err  error  // TensorFlow's error
+}
+
+func (e *CollectiveError) Error() string {
+	cause := e.Err.Error()
+	var te *TFError
+	if errors.As(e.Err, &te) {
+		cause = te.Code + ": " + te.Msg // te.Op is e.Op
+	}
+	if e.Lost != "" {
+		return fmt.Sprintf("%s: lost %s: %s", e.Op, e.Lost, cause)
+	}
+	return fmt.Sprintf("%s: a task did not take part in time: %s", e.Op, cause)
+}
+
+func (e *CollectiveError) Unwrap() error { return e.Err }
+
+// collectiveErr turns a failed collective's error into a CollectiveError
+// naming the tasks whose servers no longer accept connections.
+func (s *Server) collectiveErr(what string, err error) error {
+	lost := s.cluster.unreachable(func(addr string) error {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	return &CollectiveError{Op: what, Lost: describeTasks(s.cluster, lost), Err: tfErr(what, err)}
+}
+
+// AllReduce returns the mean (or sum) over every task of values, which must
+// have the same length everywhere. It runs a graph of its own: it is for
+// seldom-averaged numbers (validation counts), not the training step.
+func (s *Server) AllReduce(values []float32, mean bool, timeout time.Duration) ([]float32, error) {
+	sc := op.NewScope()
+	dev := sc.WithDevice(s.cluster.Device(s.cluster.Task, "CPU:0"))
+	x := op.Const(dev.SubScope("x"), values)
+	var y tf.Output
+	if mean {
+		y = s.AllReduceMean(dev.SubScope("allreduce"), x, timeout)
+	} else {
+		y = s.AllReduceSum(dev.SubScope("allreduce"), x, timeout)
+	}
+	g, err := sc.Finalize()
+	if err != nil {
+		return nil, fmt.Errorf("all-reduce: build graph: %w", err)
+	}
+	sess, err := s.session(g, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("all-reduce: session on %s: %w", s.target, err)
+	}
+	defer sess.Close()
+	out, err := sess.Run(nil, []tf.Output{y}, nil)
+	if err != nil {
+		return nil, s.collectiveErr("all-reduce", err)
+	}
+	defer freeTensors[tf.Output](nil, out...)
+	return out[0].Value().([]float32), nil
+}
+
+// Handshake checks that every task runs the same command: the chief
+// broadcasts its record (name → value of every setting that must agree,
+// e.g. arch, global batch, classes, seed), each task compares it with its
+// own, and the tasks gather who differs. A task that differs gets an error
+// saying which settings differ from the chief's; the chief gets an error
+// naming the tasks that differ. It is also the first contact: a task that
+// never comes makes it fail within timeout.
+func (s *Server) Handshake(record map[string]string, timeout time.Duration) error {
+	own, err := json.Marshal(record)
+	if err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	if len(own) > handshakeBytes {
+		return fmt.Errorf("handshake: command record of %d bytes, at most %d", len(own), handshakeBytes)
+	}
+	buf := make([]int32, handshakeBytes+1) // length first, then one byte per element
+	buf[0] = int32(len(own))
+	for i, b := range own {
+		buf[i+1] = int32(b)
+	}
+
+	// Phase 1: the chief's record to everyone.
+	sc := op.NewScope()
+	dev := sc.WithDevice(s.cluster.Device(s.cluster.Task, "CPU:0"))
+	x := op.Const(dev.SubScope("record"), buf)
+	chief := s.Broadcast(dev.SubScope("bcast"), x, timeout)
+	g, err := sc.Finalize()
+	if err != nil {
+		return fmt.Errorf("handshake: build graph: %w", err)
+	}
+	sess, err := s.session(g, timeout)
+	if err != nil {
+		return fmt.Errorf("handshake: session on %s: %w", s.target, err)
+	}
+	out, err := sess.Run(nil, []tf.Output{chief}, nil)
+	sess.Close()
+	if err != nil {
+		return s.collectiveErr(fmt.Sprintf("handshake of task %d with the chief", s.cluster.Task), err)
+	}
+	got := out[0].Value().([]int32)
+	freeTensors[tf.Output](nil, out...)
+	if got[0] < 0 || int(got[0]) > handshakeBytes {
+		return errors.New("handshake: corrupt record from the chief")
+	}
+	cb := make([]byte, got[0])
+	for i := range cb {
+		cb[i] = byte(got[i+1])
+	}
+	var theirs map[string]string
+	if err := json.Unmarshal(cb, &theirs); err != nil {
+		return fmt.Errorf("handshake: chief's record: %w", err)
+	}
+	diff := recordDiff(record, theirs)
+
+	// Phase 2: everyone learns who differs.
+	flag := int32(0)
+	if diff != "" {
+		flag = 1
+	}
+	sc = op.NewScope()
+	dev = sc.WithDevice(s.cluster.Device(s.cluster.Task, "CPU:0"))
+	flags := s.Gather(dev.SubScope("gather"), op.Const(dev.SubScope("flag"), []int32{flag}), timeout)
+	if g, err = sc.Finalize(); err != nil {
+		return fmt.Errorf("handshake: build graph: %w", err)
+	}
+	if sess, err = s.session(g, timeout); err != nil {
+		return fmt.Errorf("handshake: session on %s: %w", s.target, err)
+	}
+	out, err = sess.Run(nil, []tf.Output{flags}, nil)
+	sess.Close()
+	if err != nil {
+		return s.collectiveErr(fmt.Sprintf("handshake of task %d", s.cluster.Task), err)
+	}
+	all := out[0].Value().([]int32)
+	freeTensors[tf.Output](nil, out...)
+	if diff != "" {
+		return &MismatchError{Task: s.cluster.Task, Diff: diff}
+	}
+	var bad []int
+	for i, f := range all {
+		if f != 0 {
+			bad = append(bad, i)
+		}
+	}
+	if len(bad) > 0 {
+		return &MismatchError{Task: s.cluster.Task, Others: describeTasks(s.cluster, bad)}
+	}
+	return nil
+}
+
+// MismatchError is a handshake that found tasks started with different
+// commands.
+type MismatchError struct {
+	Task   int    // this task
+	Diff   string // this task's settings that differ from the chief's ("" if none)
+	Others string // the other tasks that differ from the chief
+}
+
+func (e *MismatchError) Error() string {
+	if e.Diff != "" {
+		return fmt.Sprintf("task %d was started with a different command than the chief (task 0): %s", e.Task, e.Diff)
+	}
+	return fmt.Sprintf("%s started with a different command than task %d; see their messages", e.Others, e.Task)
+}
+
+// recordDiff lists the keys whose values differ, "key: here X, chief Y".
+func recordDiff(mine, chief map[string]string) string {
+	keys := map[string]bool{}
+	for k := range mine {
+		keys[k] = true
+	}
+	for k := range chief {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	var parts []string
+	for _, k := range sorted {
+		a, okA := mine[k]
+		b, okB := chief[k]
+		if a != b || okA != okB {
+			parts = append(parts, fmt.Sprintf("%s: here %q, chief %q", k, a, b))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
