@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Reference numbers from TF-Slim's own network code for tlearn's nets tests.
 
-Builds a network with the tf-slim package's nets/ (resnet_v1, vgg) in
+Builds a network with the tf-slim package's nets/ (resnet_v1, vgg,
+inception_v3, alexnet_v2) in
 tf.compat.v1 graph mode under its arg_scope, and writes into --out:
 
   variables.json   {"names": [...], "shapes": {...}} in creation order (--names-only stops here)
@@ -16,6 +17,8 @@ tf.compat.v1 graph mode under its arg_scope, and writes into --out:
   reference.json   the run's settings and per-step loss / total loss / lr
 
 resnet_mini is slim's resnet_v1() with three narrow blocks (tfgraph/nets/resnet.go).
+inception_v3's training loss adds 0.4 times the AuxLogits cross-entropy, as
+slim's train_image_classifier does ("loss" in reference.json is that sum).
 Python is the reference only: tlearn itself never runs it.
 """
 import argparse
@@ -32,7 +35,7 @@ import tensorflow as tf
 # tf-slim imports tf_keras.legacy_tf_layers, which tf-keras 2.18 keeps under src/.
 sys.modules["tf_keras.legacy_tf_layers"] = importlib.import_module("tf_keras.src.legacy_tf_layers")
 import tf_slim as slim  # noqa: E402
-from tf_slim.nets import resnet_v1, vgg  # noqa: E402
+from tf_slim.nets import alexnet, inception_v3, resnet_v1, vgg  # noqa: E402
 
 tf1 = tf.compat.v1
 
@@ -59,6 +62,10 @@ NETS = {
     "resnet_v1_50": (resnet(resnet_v1.resnet_v1_50), resnet_v1.resnet_arg_scope),
     "resnet_v1_101": (resnet(resnet_v1.resnet_v1_101), resnet_v1.resnet_arg_scope),
     "resnet_v1_152": (resnet(resnet_v1.resnet_v1_152), resnet_v1.resnet_arg_scope),
+    "inception_v3": (lambda x, n, is_training, reuse: inception_v3.inception_v3(
+        x, n, is_training=is_training, dropout_keep_prob=1.0, reuse=reuse), inception_v3.inception_v3_arg_scope),
+    "alexnet_v2": (lambda x, n, is_training, reuse: alexnet.alexnet_v2(x, n, is_training=is_training, dropout_keep_prob=1.0),
+                   alexnet.alexnet_v2_arg_scope),
     "vgg_16": (lambda x, n, is_training, reuse: vgg.vgg_16(x, n, is_training=is_training, dropout_keep_prob=1.0),
                vgg.vgg_arg_scope),
     "vgg_19": (lambda x, n, is_training, reuse: vgg.vgg_19(x, n, is_training=is_training, dropout_keep_prob=1.0),
@@ -120,9 +127,12 @@ def main():
             return
         if a.steps > 0:
             with slim.arg_scope(arg_scope(weight_decay=a.weight_decay)):
-                train_logits, _ = build(images, a.classes, True, True)
+                train_logits, train_ends = build(images, a.classes, True, True)
             update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)
             xent = tf1.losses.sparse_softmax_cross_entropy(labels=y, logits=train_logits)
+            if "AuxLogits" in train_ends:
+                xent = xent + tf1.losses.sparse_softmax_cross_entropy(
+                    labels=y, logits=train_ends["AuxLogits"], weights=0.4)
             total = xent + tf.add_n(tf1.get_collection(tf1.GraphKeys.REGULARIZATION_LOSSES))
             gs = tf1.train.get_or_create_global_step()
             lr = tf1.train.polynomial_decay(a.lr, gs, a.decay_steps, a.lr_end, power=a.lr_power)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	tf "github.com/wamuir/graft/tensorflow"
@@ -48,16 +49,21 @@ func TestSlimNames(t *testing.T) {
 	for _, tc := range []struct {
 		arch          string
 		size, classes int
-		head          string
+		heads         []string // scopes whose variables are the head
 	}{
-		{"resnet_mini", 64, 5, "resnet_mini/logits/weights"},
-		{"resnet_v1_50", 224, 1000, "resnet_v1_50/logits/weights"},
-		{"resnet_v1_101", 224, 1000, "resnet_v1_101/logits/weights"},
-		{"resnet_v1_152", 224, 1000, "resnet_v1_152/logits/weights"},
-		{"vgg_16", 224, 1000, "vgg_16/fc8/weights"},
-		{"vgg_19", 224, 1000, "vgg_19/fc8/weights"},
+		{"resnet_mini", 64, 5, []string{"resnet_mini/logits"}},
+		{"resnet_v1_50", 224, 1000, []string{"resnet_v1_50/logits"}},
+		{"resnet_v1_101", 224, 1000, []string{"resnet_v1_101/logits"}},
+		{"resnet_v1_152", 224, 1000, []string{"resnet_v1_152/logits"}},
+		{"vgg_16", 224, 1000, []string{"vgg_16/fc8"}},
+		{"vgg_19", 224, 1000, []string{"vgg_19/fc8"}},
+		{"alexnet_v2", 224, 1000, []string{"alexnet_v2/fc8"}},
+		// The published checkpoint's 1001 classes, at the default size and
+		// at the smallest (whose aux conv is 1×1: Conv2d_2a_1x1).
+		{"inception_v3", 299, 1001, []string{"InceptionV3/Logits", "InceptionV3/AuxLogits"}},
+		{"inception_v3", 107, 7, []string{"InceptionV3/Logits", "InceptionV3/AuxLogits"}},
 	} {
-		t.Run(tc.arch, func(t *testing.T) {
+		t.Run(tc.arch+"_"+itoa(tc.size), func(t *testing.T) {
 			if testing.Short() && (tc.arch == "resnet_v1_101" || tc.arch == "resnet_v1_152") {
 				t.Skip("deeper resnet_v1 variants of resnet_v1_50's code: skipped with -short")
 			}
@@ -82,7 +88,11 @@ func TestSlimNames(t *testing.T) {
 				if want := ref.Shapes[v.Name]; want != nil && !slices.Equal(v.Shape, want) {
 					t.Errorf("%s: shape %v, slim %v", v.Name, v.Shape, want)
 				}
-				if v.Head != (v.Layer == tc.head[:len(tc.head)-len("/weights")]) {
+				head := false
+				for _, h := range tc.heads {
+					head = head || strings.HasPrefix(v.Name, h+"/")
+				}
+				if v.Head != head {
 					t.Errorf("%s: Head %v", v.Name, v.Head)
 				}
 			}

@@ -15,7 +15,13 @@ type convOpts struct {
 	linear       bool
 	noNorm       bool
 	padding      string
+	kh, kw       int  // non-square kernel (Kernel); 0: k×k
+	zeroBias     bool // biases start at zero whatever Args.BiasInit says
 }
+
+// Kernel makes the conv's kernel h×w instead of k×k (inception's 1×7, 7×1,
+// 1×3, 3×1 convs; the k argument of Conv is then ignored).
+func Kernel(h, w int) Opt { return func(o *convOpts) { o.kh, o.kw = h, w } }
 
 // Stride sets the conv's stride (default 1).
 func Stride(n int) Opt { return func(o *convOpts) { o.stride = n } }
@@ -44,7 +50,8 @@ func Side(x tf.Output) (h, w int) {
 	return int(s.Size(1)), int(s.Size(2))
 }
 
-// Conv is slim.conv2d under b's scope: weights [k,k,in,out], then batch
+// Conv is slim.conv2d under b's scope: weights [k,k,in,out] (or [h,w,in,out]
+// with Kernel), then batch
 // norm (Args.Norm, unless NoNorm) or biases, then the activation (Args.Act,
 // ReLU by default, unless Linear).
 //
@@ -52,7 +59,9 @@ func Side(x tf.Output) (h, w int) {
 // a [n,c] input, is one dot product per output: it is computed as a MatMul
 // of the flattened map (h, w, c order) by the kernel reshaped to
 // [k·k·in, out] and returns [n, out] (fully connected layers; oneDNN ran
-// VGG's 7×7 fc6 ~3× slower as a conv). The variables keep slim's 4-D shapes.
+// VGG's 7×7 fc6 ~3× slower as a conv), unless it is batch-normalised
+// (inception's aux conv: batch norm wants NHWC). The variables keep slim's
+// 4-D shapes.
 func Conv(b *B, x tf.Output, out, k int, opts ...Opt) tf.Output {
 	o := convOpts{stride: 1, rate: 1, padding: b.args.Padding}
 	if o.padding == "" {
@@ -61,8 +70,12 @@ func Conv(b *B, x tf.Output, out, k int, opts ...Opt) tf.Output {
 	for _, f := range opts {
 		f(&o)
 	}
+	kh, kw := k, k
+	if o.kh > 0 {
+		kh, kw = o.kh, o.kw
+	}
 	in := Channels(x)
-	w := b.Var("weights", []int64{int64(k), int64(k), int64(in), int64(out)}, Weight, b.args.Init)
+	w := b.Var("weights", []int64{int64(kh), int64(kw), int64(in), int64(out)}, Weight, b.args.Init)
 	var y tf.Output
 	rank := x.Shape().NumDimensions()
 	h, wd := 0, 0
@@ -70,19 +83,19 @@ func Conv(b *B, x tf.Output, out, k int, opts ...Opt) tf.Output {
 		h, wd = Side(x)
 	}
 	switch {
-	case rank == 2 || (o.padding == "VALID" && o.stride == 1 && o.rate == 1 && h == k && wd == k):
-		if rank == 2 && k != 1 {
-			b.fail("%s: %d×%d conv of a [n,c] input", b.prefix, k, k)
+	case rank == 2 || (o.padding == "VALID" && o.stride == 1 && o.rate == 1 && h == kh && wd == kw && (b.args.Norm == nil || o.noNorm)):
+		if rank == 2 && (kh != 1 || kw != 1) {
+			b.fail("%s: %d×%d conv of a [n,c] input", b.prefix, kh, kw)
 			return x
 		}
-		n := int64(k * k * in)
+		n := int64(kh * kw * in)
 		flat := x
 		if rank == 4 {
 			flat = op.Reshape(b.sub("flatten"), x, op.Const(b.sub("flatten_shape"), []int64{-1, n}))
 		}
 		w2 := op.Reshape(b.sub("kernel_2d"), w.Read, op.Const(b.sub("kernel_2d_shape"), []int64{n, int64(out)}))
 		y = op.MatMul(b.sub("MatMul"), flat, w2)
-	case b.mode.Winograd != nil && k == 3 && o.stride == 1 && o.rate == 1 && o.padding == "SAME" && h > 0 && wd > 0 && b.mode.Winograd(in, out):
+	case b.mode.Winograd != nil && kh == 3 && kw == 3 && o.stride == 1 && o.rate == 1 && o.padding == "SAME" && h > 0 && wd > 0 && b.mode.Winograd(in, out):
 		b.st.winograd = true
 		y = winograd.Conv(b.sub("winograd"), x, w.Read, int64(h), int64(wd), int64(in), int64(out))
 	default:
@@ -99,7 +112,11 @@ func normAct(b *B, y tf.Output, out int, o convOpts) tf.Output {
 	if b.args.Norm != nil && !o.noNorm {
 		y = batchNorm(b.Scope("BatchNorm"), y, *b.args.Norm)
 	} else {
-		bias := b.Var("biases", []int64{int64(out)}, Bias, Zeros)
+		init := Zeros
+		if b.args.BiasInit != GlorotUniform && !o.zeroBias {
+			init = b.args.BiasInit
+		}
+		bias := b.Var("biases", []int64{int64(out)}, Bias, init)
 		y = op.BiasAdd(b.sub("BiasAdd"), y, bias.Read)
 	}
 	if !o.linear {
@@ -126,10 +143,11 @@ func ConvSame(b *B, x tf.Output, out, k, stride int, opts ...Opt) tf.Output {
 	return Conv(b, x, out, k, append(opts, Stride(stride), Padding("VALID"))...)
 }
 
-// Logits is the classifier: a 1×1 conv with biases, no norm, no activation,
-// squeezed to [n, classes] (slim's conv2d(num_classes, [1,1]) + squeeze).
+// Logits is the classifier: a 1×1 conv with biases (starting at zero), no
+// norm, no activation, squeezed to [n, classes] (slim's
+// conv2d(num_classes, [1,1]) + squeeze).
 func Logits(b *B, x tf.Output, classes int) tf.Output {
-	y := Conv(b, x, classes, 1, Linear, NoNorm, Padding("VALID"))
+	y := Conv(b, x, classes, 1, Linear, NoNorm, Padding("VALID"), func(o *convOpts) { o.zeroBias = true })
 	if y.Shape().NumDimensions() == 4 {
 		y = op.Squeeze(b.sub("SpatialSqueeze"), y, op.SqueezeAxis([]int64{1, 2}))
 	}

@@ -45,6 +45,9 @@ type Args struct {
 	Act     Act        // activation of Conv (nil: ReLU, slim's default)
 	Init    Init       // weights' initialiser (zero value: GlorotUniform, slim's default)
 	Padding string     // "SAME" (the default, also "") or "VALID"
+	// BiasInit is how conv biases start (zero value: Zeros; alexnet_v2's
+	// PointOne). Logits' biases always start at zero.
+	BiasInit Init
 }
 
 // Act is an activation function.
@@ -103,6 +106,9 @@ func (b *B) With(a Args) *B {
 	}
 	if a.Padding != "" {
 		c.args.Padding = a.Padding
+	}
+	if a.BiasInit != GlorotUniform {
+		c.args.BiasInit = a.BiasInit
 	}
 	return &c
 }

@@ -43,6 +43,8 @@ const (
 	HeUniform
 	Zeros
 	Ones
+	// PointOne is the constant 0.1 (alexnet_v2's biases).
+	PointOne
 )
 
 // Var is one resource variable under its TF-Slim name.
@@ -174,6 +176,8 @@ func (vs *Vars) GlobalStep() *Var { return vs.Get("global_step", []int64{}, tf.I
 
 func (vs *Vars) initial(s *op.Scope, shape []int64, dt tf.DataType, init Init) tf.Output {
 	switch init {
+	case PointOne:
+		return op.Fill(s, op.Const(s.SubScope("shape"), shape), op.Const(s.SubScope("value"), float32(0.1)))
 	case Zeros, Ones:
 		var val any = float32(init - Zeros)
 		if dt == tf.Int64 {

@@ -1,0 +1,178 @@
+package tfgraph
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// TestParityInceptionV3: inception_v3 at 299 px (tf-slim's own net, 1001
+// classes, one image) from the V1 and V2 checkpoints of random weights and
+// batch-norm statistics that scripts/slim_reference.py writes, with direct
+// (V1) and the inference default, Winograd (V2), convs; then the model
+// exported as a SavedModel gives Python's tf.saved_model.load the
+// probabilities Model.Predict gives.
+func TestParityInceptionV3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("inception_v3 at 299 px: skipped with -short")
+	}
+	ref := runScriptReference(t, "slim_reference.py", "--arch", "inception_v3", "--input-size", "299", "--batch", "1",
+		"--classes", "1001")
+	for _, f := range []struct{ ckpt, algo string }{{"ckpt_v1", ConvDirect}, {"ckpt_v2", ""}} {
+		cfg := ref.config()
+		cfg.ForInference = true
+		cfg.ConvAlgorithm = f.algo
+		m := newModel(t, cfg)
+		if err := m.LoadAll(filepath.Join(ref.dir, f.ckpt)); err != nil {
+			t.Fatal(err)
+		}
+		checkLogits(t, m, ref, f.ckpt+" "+f.algo)
+		if f.ckpt == "ckpt_v2" {
+			checkExportPython(t, m, ref.f32(t, "input.f32"), ref.Batch)
+		}
+		m.Close()
+	}
+}
+
+// checkExportPython exports m and compares the probabilities of Python
+// TensorFlow's tf.saved_model.load (scripts/tf_savedmodel_check.py, the
+// serving_float signature) on images with m.Predict's.
+func checkExportPython(t *testing.T, m *Model, images []float32, n int) {
+	t.Helper()
+	want, err := m.Predict(images, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "sm")
+	classes := make([]string, m.Config().NumClasses)
+	for i := range classes {
+		classes[i] = "c" + strconv.Itoa(i)
+	}
+	if err := m.ExportSavedModel(dir, ExportOptions{Classes: classes}); err != nil {
+		t.Fatal(err)
+	}
+	f32 := filepath.Join(t.TempDir(), "images.f32")
+	if err := os.WriteFile(f32, unsafe.Slice((*byte)(unsafe.Pointer(&images[0])), len(images)*4), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(referencePython(t), filepath.Join("..", "scripts", "tf_savedmodel_check.py"), dir,
+		"--images", f32, "--n", strconv.Itoa(n), "--size", strconv.Itoa(m.Config().InputSize))
+	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2", "CUDA_VISIBLE_DEVICES=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tf_savedmodel_check.py: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var py struct {
+		Probs [][]float32 `json:"float_probabilities"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &py); err != nil {
+		t.Fatalf("python output: %v\n%s", err, out)
+	}
+	if len(py.Probs) != n {
+		t.Fatalf("python: %d rows of probabilities, want %d", len(py.Probs), n)
+	}
+	e := relErr(flatten(py.Probs), flatten(want))
+	t.Logf("%s export in Python vs Model.Predict: probabilities relative error %.3g (max prob %.3g)", m.Net().Name, e, slices.Max(want[0]))
+	if e > parityTol {
+		t.Errorf("%s export in Python: probabilities relative error %.3g > %g", m.Net().Name, e, parityTol)
+	}
+}
+
+// TestParityInceptionV3Training: inception_v3 at 160 px (the aux head's
+// pool leaves 2×2, Mixed_7c 3×3), batch 2, 5 classes: logits, then loss
+// (cross-entropy plus 0.4 × the AuxLogits cross-entropy), learning rate and
+// every variable, moving statistics included, after 1 and 3 momentum steps
+// against tf-slim's net trained in TensorFlow. Before that, fine-tuning for
+// 3 classes from the same checkpoint restores every variable but the heads
+// (Logits and AuxLogits), and restoring it whole into the 3-class model is
+// an error naming the file, a head variable and both shapes.
+func TestParityInceptionV3Training(t *testing.T) {
+	ref := runScriptReference(t, "slim_reference.py", "--arch", "inception_v3", "--input-size", "160", "--batch", "2",
+		"--classes", "5", "--steps", "3", "--formats", "v2")
+	ckpt := filepath.Join(ref.dir, "ckpt_v2")
+	m := newModel(t, ref.config())
+	if err := m.LoadAll(ckpt); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("fine-tune restore", func(t *testing.T) {
+		cfg := ref.config()
+		cfg.NumClasses, cfg.ForInference = 3, true
+		ft := newModel(t, cfg)
+		defer ft.Close()
+		heads := map[string][]float32{}
+		for _, v := range ft.Variables() {
+			if v.IsHead {
+				heads[v.Name], _, _ = ft.ReadVariable(v.Name)
+			}
+		}
+		if err := ft.LoadPretrained(ckpt); err != nil {
+			t.Fatal(err)
+		}
+		restored := 0
+		for _, v := range ft.Variables() {
+			got, _, _ := ft.ReadVariable(v.Name)
+			if v.IsHead != (strings.HasPrefix(v.Name, "InceptionV3/Logits/") || strings.HasPrefix(v.Name, "InceptionV3/AuxLogits/")) {
+				t.Errorf("%s: IsHead %v", v.Name, v.IsHead)
+			}
+			if v.IsHead {
+				if !slices.Equal(got, heads[v.Name]) {
+					t.Errorf("head %s changed by LoadPretrained", v.Name)
+				}
+				continue
+			}
+			want, _, _ := m.ReadVariable(v.Name)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s not restored", v.Name)
+			}
+			restored++
+		}
+		t.Logf("%d body variables restored, %d head variables kept", restored, len(heads))
+		err := ft.LoadAll(ckpt)
+		var ce *CheckpointError
+		if !errors.As(err, &ce) || ce.Expected == nil || ce.Found == nil {
+			t.Fatalf("LoadAll of a 5-class checkpoint into 3 classes: %v", err)
+		}
+		msg := err.Error()
+		for _, want := range []string{ckpt, ce.Variable, fmtShape(ce.Expected), fmtShape(ce.Found)} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("error %q lacks %q", msg, want)
+			}
+		}
+		if !strings.Contains(ce.Variable, "Logits/") || ce.Expected[len(ce.Expected)-1] != 3 || ce.Found[len(ce.Found)-1] != 5 {
+			t.Errorf("error names %s %v vs %v, want a head variable of 3 vs 5 classes", ce.Variable, ce.Expected, ce.Found)
+		}
+		t.Log(err)
+	})
+
+	checkLogits(t, m, ref, "v2")
+	checkTraining(t, m, ref)
+}
+
+// TestParityAlexNet: alexnet_v2 at 224 px (VALID 11×11/4 conv1, the fully
+// connected layers as convs) from a V2 checkpoint, one image, 1000 classes.
+func TestParityAlexNet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("alexnet_v2 at 224 px: skipped with -short")
+	}
+	ref := runScriptReference(t, "slim_reference.py", "--arch", "alexnet_v2", "--input-size", "224", "--batch", "1",
+		"--classes", "1000", "--formats", "v1,v2")
+	for _, f := range []string{"ckpt_v1", "ckpt_v2"} {
+		cfg := ref.config()
+		cfg.ForInference = true
+		m := newModel(t, cfg)
+		if err := m.LoadAll(filepath.Join(ref.dir, f)); err != nil {
+			t.Fatal(err)
+		}
+		checkLogits(t, m, ref, f)
+		m.Close()
+	}
+}
