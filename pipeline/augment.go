@@ -24,8 +24,8 @@ const (
 	// AugmentInception is TF-Slim inception_preprocessing's
 	// distorted_bounding_box_crop as torchvision's RandomResizedCrop has it:
 	// a rectangle of a random share of the image's area (uniform in
-	// InceptionArea) and a random aspect ratio (log-uniform in
-	// InceptionAspect), tried up to InceptionAttempts times until it fits,
+	// InceptionAreaMin..Max) and a random aspect ratio (log-uniform in
+	// InceptionAspectMin..Max), tried up to InceptionAttempts times until it fits,
 	// else the whole image cut to the aspect range (torchvision's
 	// fallback); resized to InputSize² (not keeping its aspect) and
 	// flipped with probability 0.5. StyleCrop only.
@@ -40,9 +40,9 @@ var AugmentNames = []string{string(AugmentNone), string(AugmentFlip), string(Aug
 // TF-Slim's inception_preprocessing draws area_range=(0.05, 1) with the
 // same aspect range and 100 attempts; the torchvision numbers are the ones
 // today's recipes quote.
-var (
-	InceptionArea   = [2]float64{0.08, 1}
-	InceptionAspect = [2]float64{3. / 4, 4. / 3}
+const (
+	InceptionAreaMin, InceptionAreaMax     = 0.08, 1.0
+	InceptionAspectMin, InceptionAspectMax = 3. / 4, 4. / 3
 )
 
 // InceptionAttempts is how many rectangles AugmentInception draws before it
@@ -97,9 +97,9 @@ func (p Preprocess) evalLike() bool {
 // aspect, then y and x when it fits.
 func inceptionCrop(w, h int, rng *rand.Rand) (x0, y0, cw, ch int) {
 	area := float64(w) * float64(h)
-	lr0, lr1 := math.Log(InceptionAspect[0]), math.Log(InceptionAspect[1])
+	lr0, lr1 := math.Log(InceptionAspectMin), math.Log(InceptionAspectMax)
 	for range InceptionAttempts {
-		target := area * (InceptionArea[0] + rng.Float64()*(InceptionArea[1]-InceptionArea[0]))
+		target := area * (InceptionAreaMin + rng.Float64()*(InceptionAreaMax-InceptionAreaMin))
 		ar := math.Exp(lr0 + rng.Float64()*(lr1-lr0))
 		cw = int(math.Round(math.Sqrt(target * ar)))
 		ch = int(math.Round(math.Sqrt(target / ar)))
@@ -112,10 +112,10 @@ func inceptionCrop(w, h int, rng *rand.Rand) (x0, y0, cw, ch int) {
 	// Fallback: the whole image, cut to the aspect range, centred.
 	in := float64(w) / float64(h)
 	switch {
-	case in < InceptionAspect[0]:
-		cw, ch = w, max(1, min(h, int(math.Round(float64(w)/InceptionAspect[0]))))
-	case in > InceptionAspect[1]:
-		ch, cw = h, max(1, min(w, int(math.Round(float64(h)*InceptionAspect[1]))))
+	case in < InceptionAspectMin:
+		cw, ch = w, max(1, min(h, int(math.Round(float64(w)/InceptionAspectMin))))
+	case in > InceptionAspectMax:
+		ch, cw = h, max(1, min(w, int(math.Round(float64(h)*InceptionAspectMax))))
 	default:
 		cw, ch = w, h
 	}

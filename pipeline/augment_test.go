@@ -58,9 +58,9 @@ func TestInceptionCropGolden(t *testing.T) {
 func inceptionAnalytic(w, h int) (areas, logAspects []float64) {
 	const n = 600
 	q := float64(w) / float64(h)
-	lr0, lr1 := math.Log(InceptionAspect[0]), math.Log(InceptionAspect[1])
+	lr0, lr1 := math.Log(InceptionAspectMin), math.Log(InceptionAspectMax)
 	for i := range n {
-		a := InceptionArea[0] + (float64(i)+0.5)/n*(InceptionArea[1]-InceptionArea[0])
+		a := InceptionAreaMin + (float64(i)+0.5)/n*(InceptionAreaMax-InceptionAreaMin)
 		for j := range n {
 			u := lr0 + (float64(j)+0.5)/n*(lr1-lr0)
 			if a*math.Exp(u) <= q && a*math.Exp(-u) <= 1/q {
