@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -374,5 +375,25 @@ func TestClusterValidate(t *testing.T) {
 	}
 	if err := (Cluster{Workers: []string{"a:1", "b:1"}, Task: 1}).Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestRemoteTargets: the lost task is read from TensorFlow's gRPC error
+// when every server still accepts connections (a task being killed).
+func TestRemoteTargets(t *testing.T) {
+	c := Cluster{Workers: []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}, Task: 0}
+	for _, tc := range []struct {
+		msg  string
+		want []int
+	}{
+		{"Additional GRPC error information from remote target /job:worker/replica:0/task:1 while calling /tensorflow.WorkerService/RecvBuf", []int{1}},
+		{"remote target /job:worker/replica:0/task:2 ... remote target /job:worker/replica:0/task:2", []int{2}},
+		{"From /job:worker/replica:0/task:0: remote target /job:worker/replica:0/task:0", nil},
+		{"remote target /job:worker/replica:0/task:7", nil},
+		{"deadline exceeded", nil},
+	} {
+		if got := remoteTargets(c, tc.msg); !slices.Equal(got, tc.want) {
+			t.Errorf("remoteTargets(%q) = %v, want %v", tc.msg, got, tc.want)
+		}
 	}
 }

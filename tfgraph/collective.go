@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,16 +116,55 @@ func (e *CollectiveError) Error() string {
 func (e *CollectiveError) Unwrap() error { return e.Err }
 
 // collectiveErr turns a failed collective's error into a CollectiveError
-// naming the tasks whose servers no longer accept connections.
+// naming the tasks whose servers no longer accept connections. A task that
+// was just killed may still hold its listening socket for a moment while
+// its connections already reset, so the probe is repeated a few times; if
+// every server still answers, the task TensorFlow's gRPC error names as
+// the failing remote target is the lost one.
 func (s *Server) collectiveErr(what string, err error) error {
-	lost := s.cluster.unreachable(func(addr string) error {
+	dial := func(addr string) error {
 		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 		if err == nil {
 			c.Close()
 		}
 		return err
-	})
+	}
+	var lost []int
+	for try := 0; try < lostProbes && len(lost) == 0; try++ {
+		if try > 0 {
+			time.Sleep(lostProbeGap)
+		}
+		lost = s.cluster.unreachable(dial)
+	}
+	if len(lost) == 0 {
+		lost = remoteTargets(s.cluster, err.Error())
+	}
 	return &CollectiveError{Op: what, Lost: describeTasks(s.cluster, lost), Err: tfErr(what, err)}
+}
+
+// lostProbes and lostProbeGap bound the search for a lost task after a
+// failed collective: about 3 s.
+const (
+	lostProbes   = 4
+	lostProbeGap = time.Second
+)
+
+// remoteTargetRE matches the task gRPC names in "from remote target
+// /job:worker/replica:0/task:N" when a call to it failed.
+var remoteTargetRE = regexp.MustCompile(`remote target /job:` + ClusterJob + `/replica:0/task:(\d+)`)
+
+// remoteTargets returns the tasks other than this one that msg names as
+// failing remote targets, in order, each once.
+func remoteTargets(c Cluster, msg string) []int {
+	var out []int
+	for _, m := range remoteTargetRE.FindAllStringSubmatch(msg, -1) {
+		i, err := strconv.Atoi(m[1])
+		if err != nil || i == c.Task || i < 0 || i >= len(c.Workers) || slices.Contains(out, i) {
+			continue
+		}
+		out = append(out, i)
+	}
+	return out
 }
 
 // AllReduce returns the mean (or sum) over every task of values, which must
