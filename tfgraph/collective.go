@@ -56,6 +56,36 @@ func (s *Server) AllReduceMean(sc *op.Scope, x tf.Output, timeout time.Duration)
 		op.CollectiveReduceV2TimeoutSeconds(float32(timeout.Seconds())))
 }
 
+// AllReduceMeanFused is AllReduceMean of every x of xs (float32, of the
+// static shapes given) through one collective: they are flattened into one
+// vector, reduced, and split back. A training step's gradients go through
+// it: one round trip per step instead of one per tensor, and one timeout
+// (TensorFlow starts a sleeping thread per timed collective that lives for
+// the whole timeout, which per tensor and step adds up to thousands).
+func (s *Server) AllReduceMeanFused(sc *op.Scope, xs []tf.Output, shapes [][]int64, timeout time.Duration) []tf.Output {
+	flat := make([]tf.Output, len(xs))
+	sizes := make([]int64, len(xs))
+	for i, x := range xs {
+		sizes[i] = 1
+		for _, d := range shapes[i] {
+			sizes[i] *= d
+		}
+		flat[i] = op.Reshape(sc.SubScope("flatten"), x, op.Const(sc.SubScope("flat_shape"), []int64{-1}))
+	}
+	all := op.ConcatV2(sc.SubScope("fuse"), flat, op.Const(sc.SubScope("fuse_axis"), int32(0)))
+	mean := s.AllReduceMean(sc, all, timeout)
+	parts := op.SplitV(sc.SubScope("unfuse"), mean, op.Const(sc.SubScope("sizes"), sizes), op.Const(sc.SubScope("unfuse_axis"), int32(0)), int64(len(xs)))
+	out := make([]tf.Output, len(xs))
+	for i, p := range parts {
+		shape := shapes[i]
+		if shape == nil {
+			shape = []int64{}
+		}
+		out[i] = op.Reshape(sc.SubScope("unflatten"), p, op.Const(sc.SubScope("shape"), shape))
+	}
+	return out
+}
+
 // AllReduceSum is AllReduceMean without the division.
 func (s *Server) AllReduceSum(sc *op.Scope, x tf.Output, timeout time.Duration) tf.Output {
 	n, g, k := s.collectiveArgs(sc)

@@ -365,11 +365,15 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 		// Each task's gradients are of its shard's mean loss: their mean
 		// over the tasks is the gradient of the global batch's mean loss.
 		as := s.SubScope("allreduce").WithDevice(c.cluster.Device(c.cluster.Task, "CPU:0"))
-		for i := range grads {
-			grads[i] = c.AllReduceMean(as.SubScope("grad"), grads[i], cfg.collectiveTimeout())
+		// The losses ride along with the gradients in one fused collective.
+		shapes := make([][]int64, 0, len(grads)+2)
+		for _, v := range train {
+			shapes = append(shapes, v.Shape)
 		}
-		m.trainLoss = c.AllReduceMean(as.SubScope("loss"), m.trainLoss, cfg.collectiveTimeout())
-		m.totalLoss = c.AllReduceMean(as.SubScope("total_loss"), m.totalLoss, cfg.collectiveTimeout())
+		xs := append(append([]tf.Output{}, grads...), m.trainLoss, m.totalLoss)
+		reduced := c.AllReduceMeanFused(as, xs, append(shapes, nil, nil), cfg.collectiveTimeout())
+		copy(grads, reduced)
+		m.trainLoss, m.totalLoss = reduced[len(grads)], reduced[len(grads)+1]
 	}
 	return m.buildUpdates(root, s, vs, train, grads, ls, tb.UpdatesIf, reg)
 }

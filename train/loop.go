@@ -198,7 +198,7 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 			l.headPhaseLogged = true
 			l.Log.Info("training only the head first (--head-epochs), the body in inference mode", "until_step", l.Model.Config().HeadSteps)
 		}
-		if !r.HeadOnly && r.Step == l.Model.Config().HeadSteps+1 {
+		if hs := l.Model.Config().HeadSteps; hs > 0 && !r.HeadOnly && r.Step == hs+1 {
 			l.Log.Info("head-only phase done: now training the layers --trainable names", "trainable", l.Opts.Trainable, "step", r.Step)
 		}
 		last = now

@@ -155,7 +155,8 @@ func compare(t *testing.T, want, got map[string][]float32, what string) {
 }
 
 // TestClusterPeerKilled: kill -9 of the non-chief mid-run makes the chief
-// exit non-zero by itself, naming the lost task.
+// exit non-zero by itself, naming the lost task; running both commands
+// again resumes from the chief's last checkpoint and finishes the run.
 func TestClusterPeerKilled(t *testing.T) {
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
@@ -163,7 +164,10 @@ func TestClusterPeerKilled(t *testing.T) {
 	addrs := loopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	args := strings.Replace(clusterArgs(data, filepath.Join(tmp, "run")), "--steps 4", "--steps 100000", 1) + " --cluster " + strings.Join(addrs, ",")
+	run := filepath.Join(tmp, "run")
+	const total = 300
+	args := strings.Replace(clusterArgs(data, run), "--steps 4", fmt.Sprintf("--steps %d --save-every-steps 2", total), 1)
+	args += " --cluster " + strings.Join(addrs, ",")
 	c0, e0 := tlearnProc(t, ctx, args+" --task 0")
 	c1 := exec.CommandContext(ctx, os.Args[0])
 	c1.Env = append(os.Environ(), "TLEARN_AS_MAIN=1", "TLEARN_ARGS="+args+" --task 1")
@@ -203,6 +207,47 @@ func TestClusterPeerKilled(t *testing.T) {
 	if !strings.Contains(last, "lost task 1 ("+addrs[1]+")") {
 		t.Errorf("the chief's message should name the lost task 1:\n%s", last)
 	}
+	before, err := tfgraph.LatestCheckpoint(run)
+	if err != nil {
+		t.Fatalf("no checkpoint left by the killed run: %v", err)
+	}
+
+	// Every task again, the same command (fresh ports: the killed run's
+	// servers may linger in TIME_WAIT).
+	again := loopbackAddrs(t, 2)
+	args = strings.Replace(args, strings.Join(addrs, ","), strings.Join(again, ","), 1)
+	r0, f0 := tlearnProc(t, ctx, args+" --task 0")
+	r1, f1 := tlearnProc(t, ctx, args+" --task 1")
+	if err0, err1 := r0.Wait(), r1.Wait(); err0 != nil || err1 != nil {
+		t.Fatalf("re-run: chief %v\n%s\ntask 1: %v\n%s", err0, f0.String(), err1, f1.String())
+	}
+	after, err := tfgraph.LatestCheckpoint(run)
+	if err != nil || !strings.HasSuffix(after, fmt.Sprintf("model.ckpt-%d", total)) {
+		t.Fatalf("re-run ended at checkpoint %q (%v), want model.ckpt-%d", after, err, total)
+	}
+	first := firstLoggedStep(f0.String())
+	t.Logf("killed run left %s; the re-run started at step %d and ended at %s", filepath.Base(before), first, filepath.Base(after))
+	if first <= 1 {
+		t.Errorf("the re-run's first step is %d: it did not resume from %s\n%s", first, before, f0.String())
+	}
+}
+
+// firstLoggedStep is the step of the first "step" log line of a tlearn
+// train log, 0 if there is none.
+func firstLoggedStep(log string) int {
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, "msg=step ") {
+			continue
+		}
+		var step int
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "step="); ok {
+				fmt.Sscan(v, &step)
+				return step
+			}
+		}
+	}
+	return 0
 }
 
 // TestClusterUsageErrors: a malformed TF_CONFIG, a task index out of range,
