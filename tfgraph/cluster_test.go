@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 // clusterTaskMain is one task: start the server, handshake with the
 // record of TLEARN_CLUSTER_RECORD, then per TLEARN_CLUSTER_MODE:
 // "reduce": all-reduce (mean and sum) [task+1, 10(task+1)] and print the
-// results as JSON; "hang": print "handshook" and wait to be killed.
+// results as JSON; "train:ARCH": trainTask; "hang": print "handshook" and
+// wait to be killed.
 func clusterTaskMain() int {
 	task, _ := strconv.Atoi(os.Getenv("TLEARN_CLUSTER_TASK"))
 	c := Cluster{Workers: strings.Split(os.Getenv("TLEARN_CLUSTER_WORKERS"), ","), Task: task}
@@ -50,8 +51,8 @@ func clusterTaskMain() int {
 	if err := srv.Handshake(record, timeout); err != nil {
 		return fail(err)
 	}
-	if os.Getenv("TLEARN_CLUSTER_MODE") == "train" {
-		return trainTask(srv)
+	if arch, ok := strings.CutPrefix(os.Getenv("TLEARN_CLUSTER_MODE"), "train:"); ok {
+		return trainTask(srv, arch)
 	}
 	if os.Getenv("TLEARN_CLUSTER_MODE") == "hang" {
 		fmt.Println("handshook")
@@ -74,11 +75,16 @@ func clusterTaskMain() int {
 	return 0
 }
 
-// clusterTrainConfig is the model of the training tests: vgg_mini, no
-// dropout, momentum with L2. seed differs between tasks to show that the
-// broadcast, not the seed, makes their initial weights equal.
-func clusterTrainConfig(seed int64) Config {
-	c := DefaultConfig("vgg_mini", 3)
+// clusterTrainConfig is the model of the training tests: arch (vgg_mini or
+// resnet_mini, whose batch norm is frozen: per-task batch statistics differ
+// from the global batch's), no dropout, momentum with L2. seed differs
+// between tasks to show that the broadcast, not the seed, makes their
+// initial weights equal.
+func clusterTrainConfig(arch string, seed int64) Config {
+	c := DefaultConfig(arch, 3)
+	if arch == "resnet_mini" {
+		c.BatchNorm = BatchNormFrozen
+	}
 	c.InputSize, c.DropoutKeep, c.Seed, c.Device, c.IntraOpThreads = 32, 1, seed, "cpu", 1
 	c.LearningRate, c.DecaySteps = 0.01, 10
 	return c
@@ -104,9 +110,9 @@ func clusterBatch(i int) ([]float32, []int32) {
 // trainTask builds the cluster model (task 1 with another seed), takes the
 // chief's variables, trains clusterTrainSteps on the global batches and
 // prints every model variable as JSON.
-func trainTask(srv *Server) int {
+func trainTask(srv *Server, arch string) int {
 	task := srv.Cluster().Task
-	cfg := clusterTrainConfig(int64(1 + 100*task))
+	cfg := clusterTrainConfig(arch, int64(1+100*task))
 	cfg.Cluster, cfg.CollectiveTimeout = srv, 20*time.Second
 	m, err := NewModel(cfg)
 	if err != nil {
@@ -144,17 +150,24 @@ func modelWeights(m *Model) map[string][]float32 {
 // TestClusterTrainMatchesSingleDevice: two tasks, each training on its half
 // of every global batch with all-reduced gradients, from the chief's
 // broadcast variables (task 1 was initialised with another seed), end with
-// the weights of one model trained on the whole global batches.
+// the weights of one model trained on the whole global batches: vgg_mini,
+// and resnet_mini with frozen batch norm.
 func TestClusterTrainMatchesSingleDevice(t *testing.T) {
+	for _, arch := range []string{"vgg_mini", "resnet_mini"} {
+		t.Run(arch, func(t *testing.T) { clusterMatchesSingleDevice(t, arch) })
+	}
+}
+
+func clusterMatchesSingleDevice(t *testing.T, arch string) {
 	workers := freePorts(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var ps []*taskProc
 	for i := range workers {
-		ps = append(ps, startTask(t, ctx, workers, i, "train", sameRecord, 30*time.Second))
+		ps = append(ps, startTask(t, ctx, workers, i, "train:"+arch, sameRecord, 30*time.Second))
 	}
 
-	m, err := NewModel(clusterTrainConfig(1))
+	m, err := NewModel(clusterTrainConfig(arch, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
