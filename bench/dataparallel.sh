@@ -12,4 +12,4 @@ export CGO_ENABLED=1 CGO_CFLAGS="-I$D/include" CGO_LDFLAGS="-L$D/lib -Wl,-rpath,
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(-benchtime=20x -count=3)
-go test -run '^$' -bench 'BenchmarkDataParallel' "${args[@]}" ./tfgraph/ 2>&1 | grep -E '^(Benchmark|goos|goarch|cpu|ok|FAIL)'
+go test -run '^$' -bench 'BenchmarkDataParallel|BenchmarkClusterTwoProcesses' "${args[@]}" ./tfgraph/ 2>&1 | grep -E '^(Benchmark|goos|goarch|cpu|ok|FAIL)'

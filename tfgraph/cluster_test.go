@@ -30,8 +30,8 @@ func TestMain(m *testing.M) {
 // clusterTaskMain is one task: start the server, handshake with the
 // record of TLEARN_CLUSTER_RECORD, then per TLEARN_CLUSTER_MODE:
 // "reduce": all-reduce (mean and sum) [task+1, 10(task+1)] and print the
-// results as JSON; "train:ARCH": trainTask; "hang": print "handshook" and
-// wait to be killed.
+// results as JSON; "train:ARCH": trainTask; "bench:STEPS:BATCH": benchTask;
+// "hang": print "handshook" and wait to be killed.
 func clusterTaskMain() int {
 	task, _ := strconv.Atoi(os.Getenv("TLEARN_CLUSTER_TASK"))
 	c := Cluster{Workers: strings.Split(os.Getenv("TLEARN_CLUSTER_WORKERS"), ","), Task: task}
@@ -53,6 +53,9 @@ func clusterTaskMain() int {
 	}
 	if arch, ok := strings.CutPrefix(os.Getenv("TLEARN_CLUSTER_MODE"), "train:"); ok {
 		return trainTask(srv, arch)
+	}
+	if spec, ok := strings.CutPrefix(os.Getenv("TLEARN_CLUSTER_MODE"), "bench:"); ok {
+		return benchTask(srv, spec)
 	}
 	if os.Getenv("TLEARN_CLUSTER_MODE") == "hang" {
 		fmt.Println("handshook")
@@ -212,7 +215,7 @@ func clusterMatchesSingleDevice(t *testing.T, arch string) {
 }
 
 // freePorts returns n loopback addresses whose ports were free a moment ago.
-func freePorts(t *testing.T, n int) []string {
+func freePorts(t testing.TB, n int) []string {
 	t.Helper()
 	var ls []net.Listener
 	var out []string
@@ -238,7 +241,7 @@ type taskProc struct {
 
 // startTask starts task i of workers as a subprocess of the test binary,
 // killed at the latest when ctx ends.
-func startTask(t *testing.T, ctx context.Context, workers []string, i int, mode string, record map[string]string, timeout time.Duration) *taskProc {
+func startTask(t testing.TB, ctx context.Context, workers []string, i int, mode string, record map[string]string, timeout time.Duration) *taskProc {
 	t.Helper()
 	rec, _ := json.Marshal(record)
 	p := &taskProc{lines: make(chan string, 16)}
