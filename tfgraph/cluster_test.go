@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlearn/tlearn/internal/testenv"
 )
 
 // TestMain lets the test binary act as one task of a cluster
@@ -191,21 +192,9 @@ func clusterMatchesSingleDevice(t *testing.T, arch string) {
 		if err := json.Unmarshal([]byte(p.stdout.String()), &got); err != nil {
 			t.Fatalf("task %d output: %v", i, err)
 		}
-		worst, at := 0.0, ""
-		for name, w := range want {
-			g := got[name]
-			if len(g) != len(w) {
-				t.Fatalf("task %d %s: %d values, want %d", i, name, len(g), len(w))
-			}
-			var num, den float64
-			for k := range w {
-				d := float64(g[k] - w[k])
-				num += d * d
-				den += float64(w[k]) * float64(w[k])
-			}
-			if r := math.Sqrt(num / max(den, 1e-30)); r > worst {
-				worst, at = r, name
-			}
+		worst, at, err := testenv.WorstRelDiff(want, got)
+		if err != nil {
+			t.Fatalf("task %d: %v", i, err)
 		}
 		t.Logf("task %d: worst relative difference to one device %.3g (%s)", i, worst, at)
 		if worst > 1e-4 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tlearn/tlearn/internal/testdata"
+	"github.com/tlearn/tlearn/internal/testenv"
 	"github.com/tlearn/tlearn/tfgraph"
 )
 
@@ -133,20 +133,9 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 // (L2 over each tensor), logging the worst tensor.
 func compare(t *testing.T, want, got map[string][]float32, what string) {
 	t.Helper()
-	worst, at := 0.0, ""
-	for name, w := range want {
-		g := got[name]
-		if len(g) != len(w) {
-			t.Fatalf("%s: %d values, want %d", name, len(g), len(w))
-		}
-		var num, den float64
-		for k := range w {
-			d := float64(g[k] - w[k])
-			num, den = num+d*d, den+float64(w[k])*float64(w[k])
-		}
-		if r := math.Sqrt(num / max(den, 1e-30)); r > worst {
-			worst, at = r, name
-		}
+	worst, at, err := testenv.WorstRelDiff(want, got)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 	t.Logf("%s: worst relative difference %.3g (%s) over %d tensors", what, worst, at, len(want))
 	if worst > 1e-4 {
