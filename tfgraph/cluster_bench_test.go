@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlearn/tlearn/internal/testenv"
 )
 
 // benchConfig is the model of the data-parallel benchmarks: vgg_mini at 64
@@ -88,7 +90,7 @@ func BenchmarkClusterTwoProcesses(b *testing.B) {
 		b.Run(fmt.Sprintf("two_processes/batch%d", batch), func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
-			workers := freePorts(b, 2)
+			workers := testenv.LoopbackAddrs(b, 2)
 			mode := fmt.Sprintf("bench:%d:%d", b.N, batch)
 			ps := []*taskProc{startTask(b, ctx, workers, 0, mode, sameRecord, time.Minute), startTask(b, ctx, workers, 1, mode, sameRecord, time.Minute)}
 			var ms float64

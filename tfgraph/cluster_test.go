@@ -163,7 +163,7 @@ func TestClusterTrainMatchesSingleDevice(t *testing.T) {
 }
 
 func clusterMatchesSingleDevice(t *testing.T, arch string) {
-	workers := freePorts(t, 2)
+	workers := testenv.LoopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var ps []*taskProc
@@ -201,25 +201,6 @@ func clusterMatchesSingleDevice(t *testing.T, arch string) {
 			t.Errorf("task %d: weights differ from one device's by %.3g relative (%s)", i, worst, at)
 		}
 	}
-}
-
-// freePorts returns n loopback addresses whose ports were free a moment ago.
-func freePorts(t testing.TB, n int) []string {
-	t.Helper()
-	var ls []net.Listener
-	var out []string
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
 }
 
 type taskProc struct {
@@ -271,7 +252,7 @@ var sameRecord = map[string]string{"arch": "vgg_mini", "batch": "8", "seed": "1"
 // flags gathered), then all-reduce a mean and a sum: both get the same
 // exact results.
 func TestClusterAllReduceBroadcast(t *testing.T) {
-	workers := freePorts(t, 2)
+	workers := testenv.LoopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var ps []*taskProc
@@ -299,7 +280,7 @@ func TestClusterAllReduceBroadcast(t *testing.T) {
 // TestClusterHandshakeMismatch: a task started with another batch and seed
 // is refused with the settings that differ; the chief names the task.
 func TestClusterHandshakeMismatch(t *testing.T) {
-	workers := freePorts(t, 2)
+	workers := testenv.LoopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	other := map[string]string{"arch": "vgg_mini", "batch": "16", "seed": "2"}
@@ -321,7 +302,7 @@ func TestClusterHandshakeMismatch(t *testing.T) {
 // handshake; the chief's all-reduce fails with an error naming the lost
 // task instead of waiting for it.
 func TestClusterPeerKilled(t *testing.T) {
-	workers := freePorts(t, 2)
+	workers := testenv.LoopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p0 := startTask(t, ctx, workers, 0, "reduce", sameRecord, 10*time.Second)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,26 +16,6 @@ import (
 	"github.com/tlearn/tlearn/internal/testenv"
 	"github.com/tlearn/tlearn/tfgraph"
 )
-
-// loopbackAddrs returns n 127.0.0.1 addresses whose ports were free a
-// moment ago.
-func loopbackAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var ls []net.Listener
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
-}
 
 // tlearnProc starts the test binary as `tlearn ARGS` (TensorFlow servers
 // cannot be stopped: every one lives in a process that ends by itself),
@@ -75,7 +54,7 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cluster := func(args func(out string) string) {
-		addrs := loopbackAddrs(t, 2)
+		addrs := testenv.LoopbackAddrs(t, 2)
 		c0, e0 := tlearnProc(t, ctx, args(chief)+" --cluster "+strings.Join(addrs, ",")+" --task 0")
 		tfConfig := fmt.Sprintf(`{"cluster": {"worker": ["%s", "%s"]}, "task": {"type": "worker", "index": 1}}`, addrs[0], addrs[1])
 		c1, e1 := tlearnProc(t, ctx, args(other), "TF_CONFIG="+tfConfig)
@@ -150,7 +129,7 @@ func TestClusterPeerKilled(t *testing.T) {
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
 	testdata.Folders(t, data, 3, 12, 40, 5)
-	addrs := loopbackAddrs(t, 2)
+	addrs := testenv.LoopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	run := filepath.Join(tmp, "run")
@@ -203,7 +182,7 @@ func TestClusterPeerKilled(t *testing.T) {
 
 	// Every task again, the same command (fresh ports: the killed run's
 	// servers may linger in TIME_WAIT).
-	again := loopbackAddrs(t, 2)
+	again := testenv.LoopbackAddrs(t, 2)
 	args = strings.Replace(args, strings.Join(addrs, ","), strings.Join(again, ","), 1)
 	r0, f0 := tlearnProc(t, ctx, args+" --task 0")
 	r1, f1 := tlearnProc(t, ctx, args+" --task 1")
@@ -272,7 +251,7 @@ func TestClusterCommandMismatch(t *testing.T) {
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
 	testdata.Folders(t, data, 3, 12, 40, 5)
-	addrs := loopbackAddrs(t, 2)
+	addrs := testenv.LoopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	args := clusterArgs(data, filepath.Join(tmp, "run")) + " --cluster " + strings.Join(addrs, ",")
