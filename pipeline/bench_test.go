@@ -128,7 +128,7 @@ func BenchmarkDecodeApply(b *testing.B) {
 				b.SetBytes(int64(len(data)))
 				b.ReportAllocs()
 				for b.Loop() {
-					if err := p.decodeApply(data, &rgb, mode, rng, dst, &r); err != nil {
+					if err := p.decodeApply(data, &rgb, mode, rng, dst, &r, true); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -99,7 +99,7 @@ const cropMargin = 2
 // resize reads is decoded. rng is used as by Apply.
 func (p Preprocess) DecodeApply(data []byte, mode Mode, rng *rand.Rand, dst []float32) error {
 	var r resampler
-	return p.decodeApply(data, nil, mode, rng, dst, &r)
+	return p.decodeApply(data, nil, mode, rng, dst, &r, true)
 }
 
 // decodeApply is decode + apply for the loader: with libjpeg it decodes
@@ -107,8 +107,10 @@ func (p Preprocess) DecodeApply(data []byte, mode Mode, rng *rand.Rand, dst []fl
 // this file); otherwise, and for other formats, it is decodeInto + apply. The
 // random draws are the same in both cases (geometry is drawn once, for the
 // full-size upright image), so a run's crops and flips do not depend on the
-// build.
-func (p Preprocess) decodeApply(data []byte, buf *RGB, mode Mode, rng *rand.Rand, dst []float32, r *resampler) error {
+// build. With scale false a JPEG is always decoded at full scale
+// (LoaderOptions.FullScaleJPEG); the cropped decode is kept, since it is
+// bit-identical to a full decode inside the crop.
+func (p Preprocess) decodeApply(data []byte, buf *RGB, mode Mode, rng *rand.Rand, dst []float32, r *resampler, scale bool) error {
 	cfg, format, err := decodeHeader(data)
 	if err != nil {
 		return err
@@ -135,7 +137,10 @@ func (p Preprocess) decodeApply(data []byte, buf *RGB, mode Mode, rng *rand.Rand
 		w, h = h, w
 	}
 	full := p.geometry(w, h, mode, rng)
-	g, d := full, jpegScale(full)
+	g, d := full, 1
+	if scale {
+		d = jpegScale(full)
+	}
 	if d > 1 {
 		sw, sh := ceilDiv(w, d), ceilDiv(h, d)
 		if mode == Eval || p.evalLike() {

@@ -60,6 +60,13 @@ type LoaderOptions struct {
 	DropRemainder bool
 	// Seed drives shuffling and augmentation.
 	Seed int64
+	// FullScaleJPEG turns off reduced-scale JPEG decoding (libjpeg build):
+	// every JPEG is decoded at full scale, then cropped and resized, as in
+	// the pure-Go build. The default (false) decodes at DCT scale 1/2, 1/4
+	// or 1/8 when the crop is downscaled by at least 2× (jpegscale.go),
+	// which is what the exported serving_default graph does too; true is
+	// for measuring what that scaling changes (--jpeg-scale full).
+	FullScaleJPEG bool
 }
 
 // Loader decodes and preprocesses samples in parallel into batches. One
@@ -476,7 +483,7 @@ func (l *Loader) loadFile(w *worker, path string, epoch, pos int, salt uint64, d
 		w.pcg.Seed(uint64(l.opts.Seed), mix(uint64(epoch), uint64(pos), salt))
 		rng = w.rng
 	}
-	if err := l.p.decodeApply(data, &w.rgb, l.opts.Mode, rng, dst, &w.res); err != nil {
+	if err := l.p.decodeApply(data, &w.rgb, l.opts.Mode, rng, dst, &w.res, !l.opts.FullScaleJPEG); err != nil {
 		return reasonOf(err)
 	}
 	return ""
