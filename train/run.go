@@ -328,10 +328,10 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		return nil, err
 	}
 	pre := o.preprocess(norm)
-	if l.trainLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.Batch, Workers: o.Workers, Mode: pipeline.Train, Shuffle: true, DropRemainder: true, Seed: o.Seed}); err != nil {
+	if l.trainLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.Batch, Workers: o.Workers, Mode: pipeline.Train, Shuffle: true, DropRemainder: true, Seed: o.Seed, FullScaleJPEG: o.FullScaleJPEG}); err != nil {
 		return nil, err
 	}
-	if l.valLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.ValBatch, Workers: o.Workers, Mode: pipeline.Eval}); err != nil {
+	if l.valLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.ValBatch, Workers: o.Workers, Mode: pipeline.Eval, FullScaleJPEG: o.FullScaleJPEG}); err != nil {
 		return nil, err
 	}
 	if l.Events, err = tfevents.NewWriter(o.Out); err != nil {

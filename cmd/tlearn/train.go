@@ -128,6 +128,7 @@ func trainFlags(d train.Options) []cli.Flag {
 		strFlag("precision", d.Precision, "fp32; bf16: oneDNN mixed precision, faster on CPUs with AMX/AVX512-BF16 (not GPUs); fp16: float16 on the GPU's tensor cores with dynamic loss scaling (on a CPU only emulated, slower). Weights stay float32"),
 		convFlag(),
 		intFlag("workers", d.Workers, "image decoding workers (0: all cores)"),
+		strFlag("jpeg-scale", "auto", "auto: the libjpeg build decodes a JPEG at DCT scale 1/2, 1/4 or 1/8 when its crop is at least 2, 4 or 8 times the input (faster); full: always at full scale, in training and validation (to measure what the scaling changes; not recorded in config.json)"),
 		strFlag("cluster", "", "data-parallel run over several processes or machines: every task's `HOST:PORT`, comma-separated, task 0 (the chief) first; each task runs the same command with its own --task (or TensorFlow's TF_CONFIG environment variable instead of both). --batch is the global batch, split evenly over the tasks; the chief restores, broadcasts the weights and alone writes --out"),
 		intFlag("task", 0, "this process's index in --cluster (0: the chief)"),
 	}
@@ -155,6 +156,12 @@ func trainOptions(c *cli.Context) (train.Options, error) {
 	o.Devices = c.String("devices")
 	o.Device, o.SoftPlacement, o.Threads, o.Workers = c.String("device"), c.Bool("soft-placement"), c.Int("threads"), c.Int("workers")
 	o.Precision, o.Conv = c.String("precision"), c.String("conv")
+	switch v := c.String("jpeg-scale"); v {
+	case "auto", "full":
+		o.FullScaleJPEG = v == "full"
+	default:
+		return o, fmt.Errorf("--jpeg-scale must be auto or full (got %q)", v)
+	}
 	o.Progress, o.TlearnVersion = c.App.ErrWriter, version
 	if err := train.ApplyRecipe(c.String("recipe"), &o, c.IsSet); err != nil {
 		return o, err
