@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 func clusterTaskMain() int {
 	task, _ := strconv.Atoi(os.Getenv("TLEARN_CLUSTER_TASK"))
 	c := Cluster{Workers: strings.Split(os.Getenv("TLEARN_CLUSTER_WORKERS"), ","), Task: task}
+	if v, ok := strings.CutPrefix(os.Getenv("TLEARN_CLUSTER_MODE"), "train:"); ok {
+		c.CPUs = len(clusterTrainConfig(v, 0).Devices)
+	}
 	timeout, _ := time.ParseDuration(os.Getenv("TLEARN_CLUSTER_TIMEOUT"))
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "task", task, "error:", err)
@@ -83,14 +86,28 @@ func clusterTaskMain() int {
 // resnet_mini, whose batch norm is frozen: per-task batch statistics differ
 // from the global batch's), no dropout, momentum with L2. seed differs
 // between tasks to show that the broadcast, not the seed, makes their
-// initial weights equal.
-func clusterTrainConfig(arch string, seed int64) Config {
+// initial weights equal. variant is the arch, optionally followed by
+// "/devices" (two replicas per task on virtual CPUs), "/head" (the first 2
+// steps train the head only) or "/fp16" (float16 emulation with loss
+// scaling).
+func clusterTrainConfig(variant string, seed int64) Config {
+	arch, extra, _ := strings.Cut(variant, "/")
 	c := DefaultConfig(arch, 3)
 	if arch == "resnet_mini" {
 		c.BatchNorm = BatchNormFrozen
 	}
 	c.InputSize, c.DropoutKeep, c.Seed, c.Device, c.IntraOpThreads = 32, 1, seed, "cpu", 1
 	c.LearningRate, c.DecaySteps = 0.01, 10
+	switch extra {
+	case "devices":
+		c.Device, c.Devices = "", []string{"cpu:0", "cpu:1"}
+	case "head":
+		c.HeadSteps = 2
+	case "fp16":
+		c.Precision = PrecisionFP16
+	case "fp16-replicas":
+		c.Precision, c.Device, c.Devices = PrecisionFP16, "", []string{"cpu:0", "cpu:1"}
+	}
 	return c
 }
 
@@ -158,20 +175,45 @@ func modelWeights(m *Model) map[string][]float32 {
 // and resnet_mini with frozen batch norm.
 func TestClusterTrainMatchesSingleDevice(t *testing.T) {
 	for _, arch := range []string{"vgg_mini", "resnet_mini"} {
-		t.Run(arch, func(t *testing.T) { clusterMatchesSingleDevice(t, arch) })
+		t.Run(arch, func(t *testing.T) { clusterMatchesSingleDevice(t, arch, arch, 1e-4) })
 	}
 }
 
-func clusterMatchesSingleDevice(t *testing.T, arch string) {
+// TestClusterDevicesPerTask: two tasks with two replicas each (virtual
+// CPUs of each task's server), a quarter of every global batch per replica,
+// end with the weights of one device trained on the whole batches.
+func TestClusterDevicesPerTask(t *testing.T) {
+	clusterMatchesSingleDevice(t, "vgg_mini/devices", "vgg_mini", 1e-4)
+}
+
+// TestClusterHeadPhase: a cluster run whose first 2 of 3 steps train the
+// head only (all-reduced head gradients) ends with the weights of one
+// device's run with the same head phase.
+func TestClusterHeadPhase(t *testing.T) {
+	clusterMatchesSingleDevice(t, "vgg_mini/head", "vgg_mini/head", 1e-4)
+}
+
+// TestClusterFP16: with fp16 loss scaling the tasks all-reduce the scaled
+// gradients and agree on every skip: they end with the weights of one
+// process training two replicas in fp16 on the same halves of the batches.
+// (Not one device on whole batches: float16 rounds, and overflows, a
+// half-batch's mean-loss gradients differently from the whole batch's.)
+func TestClusterFP16(t *testing.T) {
+	clusterMatchesSingleDevice(t, "vgg_mini/fp16", "vgg_mini/fp16-replicas", 1e-4)
+}
+
+// clusterMatchesSingleDevice trains variant on two tasks and reference on
+// one device, the same global batches, and compares every variable.
+func clusterMatchesSingleDevice(t *testing.T, variant, reference string, tol float64) {
 	workers := testenv.LoopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var ps []*taskProc
 	for i := range workers {
-		ps = append(ps, startTask(t, ctx, workers, i, "train:"+arch, sameRecord, 30*time.Second))
+		ps = append(ps, startTask(t, ctx, workers, i, "train:"+variant, sameRecord, 30*time.Second))
 	}
 
-	m, err := NewModel(clusterTrainConfig(arch, 1))
+	m, err := NewModel(clusterTrainConfig(reference, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +239,7 @@ func clusterMatchesSingleDevice(t *testing.T, arch string) {
 			t.Fatalf("task %d: %v", i, err)
 		}
 		t.Logf("task %d: worst relative difference to one device %.3g (%s)", i, worst, at)
-		if worst > 1e-4 {
+		if worst > tol {
 			t.Errorf("task %d: weights differ from one device's by %.3g relative (%s)", i, worst, at)
 		}
 	}

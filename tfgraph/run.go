@@ -212,9 +212,6 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	if m.stepAfter == (tf.Output{}) {
 		return StepResult{}, fmt.Errorf("train step: model was built ForInference")
 	}
-	if r := len(m.devices); r > 0 && n%r != 0 {
-		return StepResult{}, fmt.Errorf("train step: batch of %d does not split evenly over %d devices", n, r)
-	}
 	if c := m.cfg.Cluster; c != nil {
 		// A cluster model is given the global batch and trains on its
 		// task's shard, a contiguous slice: the shards' mean gradient is the
@@ -228,6 +225,9 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 			return StepResult{}, fmt.Errorf("train step: %d floats and %d labels for a global batch of %d", len(images), len(labels), n)
 		}
 		images, labels, n = images[task*per*px:(task+1)*per*px], labels[task*per:(task+1)*per], per
+	}
+	if r := len(m.devices); r > 0 && n%r != 0 {
+		return StepResult{}, fmt.Errorf("train step: batch of %d does not split evenly over %d devices", n, r)
 	}
 	f, err := m.feeds(images, labels, n)
 	if err != nil {
