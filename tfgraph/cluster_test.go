@@ -112,8 +112,8 @@ func clusterBatch(i int) ([]float32, []int32) {
 }
 
 // trainTask builds the cluster model (task 1 with another seed), takes the
-// chief's variables, trains clusterTrainSteps on the global batches and
-// prints every model variable as JSON.
+// chief's variables, trains clusterTrainSteps on its shards of the global
+// batches and prints every model variable as JSON.
 func trainTask(srv *Server, arch string) int {
 	task := srv.Cluster().Task
 	cfg := clusterTrainConfig(arch, int64(1+100*task))
@@ -130,13 +130,23 @@ func trainTask(srv *Server, arch string) int {
 	}
 	for i := 0; i < clusterTrainSteps; i++ {
 		img, lab := clusterBatch(i)
-		if _, err := m.TrainStep(img, lab, clusterGlobalBatch); err != nil {
+		img, lab, n := taskShard(img, lab, 32, srv.Cluster())
+		if _, err := m.TrainStep(img, lab, n); err != nil {
 			fmt.Fprintln(os.Stderr, "task", task, "error:", err)
 			return 1
 		}
 	}
 	json.NewEncoder(os.Stdout).Encode(modelWeights(m))
 	return 0
+}
+
+// taskShard is c's task's part of a global batch of S-pixel images, the
+// contiguous slice a sharded pipeline.Loader yields: what a cluster model
+// trains on.
+func taskShard(img []float32, lab []int32, S int, c Cluster) ([]float32, []int32, int) {
+	per, px := len(lab)/c.Size(), S*S*3
+	lo := c.Task * per
+	return img[lo*px : (lo+per)*px], lab[lo : lo+per], per
 }
 
 func modelWeights(m *Model) map[string][]float32 {

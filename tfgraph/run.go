@@ -207,26 +207,18 @@ func (m *Model) feeds(images []float32, labels []int32, n int) (map[tf.Output]*t
 // TrainStep runs one optimizer update on the first n images (NHWC float32,
 // n*S*S*3 values) and labels in one Session.Run and returns the batch loss
 // (computed before the update) and the new global step.
+//
+// A cluster model (Config.Cluster) is given only its task's shard of the
+// global batch — the task's contiguous global/tasks positions, as a
+// pipeline.Loader with a Shard yields them — and every task must give the
+// same n: the gradients and losses are averaged over the tasks, so the
+// update is the global batch's.
 func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, error) {
 	if m.stepAfter == (tf.Output{}) {
 		return StepResult{}, fmt.Errorf("train step: model was built ForInference")
 	}
 	if r := len(m.devices); r > 0 && n%r != 0 {
 		return StepResult{}, fmt.Errorf("train step: batch of %d does not split evenly over %d devices", n, r)
-	}
-	if c := m.cfg.Cluster; c != nil {
-		// A cluster model is given the global batch and trains on its
-		// task's shard, a contiguous slice: the shards' mean gradient is the
-		// global batch's.
-		k, task := c.cluster.Size(), c.cluster.Task
-		if n%k != 0 {
-			return StepResult{}, fmt.Errorf("train step: global batch of %d does not split over %d tasks", n, k)
-		}
-		per, px := n/k, m.cfg.InputSize*m.cfg.InputSize*3
-		if len(images) < n*px || len(labels) < n {
-			return StepResult{}, fmt.Errorf("train step: %d floats and %d labels for a global batch of %d", len(images), len(labels), n)
-		}
-		images, labels, n = images[task*per*px:(task+1)*per*px], labels[task*per:(task+1)*per], per
 	}
 	f, err := m.feeds(images, labels, n)
 	if err != nil {

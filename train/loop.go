@@ -46,7 +46,7 @@ type StepInfo struct {
 	Loss      float64 // cross-entropy of the batch
 	TotalLoss float64 // plus weight decay
 	LR        float64
-	Images    int
+	Images    int           // of the global batch (in a cluster, every task's shard)
 	StepTime  time.Duration // wall time since the previous step ended (includes waiting for data)
 	InputWait time.Duration // part of StepTime spent waiting for the batch (see inputwait.go)
 	// LossScale is the step's loss scale (fp16 only, else 0); Skipped says
@@ -180,7 +180,7 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 		}
 		epoch := b.Epoch
 		r, err := l.Model.TrainStep(b.Images, b.Labels, b.N)
-		n := b.N
+		n := b.N * max(1, l.Opts.shard().Count) // the global batch: every shard is full
 		l.trainLoader.Release(b)
 		if err != nil {
 			return Failed, fmt.Errorf("train step %d: %w", l.Step+1, err)
