@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -245,7 +246,11 @@ func (l *Loop) reportBad(failed []pipeline.BadFile) error {
 }
 
 // Validate runs the model over the whole validation split, with the
-// weights' moving averages when the run keeps them (--ema).
+// weights' moving averages when the run keeps them (--ema). In a cluster
+// each task evaluates its own contiguous block of the split and the sums
+// (loss, top-1, top-5, images, failures) are all-reduced, so every task
+// gets the whole split's numbers, the ones one device computes (the loss up
+// to float summation order), in 1/tasks of the time.
 func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	if len(l.Data.Val) == 0 {
 		return nil, nil
@@ -263,7 +268,11 @@ func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	res := &ValResult{Step: l.Step}
 	var lossSum float64
 	var top1, top5 int
-	for b, err := range l.valLoader.Epoch(ctx, l.Data.Val, 0, 0) {
+	val := l.Data.Val
+	if sh := l.Opts.shard(); sh.Count > 1 {
+		val = val[len(val)*sh.Index/sh.Count : len(val)*(sh.Index+1)/sh.Count]
+	}
+	for b, err := range l.valLoader.Epoch(ctx, val, 0, 0) {
 		if err != nil {
 			return nil, err
 		}
@@ -287,6 +296,11 @@ func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	if srv := l.Opts.server; srv != nil {
+		if err := l.reduceValidation(srv, res, &lossSum, &top1, &top5); err != nil {
+			return nil, err
+		}
+	}
 	if res.N == 0 {
 		return nil, errors.New("validation: no readable image in the validation split")
 	}
@@ -294,4 +308,21 @@ func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	res.Top1 = float64(top1) / float64(res.N)
 	res.Top5 = float64(top5) / float64(res.N)
 	return res, nil
+}
+
+// reduceValidation sums one task's validation counts and loss over the
+// cluster's tasks, in place. The counts travel as float32, exact up to 2²⁴
+// images; the loss sum as two float32 (its value and its rounding error),
+// so it keeps about float64's precision.
+func (l *Loop) reduceValidation(srv *tfgraph.Server, res *ValResult, lossSum *float64, top1, top5 *int) error {
+	hi := float32(*lossSum)
+	lo := float32(*lossSum - float64(hi))
+	sums, err := srv.AllReduce([]float32{hi, lo, float32(*top1), float32(*top5), float32(res.N), float32(res.Failed)}, false,
+		cmp.Or(l.Opts.CollectiveTimeout, tfgraph.DefaultCollectiveTimeout))
+	if err != nil {
+		return fmt.Errorf("validation: %w", err)
+	}
+	*lossSum = float64(sums[0]) + float64(sums[1])
+	*top1, *top5, res.N, res.Failed = int(sums[2]), int(sums[3]), int(sums[4]), int(sums[5])
+	return nil
 }

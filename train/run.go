@@ -656,7 +656,7 @@ func clusterRecord(o *Options, ds *pipeline.Dataset, total int64) map[string]str
 	f := func(v any) string { return fmt.Sprint(v) }
 	return map[string]string{
 		"arch": o.Arch, "input-size": f(o.InputSize), "batch": f(o.Batch), "classes": classesDigest(ds.Classes),
-		"train images": f(len(ds.Train)), "seed": f(o.Seed), "steps": f(total), "trainable": o.Trainable,
+		"train images": f(len(ds.Train)), "val images": f(len(ds.Val)), "seed": f(o.Seed), "steps": f(total), "trainable": o.Trainable,
 		"batch-norm": o.BatchNorm, "optimizer": o.Optimizer, "lr": f(o.LR), "lr-end": f(o.LREnd), "schedule": o.Schedule,
 		"momentum": f(o.Momentum), "weight-decay": f(o.WeightDecay), "dropout-keep": f(o.DropoutKeep),
 		"margin": f(o.Margin), "preprocess": o.Style, "precision": o.Precision, "ema": f(o.EMA),
