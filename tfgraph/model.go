@@ -53,6 +53,10 @@ type Model struct {
 
 	save, restoreAll *tf.Operation
 	broadcast        *tf.Operation // cluster models: every variable := the chief's
+	// Cluster models: a number each task feeds with its step (0 by
+	// default) and its sum over the tasks, carried by the gradients'
+	// all-reduce (TrainStepNote).
+	note, noteSum tf.Output
 
 	// KeepCheckpoints is how many checkpoints SaveCheckpoint keeps (default 5).
 	KeepCheckpoints int
@@ -370,10 +374,14 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 		for _, v := range train {
 			shapes = append(shapes, v.Shape)
 		}
-		xs := append(append([]tf.Output{}, grads...), m.trainLoss, m.totalLoss)
-		reduced := c.AllReduceMeanFused(as, xs, append(shapes, nil, nil), cfg.collectiveTimeout())
+		// So does the tasks' note (TrainStepNote), free of an extra round trip.
+		ns := s.SubScope("note")
+		m.note = op.PlaceholderWithDefault(ns, op.Const(ns.SubScope("zero"), float32(0)), tf.ScalarShape())
+		xs := append(append([]tf.Output{}, grads...), m.trainLoss, m.totalLoss, m.note)
+		reduced := c.AllReduceMeanFused(as, xs, append(shapes, nil, nil, nil), cfg.collectiveTimeout())
 		copy(grads, reduced)
 		m.trainLoss, m.totalLoss = reduced[len(grads)], reduced[len(grads)+1]
+		m.noteSum = op.Mul(ns.SubScope("sum"), reduced[len(grads)+2], op.Const(ns.SubScope("tasks"), float32(c.cluster.Size())))
 	}
 	return m.buildUpdates(root, s, vs, train, grads, ls, tb.UpdatesIf, reg)
 }

@@ -34,6 +34,10 @@ type StepResult struct {
 	// full step (LearningRate·BodyLRMult), 0 in a head-only one.
 	HeadOnly         bool
 	LearningRateBody float32
+	// NoteSum is, for a cluster model, the sum over the tasks of the notes
+	// they gave TrainStepNote with this step (the same on every task); 0
+	// otherwise.
+	NoteSum float32
 }
 
 // EvalResult is the evaluation of one batch (eval path: no dropout).
@@ -214,6 +218,15 @@ func (m *Model) feeds(images []float32, labels []int32, n int) (map[tf.Output]*t
 // same n: the gradients and losses are averaged over the tasks, so the
 // update is the global batch's.
 func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, error) {
+	return m.TrainStepNote(images, labels, n, 0)
+}
+
+// TrainStepNote is TrainStep that, on a cluster model, also sums note over
+// the tasks in the step's own all-reduce, at no extra round trip
+// (StepResult.NoteSum): train notes the bad files a task met for the first
+// time, so that every task learns in the same step whether any did. On other
+// models note is ignored.
+func (m *Model) TrainStepNote(images []float32, labels []int32, n int, note float32) (StepResult, error) {
 	if m.stepAfter == (tf.Output{}) {
 		return StepResult{}, fmt.Errorf("train step: model was built ForInference")
 	}
@@ -226,10 +239,26 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	}
 	headOnly := m.at < m.cfg.HeadSteps
 	fetches := []tf.Output{m.trainLoss, m.totalLoss, m.lr, m.stepAfter, m.lrBody}
+	scaleAt, noteAt := -1, -1
 	if headOnly {
 		fetches = []tf.Output{m.headLoss, m.headTotal, m.lr, m.headStepAfter}
-	} else if m.lossScale != (tf.Output{}) {
-		fetches = append(fetches, m.lossScale, m.finite)
+	} else {
+		if m.lossScale != (tf.Output{}) {
+			scaleAt = len(fetches)
+			fetches = append(fetches, m.lossScale, m.finite)
+		}
+		if m.noteSum != (tf.Output{}) {
+			noteAt = len(fetches)
+			fetches = append(fetches, m.noteSum)
+			if note != 0 {
+				t, err := tf.NewTensor(note)
+				if err != nil {
+					freeTensors(f)
+					return StepResult{}, fmt.Errorf("train step: note: %w", err)
+				}
+				f[m.note] = t
+			}
+		}
 	}
 	out, err := m.sess.Run(f, fetches, nil)
 	freeTensors(f)
@@ -248,8 +277,11 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	if !headOnly {
 		r.LearningRateBody = out[4].Value().(float32)
 	}
-	if len(out) > 5 {
-		r.LossScale, r.Skipped = out[5].Value().(float32), !out[6].Value().(bool)
+	if scaleAt >= 0 {
+		r.LossScale, r.Skipped = out[scaleAt].Value().(float32), !out[scaleAt+1].Value().(bool)
+	}
+	if noteAt >= 0 {
+		r.NoteSum = out[noteAt].Value().(float32)
 	}
 	return r, nil
 }
