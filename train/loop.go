@@ -3,6 +3,7 @@ package train
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -176,15 +177,23 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 			}
 			return Failed, fmt.Errorf("input pipeline: %w", err)
 		}
-		if err := l.reportBad(b.Failed); err != nil {
+		fresh, err := l.reportBad(b.Failed)
+		if err != nil {
 			return Failed, err
 		}
 		epoch := b.Epoch
-		r, err := l.Model.TrainStep(b.Images, b.Labels, b.N)
+		// In a cluster the step also tells every task how many bad files
+		// the tasks met for the first time (each loads only its shard).
+		r, err := l.Model.TrainStepNote(b.Images, b.Labels, b.N, float32(len(fresh)))
 		n := b.N * max(1, l.Opts.shard().Count) // the global batch: every shard is full
 		l.trainLoader.Release(b)
 		if err != nil {
 			return Failed, fmt.Errorf("train step %d: %w", l.Step+1, err)
+		}
+		if r.NoteSum > 0 {
+			if err := l.shareBad(fresh); err != nil {
+				return Failed, err
+			}
 		}
 		if !finite(float64(r.TotalLoss)) {
 			return Failed, &NonFiniteLossError{Step: r.Step, Loss: float64(r.TotalLoss), LR: float64(r.LearningRate)}
@@ -227,8 +236,9 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 }
 
 // reportBad appends newly seen bad files to RUN_DIR/bad_files.txt at once, so
-// a crash loses none, and logs each once.
-func (l *Loop) reportBad(failed []pipeline.BadFile) error {
+// a crash loses none, logs each once (with attrs, e.g. the task that met
+// it), and returns them.
+func (l *Loop) reportBad(failed []pipeline.BadFile, attrs ...any) ([]pipeline.BadFile, error) {
 	var fresh []pipeline.BadFile
 	for _, f := range failed {
 		if !l.bad[f.Path] {
@@ -237,12 +247,51 @@ func (l *Loop) reportBad(failed []pipeline.BadFile) error {
 		}
 	}
 	if len(fresh) == 0 {
-		return nil
+		return nil, nil
 	}
 	for _, f := range fresh {
-		l.Log.Warn("skipping unreadable image", "path", f.Path, "reason", f.Reason)
+		l.Log.Warn("skipping unreadable image", append([]any{"path", f.Path, "reason", f.Reason}, attrs...)...)
 	}
-	return appendBadFiles(l.Opts.Out, fresh)
+	return fresh, appendBadFiles(l.Opts.Out, fresh)
+}
+
+// shareBad gathers the bad files every task of a cluster met for the first
+// time in this step (or validation), called on every task when the step's
+// note says some task met any: each task loads only its own shard, and the
+// chief records the others' so that RUN_DIR/bad_files.txt (and
+// Result.BadFiles) list every bad file of the run, as on one device.
+func (l *Loop) shareBad(fresh []pipeline.BadFile) error {
+	srv := l.Opts.server
+	mine, err := json.Marshal(fresh)
+	if err != nil {
+		return fmt.Errorf("share bad files: %w", err)
+	}
+	all, err := srv.GatherBytes(mine, l.collectiveTimeout())
+	if err != nil {
+		return fmt.Errorf("share bad files: %w", err)
+	}
+	if !l.Opts.Cluster.Chief() {
+		return nil
+	}
+	for task, data := range all {
+		if task == l.Opts.Cluster.Task || len(data) == 0 {
+			continue
+		}
+		var theirs []pipeline.BadFile
+		if err := json.Unmarshal(data, &theirs); err != nil {
+			return fmt.Errorf("share bad files: task %d's list: %w", task, err)
+		}
+		if _, err := l.reportBad(theirs, "task", task); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collectiveTimeout bounds the loop's own collectives (validation sums, bad
+// files) as the training step's.
+func (l *Loop) collectiveTimeout() time.Duration {
+	return cmp.Or(l.Opts.CollectiveTimeout, tfgraph.DefaultCollectiveTimeout)
 }
 
 // Validate runs the model over the whole validation split, with the
@@ -268,6 +317,7 @@ func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	res := &ValResult{Step: l.Step}
 	var lossSum float64
 	var top1, top5 int
+	var freshBad []pipeline.BadFile // met for the first time, to share in a cluster
 	val := l.Data.Val
 	if sh := l.Opts.shard(); sh.Count > 1 {
 		val = val[len(val)*sh.Index/sh.Count : len(val)*(sh.Index+1)/sh.Count]
@@ -276,9 +326,11 @@ func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := l.reportBad(b.Failed); err != nil {
+		fresh, err := l.reportBad(b.Failed)
+		if err != nil {
 			return nil, err
 		}
+		freshBad = append(freshBad, fresh...)
 		res.Failed += len(b.Failed)
 		if b.N > 0 {
 			r, err := l.Model.Evaluate(b.Images, b.Labels, b.N)
@@ -297,8 +349,14 @@ func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 		return nil, ctx.Err()
 	}
 	if srv := l.Opts.server; srv != nil {
-		if err := l.reduceValidation(srv, res, &lossSum, &top1, &top5); err != nil {
+		anyBad, err := l.reduceValidation(srv, res, &lossSum, &top1, &top5, len(freshBad))
+		if err != nil {
 			return nil, err
+		}
+		if anyBad {
+			if err := l.shareBad(freshBad); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if res.N == 0 {
@@ -311,18 +369,19 @@ func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 }
 
 // reduceValidation sums one task's validation counts and loss over the
-// cluster's tasks, in place. The counts travel as float32, exact up to 2²⁴
-// images; the loss sum as two float32 (its value and its rounding error),
-// so it keeps about float64's precision.
-func (l *Loop) reduceValidation(srv *tfgraph.Server, res *ValResult, lossSum *float64, top1, top5 *int) error {
+// cluster's tasks, in place, and says whether any task met bad files for
+// the first time (fresh: this task's count). The counts travel as float32,
+// exact up to 2²⁴ images; the loss sum as two float32 (its value and its
+// rounding error), so it keeps about float64's precision.
+func (l *Loop) reduceValidation(srv *tfgraph.Server, res *ValResult, lossSum *float64, top1, top5 *int, fresh int) (anyBad bool, err error) {
 	hi := float32(*lossSum)
 	lo := float32(*lossSum - float64(hi))
-	sums, err := srv.AllReduce([]float32{hi, lo, float32(*top1), float32(*top5), float32(res.N), float32(res.Failed)}, false,
-		cmp.Or(l.Opts.CollectiveTimeout, tfgraph.DefaultCollectiveTimeout))
+	sums, err := srv.AllReduce([]float32{hi, lo, float32(*top1), float32(*top5), float32(res.N), float32(res.Failed), float32(fresh)}, false,
+		l.collectiveTimeout())
 	if err != nil {
-		return fmt.Errorf("validation: %w", err)
+		return false, fmt.Errorf("validation: %w", err)
 	}
 	*lossSum = float64(sums[0]) + float64(sums[1])
 	*top1, *top5, res.N, res.Failed = int(sums[2]), int(sums[3]), int(sums[4]), int(sums[5])
-	return nil
+	return sums[6] > 0, nil
 }

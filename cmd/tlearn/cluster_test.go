@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,12 @@ func clusterArgs(data, out string) string {
 func TestClusterTrainTwoProcesses(t *testing.T) {
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
-	testdata.Folders(t, data, 3, 12, 40, 5)
+	classes := testdata.Folders(t, data, 3, 12, 40, 5)
+	for i := range 6 { // unreadable: replaced, and listed in bad_files.txt
+		if err := os.WriteFile(filepath.Join(data, classes[i%3], fmt.Sprintf("bad-%d.jpg", i)), []byte("not a jpeg"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	single, chief, other := filepath.Join(tmp, "single"), filepath.Join(tmp, "chief"), filepath.Join(tmp, "other")
 	var so, se strings.Builder
 	if code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(clusterArgs(data, single))...), &so, &se); code != 0 {
@@ -84,6 +90,12 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 		if !strings.Contains(log, fmt.Sprintf("positions=\"%d..%d of every global batch of 4\"", 2*task, 2*task+1)) {
 			t.Errorf("task %d does not log the shard it loads:\n%s", task, log)
 		}
+	}
+	// The bad files task 1 met in its shards reached the chief's
+	// bad_files.txt: it lists those of one device.
+	sameBadFiles(t, single, chief)
+	if !regexp.MustCompile(`skipping unreadable image.* task=1`).MatchString(chiefLog) {
+		t.Errorf("the chief logs no bad file met by task 1: the test data no longer exercise the sharing\n%s", chiefLog)
 	}
 
 	cfg := tfgraph.DefaultConfig("vgg_mini", 3)
@@ -124,6 +136,30 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 	}
 	cluster(longer)
 	compare(t, load(single, 6), load(chief, 6), "resumed: 2 processes vs one device")
+	sameBadFiles(t, single, chief)
+}
+
+// sameBadFiles fails unless the RUN_DIRs' bad_files.txt list the same
+// files (in any order: each task meets its own shard's), at least one.
+func sameBadFiles(t *testing.T, want, got string) {
+	t.Helper()
+	paths := func(dir string) []string {
+		b, err := os.ReadFile(filepath.Join(dir, "bad_files.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ps []string
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			p, _, _ := strings.Cut(line, "\t")
+			ps = append(ps, p)
+		}
+		slices.Sort(ps)
+		return ps
+	}
+	w, g := paths(want), paths(got)
+	if len(w) == 0 || !slices.Equal(w, g) {
+		t.Errorf("bad_files.txt: 2 processes list %q, one device %q", g, w)
+	}
 }
 
 // validationCounts is the first validation log line's top-1, top-5 and
