@@ -119,9 +119,10 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 	}
 	target := ""
 	if c := cfg.Cluster; c != nil {
-		// The session runs on this task's server, task 0 leading the
-		// collectives.
-		cp.Experimental = c.cluster.sessionConfig().Experimental
+		// The session runs on this task's server, on this task's devices
+		// only, task 0 leading the collectives.
+		sc := c.cluster.sessionConfig()
+		cp.Experimental, cp.DeviceFilters = sc.Experimental, sc.DeviceFilters
 		target = c.target
 	}
 	b, err := proto.Marshal(cp)

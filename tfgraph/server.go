@@ -51,10 +51,16 @@ func (c Cluster) Validate() error {
 }
 
 // sessionConfig is the ConfigProto shared by the server's default sessions
-// and the sessions tlearn opens on it: the collective group leader.
+// and the sessions tlearn opens on it: the collective group leader, and a
+// device filter of this task alone. Every tlearn graph runs on its own
+// task's devices and reaches the others only through collectives, whose
+// timeouts bound a lost task. Without the filter, each new session asks
+// every task for its devices first, with an RPC that waits for a dead task
+// forever.
 func (c Cluster) sessionConfig() *pb.ConfigProto {
 	return &pb.ConfigProto{
-		Experimental: &pb.ConfigProto_Experimental{CollectiveGroupLeader: c.Leader()},
+		DeviceFilters: []string{fmt.Sprintf("/job:%s/replica:0/task:%d", ClusterJob, c.Task)},
+		Experimental:  &pb.ConfigProto_Experimental{CollectiveGroupLeader: c.Leader()},
 	}
 }
 
