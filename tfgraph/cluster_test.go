@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 
 // clusterTaskMain is one task: start the server, handshake with the
 // record of TLEARN_CLUSTER_RECORD, then per TLEARN_CLUSTER_MODE:
-// "reduce": all-reduce (mean and sum) [task+1, 10(task+1)] and print the
+// "reduce": all-reduce (mean and sum) [task+1, 10(task+1)], gather byte strings, and print the
 // results as JSON; "train:ARCH": trainTask; "bench:STEPS:BATCH": benchTask;
 // "hang": print "handshook" and wait to be killed.
 func clusterTaskMain() int {
@@ -75,7 +75,20 @@ func clusterTaskMain() int {
 	if err != nil {
 		return fail(err)
 	}
-	json.NewEncoder(os.Stdout).Encode(map[string][]float32{"mean": mean, "sum": sum})
+	mine := []string{"chief", "task one, longer"}[task]
+	got, err := srv.GatherBytes([]byte(mine), timeout)
+	if err != nil {
+		return fail(err)
+	}
+	none, err := srv.GatherBytes(nil, timeout)
+	if err != nil {
+		return fail(err)
+	}
+	var gathered []string
+	for _, b := range append(got, none...) {
+		gathered = append(gathered, string(b))
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"mean": mean, "sum": sum, "gather": gathered})
 	if err := srv.Stop(); err != nil {
 		return fail(err)
 	}
@@ -129,8 +142,9 @@ func clusterBatch(i int) ([]float32, []int32) {
 }
 
 // trainTask builds the cluster model (task 1 with another seed), takes the
-// chief's variables, trains clusterTrainSteps on the global batches and
-// prints every model variable as JSON.
+// chief's variables, trains clusterTrainSteps on its shards of the global
+// batches (checking the steps' note sums) and prints every model variable
+// as JSON.
 func trainTask(srv *Server, arch string) int {
 	task := srv.Cluster().Task
 	cfg := clusterTrainConfig(arch, int64(1+100*task))
@@ -147,13 +161,29 @@ func trainTask(srv *Server, arch string) int {
 	}
 	for i := 0; i < clusterTrainSteps; i++ {
 		img, lab := clusterBatch(i)
-		if _, err := m.TrainStep(img, lab, clusterGlobalBatch); err != nil {
+		img, lab, n := taskShard(img, lab, 32, srv.Cluster())
+		// Notes task+1 times i (none at step 0): their sum is 3i everywhere.
+		r, err := m.TrainStepNote(img, lab, n, float32((task+1)*i))
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "task", task, "error:", err)
+			return 1
+		}
+		if r.NoteSum != float32(3*i) {
+			fmt.Fprintln(os.Stderr, "task", task, "error: step", i, "note sum", r.NoteSum, "want", 3*i)
 			return 1
 		}
 	}
 	json.NewEncoder(os.Stdout).Encode(modelWeights(m))
 	return 0
+}
+
+// taskShard is c's task's part of a global batch of S-pixel images, the
+// contiguous slice a sharded pipeline.Loader yields: what a cluster model
+// trains on.
+func taskShard(img []float32, lab []int32, S int, c Cluster) ([]float32, []int32, int) {
+	per, px := len(lab)/c.Size(), S*S*3
+	lo := c.Task * per
+	return img[lo*px : (lo+per)*px], lab[lo : lo+per], per
 }
 
 func modelWeights(m *Model) map[string][]float32 {
@@ -291,8 +321,8 @@ var sameRecord = map[string]string{"arch": "vgg_mini", "batch": "8", "seed": "1"
 
 // TestClusterAllReduceBroadcast: two tasks on 127.0.0.1, each its own
 // process and TensorFlow server, handshake (the chief's record broadcast,
-// flags gathered), then all-reduce a mean and a sum: both get the same
-// exact results.
+// flags gathered), then all-reduce a mean and a sum and gather byte strings
+// of different lengths (and empty ones): both get the same exact results.
 func TestClusterAllReduceBroadcast(t *testing.T) {
 	workers := testenv.LoopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -305,12 +335,14 @@ func TestClusterAllReduceBroadcast(t *testing.T) {
 		if err := p.wait(); err != nil {
 			t.Fatalf("task %d: %v\nstderr:\n%s", i, err, p.stderr.String())
 		}
-		var got map[string][]float32
+		var got map[string]any
 		if err := json.Unmarshal([]byte(p.stdout.String()), &got); err != nil {
 			t.Fatalf("task %d output %q: %v", i, p.stdout.String(), err)
 		}
-		// Tasks contribute [1,10] and [2,20]: mean [1.5,15]; sums [3,30,300].
-		want := map[string][]float32{"mean": {1.5, 15}, "sum": {3, 30, 300}}
+		// Tasks contribute [1,10] and [2,20]: mean [1.5,15]; sums [3,30,300];
+		// the gathers every task's string, then two empty ones.
+		want := map[string]any{"mean": []float32{1.5, 15}, "sum": []float32{3, 30, 300},
+			"gather": []string{"chief", "task one, longer", "", ""}}
 		for k, w := range want {
 			if fmt.Sprint(got[k]) != fmt.Sprint(w) {
 				t.Errorf("task %d %s = %v, want %v", i, k, got[k], w)

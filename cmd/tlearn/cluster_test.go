@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,11 +42,19 @@ func clusterArgs(data, out string) string {
 // TestClusterTrainTwoProcesses: two tlearn processes on 127.0.0.1 (task 1
 // through TF_CONFIG, the chief through --cluster/--task) end with the
 // weights and momentum slots of the same command run on one device, within
-// 1e-4 relative; the non-chief writes nothing into its --out.
+// 1e-4 relative (each task loading only its shard of every global batch,
+// augmented with the crops of one device); both log the shard they load and
+// the validation of one device (each validated half the split, the counts
+// all-reduced); the non-chief writes nothing into its --out.
 func TestClusterTrainTwoProcesses(t *testing.T) {
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
-	testdata.Folders(t, data, 3, 12, 40, 5)
+	classes := testdata.Folders(t, data, 3, 12, 40, 5)
+	for i := range 6 { // unreadable: replaced, and listed in bad_files.txt
+		if err := os.WriteFile(filepath.Join(data, classes[i%3], fmt.Sprintf("bad-%d.jpg", i)), []byte("not a jpeg"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	single, chief, other := filepath.Join(tmp, "single"), filepath.Join(tmp, "chief"), filepath.Join(tmp, "other")
 	var so, se strings.Builder
 	if code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(clusterArgs(data, single))...), &so, &se); code != 0 {
@@ -53,7 +63,7 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cluster := func(args func(out string) string) {
+	cluster := func(args func(out string) string) (chiefLog, otherLog string) {
 		addrs := testenv.LoopbackAddrs(t, 2)
 		c0, e0 := tlearnProc(t, ctx, args(chief)+" --cluster "+strings.Join(addrs, ",")+" --task 0")
 		tfConfig := fmt.Sprintf(`{"cluster": {"worker": ["%s", "%s"]}, "task": {"type": "worker", "index": 1}}`, addrs[0], addrs[1])
@@ -65,8 +75,28 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 		if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("task 1 wrote its --out %s: %v", other, err)
 		}
+		return e0.String(), e1.String()
 	}
-	cluster(func(out string) string { return clusterArgs(data, out) })
+	chiefLog, otherLog := cluster(func(out string) string { return clusterArgs(data, out) })
+	// Each task validated its half of the split; the all-reduced numbers
+	// are the whole split's, on both tasks, as on one device.
+	want := validationCounts(t, se.String())
+	for task, log := range []string{chiefLog, otherLog} {
+		if got := validationCounts(t, log); got != want {
+			t.Errorf("task %d validation: %s, one device: %s", task, got, want)
+		}
+	}
+	for task, log := range []string{chiefLog, otherLog} {
+		if !strings.Contains(log, fmt.Sprintf("positions=\"%d..%d of every global batch of 4\"", 2*task, 2*task+1)) {
+			t.Errorf("task %d does not log the shard it loads:\n%s", task, log)
+		}
+	}
+	// The bad files task 1 met in its shards reached the chief's
+	// bad_files.txt: it lists those of one device.
+	sameBadFiles(t, single, chief)
+	if !regexp.MustCompile(`skipping unreadable image.* task=1`).MatchString(chiefLog) {
+		t.Errorf("the chief logs no bad file met by task 1: the test data no longer exercise the sharing\n%s", chiefLog)
+	}
 
 	cfg := tfgraph.DefaultConfig("vgg_mini", 3)
 	cfg.InputSize, cfg.DropoutKeep, cfg.IntraOpThreads = 32, 1, 1
@@ -106,6 +136,41 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 	}
 	cluster(longer)
 	compare(t, load(single, 6), load(chief, 6), "resumed: 2 processes vs one device")
+	sameBadFiles(t, single, chief)
+}
+
+// sameBadFiles fails unless the RUN_DIRs' bad_files.txt list the same
+// files (in any order: each task meets its own shard's), at least one.
+func sameBadFiles(t *testing.T, want, got string) {
+	t.Helper()
+	paths := func(dir string) []string {
+		b, err := os.ReadFile(filepath.Join(dir, "bad_files.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ps []string
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			p, _, _ := strings.Cut(line, "\t")
+			ps = append(ps, p)
+		}
+		slices.Sort(ps)
+		return ps
+	}
+	w, g := paths(want), paths(got)
+	if len(w) == 0 || !slices.Equal(w, g) {
+		t.Errorf("bad_files.txt: 2 processes list %q, one device %q", g, w)
+	}
+}
+
+// validationCounts is the first validation log line's top-1, top-5 and
+// image count (the loss is left out: its float summation order differs).
+func validationCounts(t *testing.T, log string) string {
+	t.Helper()
+	m := regexp.MustCompile(`msg=validation .*(top1=\S+ top5=\S+) .*(images=\d+ failed=\d+)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no validation line in:\n%s", log)
+	}
+	return m[1] + " " + m[2]
 }
 
 // compare fails when got differs from want by more than 1e-4 relative

@@ -128,7 +128,7 @@ func trainFlags(d train.Options) []cli.Flag {
 		strFlag("precision", d.Precision, "fp32; bf16: oneDNN mixed precision, faster on CPUs with AMX/AVX512-BF16 (not GPUs); fp16: float16 on the GPU's tensor cores with dynamic loss scaling (on a CPU only emulated, slower). Weights stay float32"),
 		convFlag(),
 		intFlag("workers", d.Workers, "image decoding workers (0: all cores)"),
-		strFlag("cluster", "", "data-parallel run over several processes or machines: every task's `HOST:PORT`, comma-separated, task 0 (the chief) first; each task runs the same command with its own --task (or TensorFlow's TF_CONFIG environment variable instead of both). --batch is the global batch, split evenly over the tasks; the chief restores, broadcasts the weights and alone writes --out"),
+		strFlag("cluster", "", "data-parallel run over several processes or machines: every task's `HOST:PORT`, comma-separated, task 0 (the chief) first; each task runs the same command with its own --task (or TensorFlow's TF_CONFIG environment variable instead of both). --batch is the global batch, split evenly over the tasks, each of which decodes only its own shard of it and validates its part of the split; the chief restores, broadcasts the weights and alone writes --out"),
 		intFlag("task", 0, "this process's index in --cluster (0: the chief)"),
 	}
 }
