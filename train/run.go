@@ -614,18 +614,19 @@ const handshakeTimeout = 2 * time.Minute
 // RUN_DIR and needs neither the weights file nor the RUN_DIR.
 func joinCluster(o *Options) (done func(), err error) {
 	n := len(o.Cluster.Workers)
-	switch {
-	case o.Devices != "":
-		return nil, usage(fmt.Sprintf("--devices %s with a cluster: each task trains one replica on one device for now; drop --devices (or run one process with --devices)", o.Devices))
-	case o.HeadEpochs > 0:
-		return nil, usage("--head-epochs with a cluster is not supported yet: give --head-epochs 0")
-	case o.Precision == tfgraph.PrecisionFP16:
-		return nil, usage("--precision fp16 with a cluster is not supported yet: its loss scaling is per process")
+	devices, err := tfgraph.ResolveDevices(o.Devices)
+	if err != nil {
+		return nil, usage("--devices: " + err.Error())
 	}
 	if o.Batch%n != 0 {
 		return nil, usage(fmt.Sprintf("--batch %d is the global batch: it must split evenly over the %d tasks", o.Batch, n))
 	}
-	srv, err := tfgraph.StartServer(tfgraph.Cluster{Workers: o.Cluster.Workers, Task: o.Cluster.Task})
+	if d := len(devices); d > 0 && o.Batch%(n*d) != 0 {
+		return nil, usage(fmt.Sprintf("--batch %d is the global batch: it must split evenly over the %d tasks × %d devices of --devices %s; give a multiple of %d", o.Batch, n, d, o.Devices, n*d))
+	}
+	// A server's devices are fixed when it starts: the virtual CPUs of
+	// --devices cpu:0,cpu:1,… are created with it.
+	srv, err := tfgraph.StartServer(tfgraph.Cluster{Workers: o.Cluster.Workers, Task: o.Cluster.Task, CPUs: tfgraph.VirtualCPUs(devices)})
 	if err != nil {
 		return nil, usage(err.Error())
 	}
@@ -661,6 +662,7 @@ func clusterRecord(o *Options, ds *pipeline.Dataset, total int64) map[string]str
 		"momentum": f(o.Momentum), "weight-decay": f(o.WeightDecay), "dropout-keep": f(o.DropoutKeep),
 		"margin": f(o.Margin), "preprocess": o.Style, "precision": o.Precision, "ema": f(o.EMA),
 		"class-weights": o.ClassWeights, "tasks": f(len(o.Cluster.Workers)),
+		"head-epochs": f(o.HeadEpochs), "body-lr-mult": f(o.BodyLRMult), "clip-norm": f(o.ClipNorm), "label-smoothing": f(o.LabelSmoothing),
 	}
 }
 
