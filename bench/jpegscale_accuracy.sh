@@ -6,7 +6,7 @@
 # evaluates each model both ways on the same validation images, then prints
 # the per-image agreement of the two decodings.
 #
-#   bench/jpegscale_accuracy.sh SET_DIR WORK_DIR [SEED...]
+#   bench/jpegscale_accuracy.sh SET_DIR WORK_DIR [SEED...]   (from the repository root)
 #
 # needs bin/tlearn built with -tags libjpeg (make build) and $TLEARN_PYTHON
 # (Pillow) for the comparison.
