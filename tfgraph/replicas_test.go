@@ -45,6 +45,9 @@ func TestReplicasMatchOneDevice(t *testing.T) {
 		{"vgg_mini/head_phase", "vgg_mini", 3, 1e-4, func(c *Config) { c.HeadSteps, c.BodyLRMult = 1, &half }},
 		{"vgg_mini/clip_ema", "vgg_mini", 3, 1e-4, func(c *Config) { c.ClipNorm, c.EMADecay = 0.5, 0.9 }},
 		{"vgg_mini/smoothing_ema", "vgg_mini", 3, 1e-4, func(c *Config) { c.LabelSmoothing, c.EMADecay = 0.1, 0.9 }},
+		{"vgg_mini/collective", "vgg_mini", 3, 1e-4, func(c *Config) { c.ReduceGradients = CollectiveMeanGradients }},
+		{"resnet_mini/collective", "resnet_mini", 3, 1e-4, func(c *Config) { c.ReduceGradients = CollectiveMeanGradients }},
+		{"vgg_mini/addn", "vgg_mini", 3, 1e-4, func(c *Config) { c.ReduceGradients = MeanGradients }},
 		{"vgg_mini/fp16", "vgg_mini", 1, 1e-3, func(c *Config) { c.Precision, c.LossScale = PrecisionFP16, DefaultLossScale }},
 	} {
 		arch := tc.arch
