@@ -120,8 +120,9 @@ type Config struct {
 	// model they are this task's devices (virtual CPUs: Cluster.CPUs of its
 	// server), the replicas' mean gradient then averaged across the tasks.
 	Devices []string
-	// ReduceGradients combines the replicas' gradients (nil: MeanGradients,
-	// the in-process mean); a multi-process run sets one that all-reduces.
+	// ReduceGradients combines the replicas' gradients into the mean (nil:
+	// CollectiveMeanGradients on GPUs, MeanGradients on CPUs and in a
+	// cluster model; see replicas.go).
 	ReduceGradients GradientReducer
 	// Cluster, when set, makes the model one replica of a data-parallel
 	// cluster: its ops run on this task's Device through the server's
