@@ -111,6 +111,9 @@ def main():
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--formats", default="v1,v2")
+    p.add_argument("--beta-offset", type=float, default=0.0,
+                   help="added to every random batch-norm beta: a positive shift keeps most ReLUs in their linear "
+                        "part, taming the chaos of a deep batch-norm net at random initialisation (multi-step parity)")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     build, arg_scope = NETS[a.arch]
@@ -154,7 +157,11 @@ def main():
             # 260 variables of mobilenet_v2).
             phs = {name: tf1.placeholder(tf.float32, shapes[name]) for name in model_vars}
             assign = tf.group(*[v.assign(phs[name]) for name, v in model_vars.items()])
-            sess.run(assign, {phs[name]: random_value(rng, name, shapes[name]) for name in model_vars})
+            values = {name: random_value(rng, name, shapes[name]) for name in model_vars}
+            for name in values:
+                if name.endswith("/beta"):
+                    values[name] += np.float32(a.beta_offset)
+            sess.run(assign, {phs[name]: values[name] for name in model_vars})
             formats = a.formats.split(",")
             if "v1" in formats:
                 tf1.train.Saver(model_vars, write_version=tf1.train.SaverDef.V1).save(
