@@ -1,16 +1,21 @@
 package tfgraph
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"unsafe"
+
+	tf "github.com/wamuir/graft/tensorflow"
 )
 
 // Parity with real TensorFlow: scripts/tf_reference.py builds the same nets
@@ -216,17 +221,44 @@ func checkLogitsAndTraining(t *testing.T, ref *reference) {
 	}
 }
 
+// readVariables reads the named float32 variables of m in one session run,
+// as ReadVariable does one by one: every new set of fetches prunes and
+// optimises the whole graph, and a run per variable was most of a big net's
+// parity test (a minute for inception_v3's 388 variables).
+func readVariables(t testing.TB, m *Model, names []string) map[string][]float32 {
+	t.Helper()
+	fetch := make([]tf.Output, len(names))
+	for i, n := range names {
+		v, ok := m.byName[n]
+		if !ok {
+			t.Fatalf("no variable %q", n)
+		}
+		if v.DType != tf.Float {
+			t.Fatalf("variable %q: dtype %v, want float32", n, v.DType)
+		}
+		fetch[i] = v.Read
+	}
+	out, err := m.sess.Run(nil, fetch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make(map[string][]float32, len(names))
+	for i, n := range names {
+		var buf bytes.Buffer
+		if _, err := out[i].WriteContentsTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		vals[n] = make([]float32, buf.Len()/4)
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals[n]))), buf.Len()), buf.Bytes())
+	}
+	return vals
+}
+
 func checkTraining(t *testing.T, m *Model, ref *reference) {
 	t.Helper()
 	input := ref.f32(t, "input.f32")
-	initial := map[string][]float32{}
-	for name := range ref.Variables {
-		v, _, err := m.ReadVariable(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		initial[name] = v
-	}
+	names := slices.Sorted(maps.Keys(ref.Variables))
+	initial := readVariables(t, m, names)
 	trained := map[string]bool{}
 	for _, n := range ref.Trained {
 		trained[n] = true
@@ -256,11 +288,9 @@ func checkTraining(t *testing.T, m *Model, ref *reference) {
 		}
 		var worst, worstDelta float64
 		var worstName, worstDeltaName string
-		for name := range ref.Variables {
-			got, _, err := m.ReadVariable(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+		current := readVariables(t, m, names)
+		for _, name := range names {
+			got := current[name]
 			want := ref.f32(t, filepath.Join(rs.Dir, strings.ReplaceAll(name, "/", "__")+".f32"))
 			if !trained[name] {
 				if e := relErr(got, initial[name]); e != 0 {
