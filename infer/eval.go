@@ -33,6 +33,9 @@ type EvalOptions struct {
 	Layout  string // auto|food101|folders|list
 	Batch   int    // images per inference batch, at least 1
 	Workers int
+	// FullScaleJPEG decodes every JPEG at full scale
+	// (pipeline.LoaderOptions.FullScaleJPEG).
+	FullScaleJPEG bool
 }
 
 // Evaluate runs clf over the evaluation images of the dataset at data: the
@@ -67,7 +70,7 @@ func Evaluate(ctx context.Context, clf Classifier, data string, opts EvalOptions
 		finishReport(r, top5)
 		return r, nil
 	}
-	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{BatchSize: opts.Batch, Workers: opts.Workers, Mode: pipeline.Eval})
+	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{BatchSize: opts.Batch, Workers: opts.Workers, Mode: pipeline.Eval, FullScaleJPEG: opts.FullScaleJPEG})
 	if err != nil {
 		return nil, err
 	}

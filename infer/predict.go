@@ -30,6 +30,9 @@ type PredictOptions struct {
 	Batch    int // images per inference batch, at least 1
 	Workers  int // decode workers (0: all cores)
 	Prefetch int // batches decoded ahead of inference (default 2)
+	// FullScaleJPEG decodes every JPEG at full scale
+	// (pipeline.LoaderOptions.FullScaleJPEG).
+	FullScaleJPEG bool
 }
 
 // Summary counts a prediction run's inputs.
@@ -72,7 +75,7 @@ func Predict(ctx context.Context, clf Classifier, paths []string, opts PredictOp
 		return predictEncoded(ctx, ec, paths, opts, emit)
 	}
 	loader, err := pipeline.NewLoader(clf.Preprocess(), pipeline.LoaderOptions{
-		BatchSize: opts.Batch, Workers: opts.Workers, Prefetch: opts.Prefetch, Mode: pipeline.Eval})
+		BatchSize: opts.Batch, Workers: opts.Workers, Prefetch: opts.Prefetch, Mode: pipeline.Eval, FullScaleJPEG: opts.FullScaleJPEG})
 	if err != nil {
 		return Summary{}, err
 	}

@@ -128,7 +128,7 @@ func BenchmarkDecodeApply(b *testing.B) {
 				b.SetBytes(int64(len(data)))
 				b.ReportAllocs()
 				for b.Loop() {
-					if err := p.decodeApply(data, &rgb, mode, rng, dst, &r); err != nil {
+					if err := p.decodeApply(data, &rgb, mode, rng, dst, &r, true); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -150,9 +150,13 @@ func BenchmarkLoader(b *testing.B) {
 		}
 		samples = append(samples, Sample{Path: p, Label: i % 4})
 	}
-	for _, workers := range []int{1, runtime.NumCPU()} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			l, err := NewLoader(DefaultPreprocess(), LoaderOptions{BatchSize: 32, Workers: workers, Mode: Train, Shuffle: true, DropRemainder: true})
+	// shards=2: one task of a two-task cluster, which decodes half of
+	// every global batch of 32; global_images/s is the rate of global
+	// batches it keeps up with.
+	for _, tc := range []struct{ workers, shards int }{{1, 1}, {runtime.NumCPU(), 1}, {1, 2}} {
+		b.Run(fmt.Sprintf("workers=%d/shards=%d", tc.workers, tc.shards), func(b *testing.B) {
+			l, err := NewLoader(DefaultPreprocess(), LoaderOptions{BatchSize: 32, Workers: tc.workers, Mode: Train, Shuffle: true, DropRemainder: true,
+				Shard: Shard{Index: tc.shards - 1, Count: tc.shards}})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -171,7 +175,8 @@ func BenchmarkLoader(b *testing.B) {
 			}
 			ips := float64(images) / b.Elapsed().Seconds()
 			b.ReportMetric(ips, "images/s")
-			b.ReportMetric(ips/float64(workers), "images/s/worker")
+			b.ReportMetric(ips/float64(tc.workers), "images/s/worker")
+			b.ReportMetric(ips*float64(tc.shards), "global_images/s")
 		})
 	}
 }

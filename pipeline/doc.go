@@ -16,7 +16,9 @@
 //     into one contiguous float32 buffer per batch, with a bounded prefetch
 //     queue, reproducible per-epoch shuffling and augmentation, exact resume
 //     mid-epoch, and context cancellation. Files that cannot be read are
-//     reported in Batch.Failed and never stop a run.
+//     reported in Batch.Failed and never stop a run. With a Shard, a Loader
+//     prepares only its part of every batch, exactly as the whole batch
+//     would have it: each task of a data-parallel run decodes its own.
 //
 // Nothing here needs cgo: CGO_ENABLED=0 go test ./pipeline/... runs it all.
 package pipeline

@@ -4,6 +4,7 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"math/rand/v2"
 	"os"
@@ -189,6 +190,61 @@ func TestInceptionDecodeApplyAlwaysDecodes(t *testing.T) {
 					t.Fatalf("%dx%d at %d px, seed %d: %v", sz[0], sz[1], S, seed, err)
 				}
 			}
+		}
+	}
+}
+
+// TestLoaderFullScaleJPEG: with LoaderOptions.FullScaleJPEG the loader
+// decodes a JPEG that would be scaled at full size (the batch is exactly the
+// full decode resized with the unscaled geometry), and without it at 1/2
+// (exactly DecodeApply), in both modes; the two differ.
+func TestLoaderFullScaleJPEG(t *testing.T) {
+	data := benchPhotoSize(t, 9, 260, 190)
+	path := filepath.Join(t.TempDir(), "a.jpg")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := Preprocess{Norm: ms, InputSize: 48, Margin: 0.03}
+	full, _, _, err := libjpegDecode(data, nil, 1, image.Rectangle{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []Mode{Eval, Train} {
+		const seed = 3
+		rng := func() *rand.Rand { // the loader's stream for epoch 0, position 0
+			if mode == Eval {
+				return nil
+			}
+			return rand.New(rand.NewPCG(seed, mix(0, 0, 0)))
+		}
+		if d := jpegScale(p.geometry(260, 190, mode, rng())); d != 2 {
+			t.Fatalf("%s: scale 1/%d, the test needs 1/2", mode, d)
+		}
+		scaled := make([]float32, p.Size())
+		if err := p.DecodeApply(data, mode, rng(), scaled); err != nil {
+			t.Fatal(err)
+		}
+		unscaled := make([]float32, p.Size())
+		var r resampler
+		r.run(full, p.geometry(260, 190, mode, rng()), ms, unscaled)
+		for _, tc := range []struct {
+			fullScale bool
+			want      []float32
+		}{{false, scaled}, {true, unscaled}} {
+			l, err := NewLoader(p, LoaderOptions{BatchSize: 1, Workers: 1, Mode: mode, Seed: seed, FullScaleJPEG: tc.fullScale})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := collect(t, l.Epoch(context.Background(), []Sample{{Path: path}}, 0, 0), l)
+			if len(b) != 1 || b[0].N != 1 {
+				t.Fatalf("%s: %d batches", mode, len(b))
+			}
+			if d := maxAbsDiff(b[0].Images, tc.want); d != 0 {
+				t.Errorf("%s FullScaleJPEG=%v: batch differs by %g from the expected decode", mode, tc.fullScale, d)
+			}
+		}
+		if maxAbsDiff(scaled, unscaled) == 0 {
+			t.Errorf("%s: scaled and full-scale decodes are identical, the test shows nothing", mode)
 		}
 	}
 }

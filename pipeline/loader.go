@@ -60,6 +60,43 @@ type LoaderOptions struct {
 	DropRemainder bool
 	// Seed drives shuffling and augmentation.
 	Seed int64
+	// FullScaleJPEG turns off reduced-scale JPEG decoding (libjpeg build):
+	// every JPEG is decoded at full scale, then cropped and resized, as in
+	// the pure-Go build. The default (false) decodes at DCT scale 1/2, 1/4
+	// or 1/8 when the crop is downscaled by at least 2× (jpegscale.go),
+	// which is what the exported serving_default graph does too; true is
+	// for measuring what that scaling changes (--jpeg-scale full).
+	FullScaleJPEG bool
+	// Shard, when its Count is above 1, makes the Loader prepare only one
+	// shard of every batch (Epoch and Epochs; Stream refuses it): BatchSize
+	// stays the global batch, and each yielded Batch holds the
+	// BatchSize/Count positions Index·BatchSize/Count … of the global
+	// batch, decoded and augmented exactly as an unsharded Loader with the
+	// same options does them (the order, the crops and the replacement of
+	// bad files depend on the global positions only). So the shards of
+	// Count Loaders, Index 0 … Count−1, put side by side are the unsharded
+	// batch element for element: each task of a data-parallel run decodes
+	// only its own replica's images.
+	Shard Shard
+}
+
+// Shard selects one of Count equal contiguous parts of every batch (see
+// LoaderOptions.Shard). The zero value, like Count 1, is the whole batch.
+type Shard struct {
+	Index, Count int
+}
+
+// sharded reports whether s selects part of the batch.
+func (s Shard) sharded() bool { return s.Count > 1 }
+
+// Span returns the positions lo … hi−1 of a global batch of batchSize that
+// shard s holds (0 … batchSize−1 when unsharded).
+func (s Shard) Span(batchSize int) (lo, hi int) {
+	if !s.sharded() {
+		return 0, batchSize
+	}
+	per := batchSize / s.Count
+	return s.Index * per, (s.Index + 1) * per
 }
 
 // Loader decodes and preprocesses samples in parallel into batches. One
@@ -89,6 +126,14 @@ func NewLoader(p Preprocess, opts LoaderOptions) (*Loader, error) {
 	if opts.Mode != Train && opts.Mode != Eval {
 		return nil, fmt.Errorf("new loader: unknown mode %d", opts.Mode)
 	}
+	if sh := opts.Shard; sh != (Shard{}) {
+		switch {
+		case sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count:
+			return nil, fmt.Errorf("new loader: shard %d of %d: want 0 ≤ index < count", sh.Index, sh.Count)
+		case opts.BatchSize%sh.Count != 0:
+			return nil, fmt.Errorf("new loader: batch size %d does not split into %d equal shards", opts.BatchSize, sh.Count)
+		}
+	}
 	if opts.Workers == 0 {
 		opts.Workers = runtime.NumCPU()
 	}
@@ -116,10 +161,17 @@ func StepsPerEpoch(n, batch int, dropRemainder bool) int {
 	return (n + batch - 1) / batch
 }
 
+// capacity is the size of the batches the Loader yields: BatchSize, or its
+// shard's part of it.
+func (l *Loader) capacity() int {
+	lo, hi := l.opts.Shard.Span(l.opts.BatchSize)
+	return hi - lo
+}
+
 // Release gives b's buffers back for reuse by later batches. b must not be
 // used afterwards. Calling it is optional.
 func (l *Loader) Release(b *Batch) {
-	if b == nil || len(b.Labels) != l.opts.BatchSize || len(b.Images) != l.opts.BatchSize*l.p.Size() {
+	if b == nil || len(b.Labels) != l.capacity() || len(b.Images) != l.capacity()*l.p.Size() {
 		return
 	}
 	select {
@@ -133,7 +185,7 @@ func (l *Loader) getBatch(epoch, index int) *Batch {
 	select {
 	case b = <-l.free:
 	default:
-		B := l.opts.BatchSize
+		B := l.capacity()
 		b = &Batch{
 			Images: make([]float32, B*l.p.Size()),
 			Labels: make([]int32, B),
@@ -151,11 +203,17 @@ func (l *Loader) getBatch(epoch, index int) *Batch {
 // epoch and index — not on worker count or scheduling — and resuming at
 // startBatch reproduces exactly what an uninterrupted run would have produced.
 //
-// In Train mode with DropRemainder a bad file is replaced by the next good
-// sample after the batch's slice of the epoch order (wrapping around); that
-// sample also appears in its own batch, with a different crop. The iteration
+// In Train mode with DropRemainder a bad file at slot i of a batch is
+// replaced by the first good sample from position i past the batch's slice
+// of the epoch order on (the same slot of the next batch, then onwards,
+// wrapping around and skipping the batch's own slice), chosen by slot i
+// alone so that a Shard replaces as the whole batch does; that sample also
+// appears in its own batch, with a different crop. The iteration
 // ends early, yielding an error, only if ctx is cancelled or a batch cannot be
 // filled because no sample in the epoch is readable.
+//
+// With a Shard, each batch holds the shard's positions of the global batch
+// (none, N = 0, for a shard past the end of a last partial batch).
 //
 // Breaking out of the loop stops all goroutines before the loop returns.
 func (l *Loader) Epoch(ctx context.Context, samples []Sample, epoch, startBatch int) iter.Seq2[*Batch, error] {
@@ -227,19 +285,29 @@ func (l *Loader) epochProducer(samples []Sample, epoch, startBatch int) (func(su
 		r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 	}
 	replace := l.opts.Mode == Train && l.opts.DropRemainder
+	slo, shi := l.opts.Shard.Span(B)
 	return func(submit func(*pending) bool) bool {
 		for b := startBatch; b < steps; b++ {
 			lo, hi := b*B, min((b+1)*B, n)
-			p := l.newPending(epoch, b, hi-lo)
-			for i := lo; i < hi; i++ {
-				p.slots[i-lo] = slot{s: samples[order[i]], pos: i}
+			// This shard's part of the batch: global positions from..to-1.
+			from, to := min(lo+slo, hi), min(lo+shi, hi)
+			p := l.newPending(epoch, b, to-from)
+			p.first = from - lo
+			for i := from; i < to; i++ {
+				p.slots[i-from] = slot{s: samples[order[i]], pos: i}
 			}
 			if replace {
-				p.next = func(k int) (Sample, int, bool, bool) {
-					if k >= n-(hi-lo) {
+				// Slot i's candidates start at the same slot of the next
+				// batch and go on through the epoch order, wrapping around
+				// and skipping the batch's own slice: they depend on i
+				// alone, not on which other slots failed, so a shard
+				// replaces its bad files as the whole batch would.
+				others := n - (hi - lo)
+				p.next = func(i, k int) (Sample, int, bool, bool) {
+					if k >= others {
 						return Sample{}, 0, false, false
 					}
-					pos := (hi + k) % n
+					pos := (hi + (i+k)%others) % n
 					return samples[order[pos]], pos, pos >= steps*B, true
 				}
 			}
@@ -266,6 +334,10 @@ func (l *Loader) epochProducer(samples []Sample, epoch, startBatch int) (func(su
 // indefinitely (reading stdin, say) should itself watch ctx.
 func (l *Loader) Stream(ctx context.Context, samples iter.Seq2[Sample, error]) iter.Seq2[*Batch, error] {
 	return func(yield func(*Batch, error) bool) {
+		if l.opts.Shard.sharded() {
+			yield(nil, errors.New("stream: a sharded loader cannot stream (shards are parts of an epoch's batches)"))
+			return
+		}
 		B := l.opts.BatchSize
 		l.run(ctx, yield, func(ctx context.Context, submit func(*pending) bool) error {
 			var p *pending
@@ -310,7 +382,7 @@ func (l *Loader) Stream(ctx context.Context, samples iter.Seq2[Sample, error]) i
 type slot struct {
 	s      Sample
 	pos    int    // position in the epoch (or stream)
-	salt   uint64 // 0, or 1+slot for replacements: a different crop
+	salt   uint64 // 0, or 1+slot in the global batch for replacements: a different crop
 	reason string // why it failed, if it did
 	preset bool   // failed before reaching a worker
 	report bool   // list it in Failed
@@ -323,16 +395,18 @@ type pending struct {
 	remaining atomic.Int32
 	done      chan struct{}
 	err       error
-	// next returns the k-th replacement candidate after the batch's slice,
-	// whether it lies in the dropped tail (so nobody else reports it), and
-	// false when there are no more. nil: no replacement.
-	next func(k int) (s Sample, pos int, tail, ok bool)
+	// first is the index in the global batch of slots[0] (0 unsharded).
+	first int
+	// next returns the k-th replacement candidate for slot i of the global
+	// batch, whether it lies in the dropped tail (so nobody else reports
+	// it), and false when there are no more. nil: no replacement.
+	next func(i, k int) (s Sample, pos int, tail, ok bool)
 }
 
 func (l *Loader) newPending(epoch, index, n int) *pending {
 	return &pending{
 		b:     l.getBatch(epoch, index),
-		slots: make([]slot, n, l.opts.BatchSize),
+		slots: make([]slot, n, l.capacity()),
 		done:  make(chan struct{}),
 	}
 }
@@ -476,7 +550,7 @@ func (l *Loader) loadFile(w *worker, path string, epoch, pos int, salt uint64, d
 		w.pcg.Seed(uint64(l.opts.Seed), mix(uint64(epoch), uint64(pos), salt))
 		rng = w.rng
 	}
-	if err := l.p.decodeApply(data, &w.rgb, l.opts.Mode, rng, dst, &w.res); err != nil {
+	if err := l.p.decodeApply(data, &w.rgb, l.opts.Mode, rng, dst, &w.res, !l.opts.FullScaleJPEG); err != nil {
 		return reasonOf(err)
 	}
 	return ""
@@ -521,7 +595,6 @@ func (l *Loader) finish(ctx context.Context, w *worker, p *pending) {
 	}
 	if p.next != nil {
 		var extra []BadFile
-		k := 0
 		for i := range p.slots {
 			sl := &p.slots[i]
 			if sl.reason == "" {
@@ -530,19 +603,19 @@ func (l *Loader) finish(ctx context.Context, w *worker, p *pending) {
 			if sl.report {
 				b.Failed = append(b.Failed, BadFile{Path: sl.s.Path, Reason: sl.reason})
 			}
-			for {
+			g := p.first + i // the slot in the global batch
+			for k := 0; ; k++ {
 				if ctx.Err() != nil {
 					p.err = ctx.Err()
 					return
 				}
-				s, pos, tail, ok := p.next(k)
-				k++
+				s, pos, tail, ok := p.next(g, k)
 				if !ok {
 					p.err = fmt.Errorf("epoch %d batch %d: cannot fill the batch: none of the remaining samples could be read (last failure: %s: %s); check the dataset",
 						b.Epoch, b.Index, sl.s.Path, sl.reason)
 					return
 				}
-				salt := uint64(i) + 1
+				salt := uint64(g) + 1
 				reason := l.load(w, s.Path, b.Epoch, pos, salt, b.Images[i*sz:(i+1)*sz])
 				if reason == "" {
 					sl.s, sl.pos, sl.salt, sl.reason = s, pos, salt, ""

@@ -48,12 +48,13 @@ func benchTask(srv *Server, spec string) int {
 		return fail(err)
 	}
 	img, lab := randomBatch(global, 64, 101, 1)
+	img, lab, per := taskShard(img, lab, 64, srv.Cluster())
 	var start time.Time
 	for i := -2; i < n; i++ {
 		if i == 0 {
 			start = time.Now()
 		}
-		if _, err := m.TrainStep(img, lab, global); err != nil {
+		if _, err := m.TrainStep(img, lab, per); err != nil {
 			return fail(err)
 		}
 	}

@@ -30,12 +30,15 @@ func TestMain(m *testing.M) {
 
 // clusterTaskMain is one task: start the server, handshake with the
 // record of TLEARN_CLUSTER_RECORD, then per TLEARN_CLUSTER_MODE:
-// "reduce": all-reduce (mean and sum) [task+1, 10(task+1)] and print the
+// "reduce": all-reduce (mean and sum) [task+1, 10(task+1)], gather byte strings, and print the
 // results as JSON; "train:ARCH": trainTask; "bench:STEPS:BATCH": benchTask;
 // "hang": print "handshook" and wait to be killed.
 func clusterTaskMain() int {
 	task, _ := strconv.Atoi(os.Getenv("TLEARN_CLUSTER_TASK"))
 	c := Cluster{Workers: strings.Split(os.Getenv("TLEARN_CLUSTER_WORKERS"), ","), Task: task}
+	if v, ok := strings.CutPrefix(os.Getenv("TLEARN_CLUSTER_MODE"), "train:"); ok {
+		c.CPUs = len(clusterTrainConfig(v, 0).Devices)
+	}
 	timeout, _ := time.ParseDuration(os.Getenv("TLEARN_CLUSTER_TIMEOUT"))
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "task", task, "error:", err)
@@ -72,7 +75,20 @@ func clusterTaskMain() int {
 	if err != nil {
 		return fail(err)
 	}
-	json.NewEncoder(os.Stdout).Encode(map[string][]float32{"mean": mean, "sum": sum})
+	mine := []string{"chief", "task one, longer"}[task]
+	got, err := srv.GatherBytes([]byte(mine), timeout)
+	if err != nil {
+		return fail(err)
+	}
+	none, err := srv.GatherBytes(nil, timeout)
+	if err != nil {
+		return fail(err)
+	}
+	var gathered []string
+	for _, b := range append(got, none...) {
+		gathered = append(gathered, string(b))
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"mean": mean, "sum": sum, "gather": gathered})
 	if err := srv.Stop(); err != nil {
 		return fail(err)
 	}
@@ -83,14 +99,28 @@ func clusterTaskMain() int {
 // resnet_mini, whose batch norm is frozen: per-task batch statistics differ
 // from the global batch's), no dropout, momentum with L2. seed differs
 // between tasks to show that the broadcast, not the seed, makes their
-// initial weights equal.
-func clusterTrainConfig(arch string, seed int64) Config {
+// initial weights equal. variant is the arch, optionally followed by
+// "/devices" (two replicas per task on virtual CPUs), "/head" (the first 2
+// steps train the head only) or "/fp16" (float16 emulation with loss
+// scaling).
+func clusterTrainConfig(variant string, seed int64) Config {
+	arch, extra, _ := strings.Cut(variant, "/")
 	c := DefaultConfig(arch, 3)
 	if arch == "resnet_mini" {
 		c.BatchNorm = BatchNormFrozen
 	}
 	c.InputSize, c.DropoutKeep, c.Seed, c.Device, c.IntraOpThreads = 32, 1, seed, "cpu", 1
 	c.LearningRate, c.DecaySteps = 0.01, 10
+	switch extra {
+	case "devices":
+		c.Device, c.Devices = "", []string{"cpu:0", "cpu:1"}
+	case "head":
+		c.HeadSteps = 2
+	case "fp16":
+		c.Precision = PrecisionFP16
+	case "fp16-replicas":
+		c.Precision, c.Device, c.Devices = PrecisionFP16, "", []string{"cpu:0", "cpu:1"}
+	}
 	return c
 }
 
@@ -112,8 +142,9 @@ func clusterBatch(i int) ([]float32, []int32) {
 }
 
 // trainTask builds the cluster model (task 1 with another seed), takes the
-// chief's variables, trains clusterTrainSteps on the global batches and
-// prints every model variable as JSON.
+// chief's variables, trains clusterTrainSteps on its shards of the global
+// batches (checking the steps' note sums) and prints every model variable
+// as JSON.
 func trainTask(srv *Server, arch string) int {
 	task := srv.Cluster().Task
 	cfg := clusterTrainConfig(arch, int64(1+100*task))
@@ -130,13 +161,29 @@ func trainTask(srv *Server, arch string) int {
 	}
 	for i := 0; i < clusterTrainSteps; i++ {
 		img, lab := clusterBatch(i)
-		if _, err := m.TrainStep(img, lab, clusterGlobalBatch); err != nil {
+		img, lab, n := taskShard(img, lab, 32, srv.Cluster())
+		// Notes task+1 times i (none at step 0): their sum is 3i everywhere.
+		r, err := m.TrainStepNote(img, lab, n, float32((task+1)*i))
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "task", task, "error:", err)
+			return 1
+		}
+		if r.NoteSum != float32(3*i) {
+			fmt.Fprintln(os.Stderr, "task", task, "error: step", i, "note sum", r.NoteSum, "want", 3*i)
 			return 1
 		}
 	}
 	json.NewEncoder(os.Stdout).Encode(modelWeights(m))
 	return 0
+}
+
+// taskShard is c's task's part of a global batch of S-pixel images, the
+// contiguous slice a sharded pipeline.Loader yields: what a cluster model
+// trains on.
+func taskShard(img []float32, lab []int32, S int, c Cluster) ([]float32, []int32, int) {
+	per, px := len(lab)/c.Size(), S*S*3
+	lo := c.Task * per
+	return img[lo*px : (lo+per)*px], lab[lo : lo+per], per
 }
 
 func modelWeights(m *Model) map[string][]float32 {
@@ -158,20 +205,45 @@ func modelWeights(m *Model) map[string][]float32 {
 // and resnet_mini with frozen batch norm.
 func TestClusterTrainMatchesSingleDevice(t *testing.T) {
 	for _, arch := range []string{"vgg_mini", "resnet_mini"} {
-		t.Run(arch, func(t *testing.T) { clusterMatchesSingleDevice(t, arch) })
+		t.Run(arch, func(t *testing.T) { clusterMatchesSingleDevice(t, arch, arch, 1e-4) })
 	}
 }
 
-func clusterMatchesSingleDevice(t *testing.T, arch string) {
+// TestClusterDevicesPerTask: two tasks with two replicas each (virtual
+// CPUs of each task's server), a quarter of every global batch per replica,
+// end with the weights of one device trained on the whole batches.
+func TestClusterDevicesPerTask(t *testing.T) {
+	clusterMatchesSingleDevice(t, "vgg_mini/devices", "vgg_mini", 1e-4)
+}
+
+// TestClusterHeadPhase: a cluster run whose first 2 of 3 steps train the
+// head only (all-reduced head gradients) ends with the weights of one
+// device's run with the same head phase.
+func TestClusterHeadPhase(t *testing.T) {
+	clusterMatchesSingleDevice(t, "vgg_mini/head", "vgg_mini/head", 1e-4)
+}
+
+// TestClusterFP16: with fp16 loss scaling the tasks all-reduce the scaled
+// gradients and agree on every skip: they end with the weights of one
+// process training two replicas in fp16 on the same halves of the batches.
+// (Not one device on whole batches: float16 rounds, and overflows, a
+// half-batch's mean-loss gradients differently from the whole batch's.)
+func TestClusterFP16(t *testing.T) {
+	clusterMatchesSingleDevice(t, "vgg_mini/fp16", "vgg_mini/fp16-replicas", 1e-4)
+}
+
+// clusterMatchesSingleDevice trains variant on two tasks and reference on
+// one device, the same global batches, and compares every variable.
+func clusterMatchesSingleDevice(t *testing.T, variant, reference string, tol float64) {
 	workers := testenv.LoopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var ps []*taskProc
 	for i := range workers {
-		ps = append(ps, startTask(t, ctx, workers, i, "train:"+arch, sameRecord, 30*time.Second))
+		ps = append(ps, startTask(t, ctx, workers, i, "train:"+variant, sameRecord, 30*time.Second))
 	}
 
-	m, err := NewModel(clusterTrainConfig(arch, 1))
+	m, err := NewModel(clusterTrainConfig(reference, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +269,7 @@ func clusterMatchesSingleDevice(t *testing.T, arch string) {
 			t.Fatalf("task %d: %v", i, err)
 		}
 		t.Logf("task %d: worst relative difference to one device %.3g (%s)", i, worst, at)
-		if worst > 1e-4 {
+		if worst > tol {
 			t.Errorf("task %d: weights differ from one device's by %.3g relative (%s)", i, worst, at)
 		}
 	}
@@ -249,8 +321,8 @@ var sameRecord = map[string]string{"arch": "vgg_mini", "batch": "8", "seed": "1"
 
 // TestClusterAllReduceBroadcast: two tasks on 127.0.0.1, each its own
 // process and TensorFlow server, handshake (the chief's record broadcast,
-// flags gathered), then all-reduce a mean and a sum: both get the same
-// exact results.
+// flags gathered), then all-reduce a mean and a sum and gather byte strings
+// of different lengths (and empty ones): both get the same exact results.
 func TestClusterAllReduceBroadcast(t *testing.T) {
 	workers := testenv.LoopbackAddrs(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -263,12 +335,14 @@ func TestClusterAllReduceBroadcast(t *testing.T) {
 		if err := p.wait(); err != nil {
 			t.Fatalf("task %d: %v\nstderr:\n%s", i, err, p.stderr.String())
 		}
-		var got map[string][]float32
+		var got map[string]any
 		if err := json.Unmarshal([]byte(p.stdout.String()), &got); err != nil {
 			t.Fatalf("task %d output %q: %v", i, p.stdout.String(), err)
 		}
-		// Tasks contribute [1,10] and [2,20]: mean [1.5,15]; sums [3,30,300].
-		want := map[string][]float32{"mean": {1.5, 15}, "sum": {3, 30, 300}}
+		// Tasks contribute [1,10] and [2,20]: mean [1.5,15]; sums [3,30,300];
+		// the gathers every task's string, then two empty ones.
+		want := map[string]any{"mean": []float32{1.5, 15}, "sum": []float32{3, 30, 300},
+			"gather": []string{"chief", "task one, longer", "", ""}}
 		for k, w := range want {
 			if fmt.Sprint(got[k]) != fmt.Sprint(w) {
 				t.Errorf("task %d %s = %v, want %v", i, k, got[k], w)

@@ -227,6 +227,66 @@ func (s *Server) AllReduce(values []float32, mean bool, timeout time.Duration) (
 	return out[0].Value().([]float32), nil
 }
 
+// GatherBytes returns every task's b, in task order (this task's own
+// included). The lengths go first, then every b padded to the longest:
+// two collectives, each of its own graph, so it is for seldom-shared data
+// (the bad files a task met), not for every step.
+func (s *Server) GatherBytes(b []byte, timeout time.Duration) ([][]byte, error) {
+	lens, err := s.gatherInt32([]int32{int32(len(b))}, timeout)
+	if err != nil {
+		return nil, err
+	}
+	longest := int32(0)
+	for _, n := range lens {
+		if n < 0 {
+			return nil, errors.New("gather: corrupt length")
+		}
+		longest = max(longest, n)
+	}
+	out := make([][]byte, len(lens))
+	if longest == 0 {
+		return out, nil
+	}
+	buf := make([]int32, longest) // one byte per element, as Handshake
+	for i, c := range b {
+		buf[i] = int32(c)
+	}
+	all, err := s.gatherInt32(buf, timeout)
+	if err != nil {
+		return nil, err
+	}
+	for t, n := range lens {
+		out[t] = make([]byte, n)
+		for i := range out[t] {
+			out[t][i] = byte(all[t*int(longest)+i])
+		}
+	}
+	return out, nil
+}
+
+// gatherInt32 runs Gather of x (the same length on every task) in a graph
+// of its own.
+func (s *Server) gatherInt32(x []int32, timeout time.Duration) ([]int32, error) {
+	sc := op.NewScope()
+	dev := sc.WithDevice(s.cluster.Device(s.cluster.Task, "CPU:0"))
+	y := s.Gather(dev.SubScope("gather"), op.Const(dev.SubScope("x"), x), timeout)
+	g, err := sc.Finalize()
+	if err != nil {
+		return nil, fmt.Errorf("gather: build graph: %w", err)
+	}
+	sess, err := s.session(g, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("gather: session on %s: %w", s.target, err)
+	}
+	defer sess.Close()
+	out, err := sess.Run(nil, []tf.Output{y}, nil)
+	if err != nil {
+		return nil, s.collectiveErr(fmt.Sprintf("gather of task %d", s.cluster.Task), err)
+	}
+	defer freeTensors[tf.Output](nil, out...)
+	return out[0].Value().([]int32), nil
+}
+
 // Handshake checks that every task runs the same command: the chief
 // broadcasts its record (name → value of every setting that must agree,
 // e.g. arch, global batch, classes, seed), each task compares it with its

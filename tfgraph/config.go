@@ -104,7 +104,9 @@ type Config struct {
 	// batch norm in training mode uses each replica's own slice statistics.
 	// CPUs are virtual devices (ConfigProto device_count), so "cpu:0",
 	// "cpu:1" works on any machine. Device must then be "". Variables, the
-	// eval forward and the update live on the first device.
+	// eval forward and the update live on the first device. In a cluster
+	// model they are this task's devices (virtual CPUs: Cluster.CPUs of its
+	// server), the replicas' mean gradient then averaged across the tasks.
 	Devices []string
 	// ReduceGradients combines the replicas' gradients (nil: MeanGradients,
 	// the in-process mean); a multi-process run sets one that all-reduces.
@@ -288,10 +290,6 @@ func (c Config) check(net nets.Net) error {
 		return fmt.Errorf("BodyLRMult %v: must be >= 0", *c.BodyLRMult)
 	case c.HeadSteps < 0:
 		return fmt.Errorf("HeadSteps %d: must be >= 0", c.HeadSteps)
-	case c.Cluster != nil && (c.HeadSteps > 0 || c.Precision == PrecisionFP16):
-		return fmt.Errorf("a cluster model does not support the head phase or fp16 loss scaling yet")
-	case c.Cluster != nil && len(c.Devices) > 0:
-		return fmt.Errorf("a cluster model trains one replica per task: Devices must be empty")
 	case !(c.EMADecay >= 0 && c.EMADecay < 1):
 		return fmt.Errorf("EMADecay %v: want 0 (none) or in (0, 1)", c.EMADecay)
 	case c.ReadAverages && !c.ForInference:
@@ -307,8 +305,12 @@ func (c Config) check(net nets.Net) error {
 	if _, err := parseDevice(c.Device); err != nil {
 		return err
 	}
-	if _, err := parseDevices(c.Devices); err != nil {
+	devs, err := parseDevices(c.Devices)
+	if err != nil {
 		return err
+	}
+	if cl := c.Cluster; cl != nil && virtualCPUs(devs) > max(1, cl.cluster.CPUs) {
+		return fmt.Errorf("devices %s: this task's server has %d CPU device(s): start it with Cluster.CPUs %d", strings.Join(c.Devices, ","), max(1, cl.cluster.CPUs), virtualCPUs(devs))
 	}
 	if len(c.Devices) > 0 && c.Device != "" {
 		return fmt.Errorf("device %q and devices %s: give one", c.Device, strings.Join(c.Devices, ","))

@@ -53,6 +53,11 @@ type Model struct {
 
 	save, restoreAll *tf.Operation
 	broadcast        *tf.Operation // cluster models: every variable := the chief's
+	// Cluster models: a number each task feeds with its step (0 by
+	// default) and its sum over the tasks, carried by the gradients'
+	// all-reduce (TrainStepNote).
+	note, noteSum tf.Output // cluster models: TrainStepNote's note and its sum over the tasks
+	headNoteSum   tf.Output // the same in the head phase
 
 	// KeepCheckpoints is how many checkpoints SaveCheckpoint keeps (default 5).
 	KeepCheckpoints int
@@ -151,12 +156,19 @@ func (m *Model) build() error {
 		// The forward and variables on this task's device, the collectives
 		// on its CPU. The C API's gradients cannot be placed (graft refuses
 		// a device scope): unplaced ops go to the session's client device,
-		// this task's CPU, or are colocated with their variables.
+		// this task's CPU, or are colocated with their variables. Replicas
+		// within the task go on its devices.
+		for i, d := range m.devices {
+			m.devices[i] = c.cluster.Device(c.cluster.Task, strings.TrimPrefix(d, "/device:"))
+		}
 		local := strings.TrimPrefix(dev, "/device:")
 		if local == "" {
 			local = "CPU:0"
 		}
 		ds = s.WithDevice(c.cluster.Device(c.cluster.Task, local))
+		if len(m.devices) > 0 {
+			ds = s.WithDevice(m.devices[0])
+		}
 	}
 	S := int64(cfg.InputSize)
 	m.images = op.Placeholder(s.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, S, S, 3)))
@@ -360,22 +372,43 @@ func (m *Model) buildTraining(root, ds *op.Scope, vs *slim.Vars) error {
 	if err := root.Err(); err != nil {
 		return err
 	}
-	if c := m.cfg.Cluster; c != nil {
-		cfg := m.cfg
-		// Each task's gradients are of its shard's mean loss: their mean
-		// over the tasks is the gradient of the global batch's mean loss.
-		as := s.SubScope("allreduce").WithDevice(c.cluster.Device(c.cluster.Task, "CPU:0"))
-		// The losses ride along with the gradients in one fused collective.
-		shapes := make([][]int64, 0, len(grads)+2)
-		for _, v := range train {
-			shapes = append(shapes, v.Shape)
-		}
-		xs := append(append([]tf.Output{}, grads...), m.trainLoss, m.totalLoss)
-		reduced := c.AllReduceMeanFused(as, xs, append(shapes, nil, nil), cfg.collectiveTimeout())
-		copy(grads, reduced)
-		m.trainLoss, m.totalLoss = reduced[len(grads)], reduced[len(grads)+1]
-	}
+	var losses []tf.Output
+	grads, losses, m.noteSum = m.acrossTasks(s, train, grads, m.trainLoss, m.totalLoss)
+	m.trainLoss, m.totalLoss = losses[0], losses[1]
 	return m.buildUpdates(root, s, vs, train, grads, ls, tb.UpdatesIf, reg)
+}
+
+// acrossTasks returns, for a cluster model, the means over the tasks of the
+// gradients of vars and of the losses, and the sum over the tasks of the
+// note fed to m.note (TrainStepNote); the gradients and losses unchanged
+// and no sum otherwise. Each task's gradients are of its shard's mean loss:
+// their mean over the tasks is the gradient of the global batch's mean
+// loss. With fp16 they are the scaled gradients: every task then unscales
+// the same sums and agrees on skipping a step. The losses and the note ride
+// along with the gradients in one fused collective, free of extra round
+// trips.
+func (m *Model) acrossTasks(s *op.Scope, vars []*slim.Var, grads []tf.Output, losses ...tf.Output) ([]tf.Output, []tf.Output, tf.Output) {
+	c := m.cfg.Cluster
+	if c == nil {
+		return grads, losses, tf.Output{}
+	}
+	as := s.SubScope("allreduce").WithDevice(c.cluster.Device(c.cluster.Task, "CPU:0"))
+	if m.note == (tf.Output{}) {
+		ns := as.SubScope("note")
+		m.note = op.PlaceholderWithDefault(ns, op.Const(ns.SubScope("zero"), float32(0)), tf.ScalarShape())
+	}
+	shapes := make([][]int64, 0, len(grads)+len(losses)+1)
+	for _, v := range vars {
+		shapes = append(shapes, v.Shape)
+	}
+	for range len(losses) + 1 {
+		shapes = append(shapes, nil)
+	}
+	xs := append(append(append([]tf.Output{}, grads...), losses...), m.note)
+	reduced := c.AllReduceMeanFused(as, xs, shapes, m.cfg.collectiveTimeout())
+	n := len(grads) + len(losses)
+	sum := op.Mul(as.SubScope("note_sum"), reduced[n], op.Const(as.SubScope("tasks"), float32(c.cluster.Size())))
+	return reduced[:len(grads)], reduced[len(grads):n], sum
 }
 
 // trainForward builds the training forward of m.images into s (dropout,
@@ -520,7 +553,9 @@ func (m *Model) buildHeadPhase(root, s *op.Scope, vs *slim.Vars, reg tf.Output) 
 			reads = append(reads, v.Read)
 		}
 	}
-	grads := m.clip(hs, op.Gradients(root.SubScope("head_gradients"), []tf.Output{m.headTotal}, reads))
+	grads, losses, noteSum := m.acrossTasks(hs, head, op.Gradients(root.SubScope("head_gradients"), []tf.Output{m.headTotal}, reads), m.headLoss, m.headTotal)
+	m.headLoss, m.headTotal, m.headNoteSum = losses[0], losses[1], noteSum
+	grads = m.clip(hs, grads)
 	updates := m.optimizer().Apply(hs, vs, head, grads, optim.Same(m.lr, len(head)))
 	if m.avg != nil {
 		updates = append(updates, m.avg.update(hs, m.cfg.EMADecay, m.step.Read, updates)...)

@@ -297,6 +297,9 @@ func (m *Model) buildReplicas(root, ds *op.Scope, vs *slim.Vars) error {
 	}
 	m.trainLoss = meanOf(s.SubScope("loss"), losses)
 	m.totalLoss = meanOf(s.SubScope("total_loss"), totals)
+	avg, across, noteSum := m.acrossTasks(s, train, avg, m.trainLoss, m.totalLoss)
+	m.noteSum = noteSum
+	m.trainLoss, m.totalLoss = across[0], across[1]
 	bnUpdates := func(pred tf.Output) []*tf.Operation {
 		var ups []*tf.Operation
 		for i, st := range statDefs {

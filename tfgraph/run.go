@@ -34,6 +34,10 @@ type StepResult struct {
 	// full step (LearningRate·BodyLRMult), 0 in a head-only one.
 	HeadOnly         bool
 	LearningRateBody float32
+	// NoteSum is, for a cluster model, the sum over the tasks of the notes
+	// they gave TrainStepNote with this step (the same on every task); 0
+	// otherwise.
+	NoteSum float32
 }
 
 // EvalResult is the evaluation of one batch (eval path: no dropout).
@@ -115,9 +119,10 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, error) {
 	}
 	target := ""
 	if c := cfg.Cluster; c != nil {
-		// The session runs on this task's server, task 0 leading the
-		// collectives.
-		cp.Experimental = c.cluster.sessionConfig().Experimental
+		// The session runs on this task's server, on this task's devices
+		// only, task 0 leading the collectives.
+		sc := c.cluster.sessionConfig()
+		cp.Experimental, cp.DeviceFilters = sc.Experimental, sc.DeviceFilters
 		target = c.target
 	}
 	b, err := proto.Marshal(cp)
@@ -207,26 +212,27 @@ func (m *Model) feeds(images []float32, labels []int32, n int) (map[tf.Output]*t
 // TrainStep runs one optimizer update on the first n images (NHWC float32,
 // n*S*S*3 values) and labels in one Session.Run and returns the batch loss
 // (computed before the update) and the new global step.
+//
+// A cluster model (Config.Cluster) is given only its task's shard of the
+// global batch — the task's contiguous global/tasks positions, as a
+// pipeline.Loader with a Shard yields them — and every task must give the
+// same n: the gradients and losses are averaged over the tasks, so the
+// update is the global batch's.
 func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, error) {
+	return m.TrainStepNote(images, labels, n, 0)
+}
+
+// TrainStepNote is TrainStep that, on a cluster model, also sums note over
+// the tasks in the step's own all-reduce, at no extra round trip
+// (StepResult.NoteSum): train notes the bad files a task met for the first
+// time, so that every task learns in the same step whether any did. On other
+// models note is ignored.
+func (m *Model) TrainStepNote(images []float32, labels []int32, n int, note float32) (StepResult, error) {
 	if m.stepAfter == (tf.Output{}) {
 		return StepResult{}, fmt.Errorf("train step: model was built ForInference")
 	}
 	if r := len(m.devices); r > 0 && n%r != 0 {
 		return StepResult{}, fmt.Errorf("train step: batch of %d does not split evenly over %d devices", n, r)
-	}
-	if c := m.cfg.Cluster; c != nil {
-		// A cluster model is given the global batch and trains on its
-		// task's shard, a contiguous slice: the shards' mean gradient is the
-		// global batch's.
-		k, task := c.cluster.Size(), c.cluster.Task
-		if n%k != 0 {
-			return StepResult{}, fmt.Errorf("train step: global batch of %d does not split over %d tasks", n, k)
-		}
-		per, px := n/k, m.cfg.InputSize*m.cfg.InputSize*3
-		if len(images) < n*px || len(labels) < n {
-			return StepResult{}, fmt.Errorf("train step: %d floats and %d labels for a global batch of %d", len(images), len(labels), n)
-		}
-		images, labels, n = images[task*per*px:(task+1)*per*px], labels[task*per:(task+1)*per], per
 	}
 	f, err := m.feeds(images, labels, n)
 	if err != nil {
@@ -234,10 +240,26 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	}
 	headOnly := m.at < m.cfg.HeadSteps
 	fetches := []tf.Output{m.trainLoss, m.totalLoss, m.lr, m.stepAfter, m.lrBody}
+	scaleAt, noteAt := -1, -1
+	noteSum := m.noteSum
 	if headOnly {
 		fetches = []tf.Output{m.headLoss, m.headTotal, m.lr, m.headStepAfter}
+		noteSum = m.headNoteSum
 	} else if m.lossScale != (tf.Output{}) {
+		scaleAt = len(fetches)
 		fetches = append(fetches, m.lossScale, m.finite)
+	}
+	if noteSum != (tf.Output{}) {
+		noteAt = len(fetches)
+		fetches = append(fetches, noteSum)
+		if note != 0 {
+			t, err := tf.NewTensor(note)
+			if err != nil {
+				freeTensors(f)
+				return StepResult{}, fmt.Errorf("train step: note: %w", err)
+			}
+			f[m.note] = t
+		}
 	}
 	out, err := m.sess.Run(f, fetches, nil)
 	freeTensors(f)
@@ -256,8 +278,11 @@ func (m *Model) TrainStep(images []float32, labels []int32, n int) (StepResult, 
 	if !headOnly {
 		r.LearningRateBody = out[4].Value().(float32)
 	}
-	if len(out) > 5 {
-		r.LossScale, r.Skipped = out[5].Value().(float32), !out[6].Value().(bool)
+	if scaleAt >= 0 {
+		r.LossScale, r.Skipped = out[scaleAt].Value().(float32), !out[scaleAt+1].Value().(bool)
+	}
+	if noteAt >= 0 {
+		r.NoteSum = out[noteAt].Value().(float32)
 	}
 	return r, nil
 }

@@ -73,6 +73,17 @@ func CheckDevice(device string) error {
 	return fmt.Errorf("device %s: no such GPU (%d visible)", device, gpus)
 }
 
+// VirtualCPUs is the number of CPU devices a process must create for
+// devices as ResolveDevices returns them (the highest cpu:N plus one), 0 for
+// GPUs or none: what a cluster task's server needs (Cluster.CPUs).
+func VirtualCPUs(devices []string) int {
+	devs, err := parseDevices(devices)
+	if err != nil {
+		return 0
+	}
+	return virtualCPUs(devs)
+}
+
 // ResolveDevices turns a --devices spec into Config.Devices: "" is none (one
 // device, Config.Device), "all" every GPU TensorFlow sees (an error when there
 // is none: name CPUs explicitly), and a comma-separated list "cpu:0,cpu:1" or

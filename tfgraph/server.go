@@ -27,6 +27,12 @@ const ClusterJob = "worker"
 type Cluster struct {
 	Workers []string // host:port of task 0, 1, ...
 	Task    int      // this process's index in Workers
+	// CPUs is the number of CPU devices this task's server creates
+	// (CPU:0…CPU:CPUs-1; 0 or 1: one): virtual CPUs for data-parallel
+	// replicas within the task (Config.Devices cpu:0,cpu:1,…). A server's
+	// devices are fixed when it starts, so they are set here rather than in
+	// a session's config.
+	CPUs int
 }
 
 // Size is the number of tasks.
@@ -51,11 +57,21 @@ func (c Cluster) Validate() error {
 }
 
 // sessionConfig is the ConfigProto shared by the server's default sessions
-// and the sessions tlearn opens on it: the collective group leader.
+// and the sessions tlearn opens on it: the collective group leader, and a
+// device filter of this task alone. Every tlearn graph runs on its own
+// task's devices and reaches the others only through collectives, whose
+// timeouts bound a lost task. Without the filter, each new session asks
+// every task for its devices first, with an RPC that waits for a dead task
+// forever.
 func (c Cluster) sessionConfig() *pb.ConfigProto {
-	return &pb.ConfigProto{
-		Experimental: &pb.ConfigProto_Experimental{CollectiveGroupLeader: c.Leader()},
+	cp := &pb.ConfigProto{
+		DeviceFilters: []string{fmt.Sprintf("/job:%s/replica:0/task:%d", ClusterJob, c.Task)},
+		Experimental:  &pb.ConfigProto_Experimental{CollectiveGroupLeader: c.Leader()},
 	}
+	if c.CPUs > 1 {
+		cp.DeviceCount = map[string]int32{"CPU": int32(c.CPUs)}
+	}
+	return cp
 }
 
 // Server is this task's in-process TensorFlow gRPC server (TF_NewServer):

@@ -1,7 +1,9 @@
 package train
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,7 +48,7 @@ type StepInfo struct {
 	Loss      float64 // cross-entropy of the batch
 	TotalLoss float64 // plus weight decay
 	LR        float64
-	Images    int
+	Images    int           // of the global batch (in a cluster, every task's shard)
 	StepTime  time.Duration // wall time since the previous step ended (includes waiting for data)
 	InputWait time.Duration // part of StepTime spent waiting for the batch (see inputwait.go)
 	// LossScale is the step's loss scale (fp16 only, else 0); Skipped says
@@ -175,15 +177,23 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 			}
 			return Failed, fmt.Errorf("input pipeline: %w", err)
 		}
-		if err := l.reportBad(b.Failed); err != nil {
+		fresh, err := l.reportBad(b.Failed)
+		if err != nil {
 			return Failed, err
 		}
 		epoch := b.Epoch
-		r, err := l.Model.TrainStep(b.Images, b.Labels, b.N)
-		n := b.N
+		// In a cluster the step also tells every task how many bad files
+		// the tasks met for the first time (each loads only its shard).
+		r, err := l.Model.TrainStepNote(b.Images, b.Labels, b.N, float32(len(fresh)))
+		n := b.N * max(1, l.Opts.shard().Count) // the global batch: every shard is full
 		l.trainLoader.Release(b)
 		if err != nil {
 			return Failed, fmt.Errorf("train step %d: %w", l.Step+1, err)
+		}
+		if r.NoteSum > 0 {
+			if err := l.shareBad(fresh); err != nil {
+				return Failed, err
+			}
 		}
 		if !finite(float64(r.TotalLoss)) {
 			return Failed, &NonFiniteLossError{Step: r.Step, Loss: float64(r.TotalLoss), LR: float64(r.LearningRate)}
@@ -226,8 +236,9 @@ func (l *Loop) steps(ctx context.Context, hooks []Hook) (EndReason, error) {
 }
 
 // reportBad appends newly seen bad files to RUN_DIR/bad_files.txt at once, so
-// a crash loses none, and logs each once.
-func (l *Loop) reportBad(failed []pipeline.BadFile) error {
+// a crash loses none, logs each once (with attrs, e.g. the task that met
+// it), and returns them.
+func (l *Loop) reportBad(failed []pipeline.BadFile, attrs ...any) ([]pipeline.BadFile, error) {
 	var fresh []pipeline.BadFile
 	for _, f := range failed {
 		if !l.bad[f.Path] {
@@ -236,16 +247,59 @@ func (l *Loop) reportBad(failed []pipeline.BadFile) error {
 		}
 	}
 	if len(fresh) == 0 {
-		return nil
+		return nil, nil
 	}
 	for _, f := range fresh {
-		l.Log.Warn("skipping unreadable image", "path", f.Path, "reason", f.Reason)
+		l.Log.Warn("skipping unreadable image", append([]any{"path", f.Path, "reason", f.Reason}, attrs...)...)
 	}
-	return appendBadFiles(l.Opts.Out, fresh)
+	return fresh, appendBadFiles(l.Opts.Out, fresh)
+}
+
+// shareBad gathers the bad files every task of a cluster met for the first
+// time in this step (or validation), called on every task when the step's
+// note says some task met any: each task loads only its own shard, and the
+// chief records the others' so that RUN_DIR/bad_files.txt (and
+// Result.BadFiles) list every bad file of the run, as on one device.
+func (l *Loop) shareBad(fresh []pipeline.BadFile) error {
+	srv := l.Opts.server
+	mine, err := json.Marshal(fresh)
+	if err != nil {
+		return fmt.Errorf("share bad files: %w", err)
+	}
+	all, err := srv.GatherBytes(mine, l.collectiveTimeout())
+	if err != nil {
+		return fmt.Errorf("share bad files: %w", err)
+	}
+	if !l.Opts.Cluster.Chief() {
+		return nil
+	}
+	for task, data := range all {
+		if task == l.Opts.Cluster.Task || len(data) == 0 {
+			continue
+		}
+		var theirs []pipeline.BadFile
+		if err := json.Unmarshal(data, &theirs); err != nil {
+			return fmt.Errorf("share bad files: task %d's list: %w", task, err)
+		}
+		if _, err := l.reportBad(theirs, "task", task); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collectiveTimeout bounds the loop's own collectives (validation sums, bad
+// files) as the training step's.
+func (l *Loop) collectiveTimeout() time.Duration {
+	return cmp.Or(l.Opts.CollectiveTimeout, tfgraph.DefaultCollectiveTimeout)
 }
 
 // Validate runs the model over the whole validation split, with the
-// weights' moving averages when the run keeps them (--ema).
+// weights' moving averages when the run keeps them (--ema). In a cluster
+// each task evaluates its own contiguous block of the split and the sums
+// (loss, top-1, top-5, images, failures) are all-reduced, so every task
+// gets the whole split's numbers, the ones one device computes (the loss up
+// to float summation order), in 1/tasks of the time.
 func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	if len(l.Data.Val) == 0 {
 		return nil, nil
@@ -263,13 +317,20 @@ func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	res := &ValResult{Step: l.Step}
 	var lossSum float64
 	var top1, top5 int
-	for b, err := range l.valLoader.Epoch(ctx, l.Data.Val, 0, 0) {
+	var freshBad []pipeline.BadFile // met for the first time, to share in a cluster
+	val := l.Data.Val
+	if sh := l.Opts.shard(); sh.Count > 1 {
+		val = val[len(val)*sh.Index/sh.Count : len(val)*(sh.Index+1)/sh.Count]
+	}
+	for b, err := range l.valLoader.Epoch(ctx, val, 0, 0) {
 		if err != nil {
 			return nil, err
 		}
-		if err := l.reportBad(b.Failed); err != nil {
+		fresh, err := l.reportBad(b.Failed)
+		if err != nil {
 			return nil, err
 		}
+		freshBad = append(freshBad, fresh...)
 		res.Failed += len(b.Failed)
 		if b.N > 0 {
 			r, err := l.Model.Evaluate(b.Images, b.Labels, b.N)
@@ -287,6 +348,17 @@ func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	if srv := l.Opts.server; srv != nil {
+		anyBad, err := l.reduceValidation(srv, res, &lossSum, &top1, &top5, len(freshBad))
+		if err != nil {
+			return nil, err
+		}
+		if anyBad {
+			if err := l.shareBad(freshBad); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if res.N == 0 {
 		return nil, errors.New("validation: no readable image in the validation split")
 	}
@@ -294,4 +366,22 @@ func (l *Loop) Validate(ctx context.Context) (_ *ValResult, err error) {
 	res.Top1 = float64(top1) / float64(res.N)
 	res.Top5 = float64(top5) / float64(res.N)
 	return res, nil
+}
+
+// reduceValidation sums one task's validation counts and loss over the
+// cluster's tasks, in place, and says whether any task met bad files for
+// the first time (fresh: this task's count). The counts travel as float32,
+// exact up to 2²⁴ images; the loss sum as two float32 (its value and its
+// rounding error), so it keeps about float64's precision.
+func (l *Loop) reduceValidation(srv *tfgraph.Server, res *ValResult, lossSum *float64, top1, top5 *int, fresh int) (anyBad bool, err error) {
+	hi := float32(*lossSum)
+	lo := float32(*lossSum - float64(hi))
+	sums, err := srv.AllReduce([]float32{hi, lo, float32(*top1), float32(*top5), float32(res.N), float32(res.Failed), float32(fresh)}, false,
+		l.collectiveTimeout())
+	if err != nil {
+		return false, fmt.Errorf("validation: %w", err)
+	}
+	*lossSum = float64(sums[0]) + float64(sums[1])
+	*top1, *top5, res.N, res.Failed = int(sums[2]), int(sums[3]), int(sums[4]), int(sums[5])
+	return sums[6] > 0, nil
 }

@@ -135,6 +135,10 @@ type Options struct {
 	SoftPlacement bool
 	Threads       int // TensorFlow intra-op threads (0: all cores)
 	Workers       int // pipeline decode workers (0: all cores)
+	// FullScaleJPEG decodes every training and validation JPEG at full
+	// scale (pipeline.LoaderOptions.FullScaleJPEG), to measure what the
+	// default DCT-scaled decoding changes; not recorded in config.json.
+	FullScaleJPEG bool
 
 	// Where logs and progress go. Log defaults to a text logger on Progress's
 	// writer; Progress (default os.Stderr) shows a bar when it is a terminal.

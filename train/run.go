@@ -328,10 +328,18 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		return nil, err
 	}
 	pre := o.preprocess(norm)
-	if l.trainLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.Batch, Workers: o.Workers, Mode: pipeline.Train, Shuffle: true, DropRemainder: true, Seed: o.Seed}); err != nil {
+	// In a cluster each task decodes and augments only its own shard of
+	// every global batch (the positions its replica trains on), exactly as
+	// one device would have them.
+	shard := o.shard()
+	if l.trainLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.Batch, Workers: o.Workers, Mode: pipeline.Train, Shuffle: true, DropRemainder: true, Seed: o.Seed, Shard: shard, FullScaleJPEG: o.FullScaleJPEG}); err != nil {
 		return nil, err
 	}
-	if l.valLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.ValBatch, Workers: o.Workers, Mode: pipeline.Eval}); err != nil {
+	if o.server != nil {
+		lo, hi := shard.Span(o.Batch)
+		log.Info("cluster task loads its shard", "task", o.Cluster.Task, "positions", fmt.Sprintf("%d..%d of every global batch of %d", lo, hi-1, o.Batch))
+	}
+	if l.valLoader, err = pipeline.NewLoader(pre, pipeline.LoaderOptions{BatchSize: o.ValBatch, Workers: o.Workers, Mode: pipeline.Eval, FullScaleJPEG: o.FullScaleJPEG}); err != nil {
 		return nil, err
 	}
 	if l.Events, err = tfevents.NewWriter(o.Out); err != nil {
@@ -606,18 +614,19 @@ const handshakeTimeout = 2 * time.Minute
 // RUN_DIR and needs neither the weights file nor the RUN_DIR.
 func joinCluster(o *Options) (done func(), err error) {
 	n := len(o.Cluster.Workers)
-	switch {
-	case o.Devices != "":
-		return nil, usage(fmt.Sprintf("--devices %s with a cluster: each task trains one replica on one device for now; drop --devices (or run one process with --devices)", o.Devices))
-	case o.HeadEpochs > 0:
-		return nil, usage("--head-epochs with a cluster is not supported yet: give --head-epochs 0")
-	case o.Precision == tfgraph.PrecisionFP16:
-		return nil, usage("--precision fp16 with a cluster is not supported yet: its loss scaling is per process")
+	devices, err := tfgraph.ResolveDevices(o.Devices)
+	if err != nil {
+		return nil, usage("--devices: " + err.Error())
 	}
 	if o.Batch%n != 0 {
 		return nil, usage(fmt.Sprintf("--batch %d is the global batch: it must split evenly over the %d tasks", o.Batch, n))
 	}
-	srv, err := tfgraph.StartServer(tfgraph.Cluster{Workers: o.Cluster.Workers, Task: o.Cluster.Task})
+	if d := len(devices); d > 0 && o.Batch%(n*d) != 0 {
+		return nil, usage(fmt.Sprintf("--batch %d is the global batch: it must split evenly over the %d tasks × %d devices of --devices %s; give a multiple of %d", o.Batch, n, d, o.Devices, n*d))
+	}
+	// A server's devices are fixed when it starts: the virtual CPUs of
+	// --devices cpu:0,cpu:1,… are created with it.
+	srv, err := tfgraph.StartServer(tfgraph.Cluster{Workers: o.Cluster.Workers, Task: o.Cluster.Task, CPUs: tfgraph.VirtualCPUs(devices)})
 	if err != nil {
 		return nil, usage(err.Error())
 	}
@@ -633,17 +642,27 @@ func joinCluster(o *Options) (done func(), err error) {
 	return func() { os.RemoveAll(tmp) }, nil
 }
 
+// shard is the part of every global batch this process loads and trains
+// on: its task's in a cluster, else the whole batch.
+func (o *Options) shard() pipeline.Shard {
+	if o.server == nil {
+		return pipeline.Shard{}
+	}
+	return pipeline.Shard{Index: o.Cluster.Task, Count: len(o.Cluster.Workers)}
+}
+
 // clusterRecord is what every task of a cluster must agree on: the
 // settings that change the graph, the batches or the updates.
 func clusterRecord(o *Options, ds *pipeline.Dataset, total int64) map[string]string {
 	f := func(v any) string { return fmt.Sprint(v) }
 	return map[string]string{
 		"arch": o.Arch, "input-size": f(o.InputSize), "batch": f(o.Batch), "classes": classesDigest(ds.Classes),
-		"train images": f(len(ds.Train)), "seed": f(o.Seed), "steps": f(total), "trainable": o.Trainable,
+		"train images": f(len(ds.Train)), "val images": f(len(ds.Val)), "seed": f(o.Seed), "steps": f(total), "trainable": o.Trainable,
 		"batch-norm": o.BatchNorm, "optimizer": o.Optimizer, "lr": f(o.LR), "lr-end": f(o.LREnd), "schedule": o.Schedule,
 		"momentum": f(o.Momentum), "weight-decay": f(o.WeightDecay), "dropout-keep": f(o.DropoutKeep),
 		"margin": f(o.Margin), "preprocess": o.Style, "precision": o.Precision, "ema": f(o.EMA),
 		"class-weights": o.ClassWeights, "tasks": f(len(o.Cluster.Workers)),
+		"head-epochs": f(o.HeadEpochs), "body-lr-mult": f(o.BodyLRMult), "clip-norm": f(o.ClipNorm), "label-smoothing": f(o.LabelSmoothing),
 	}
 }
 

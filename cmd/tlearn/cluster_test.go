@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,11 +42,19 @@ func clusterArgs(data, out string) string {
 // TestClusterTrainTwoProcesses: two tlearn processes on 127.0.0.1 (task 1
 // through TF_CONFIG, the chief through --cluster/--task) end with the
 // weights and momentum slots of the same command run on one device, within
-// 1e-4 relative; the non-chief writes nothing into its --out.
+// 1e-4 relative (each task loading only its shard of every global batch,
+// augmented with the crops of one device); both log the shard they load and
+// the validation of one device (each validated half the split, the counts
+// all-reduced); the non-chief writes nothing into its --out.
 func TestClusterTrainTwoProcesses(t *testing.T) {
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
-	testdata.Folders(t, data, 3, 12, 40, 5)
+	classes := testdata.Folders(t, data, 3, 12, 40, 5)
+	for i := range 6 { // unreadable: replaced, and listed in bad_files.txt
+		if err := os.WriteFile(filepath.Join(data, classes[i%3], fmt.Sprintf("bad-%d.jpg", i)), []byte("not a jpeg"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	single, chief, other := filepath.Join(tmp, "single"), filepath.Join(tmp, "chief"), filepath.Join(tmp, "other")
 	var so, se strings.Builder
 	if code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(clusterArgs(data, single))...), &so, &se); code != 0 {
@@ -53,7 +63,7 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cluster := func(args func(out string) string) {
+	cluster := func(args func(out string) string) (chiefLog, otherLog string) {
 		addrs := testenv.LoopbackAddrs(t, 2)
 		c0, e0 := tlearnProc(t, ctx, args(chief)+" --cluster "+strings.Join(addrs, ",")+" --task 0")
 		tfConfig := fmt.Sprintf(`{"cluster": {"worker": ["%s", "%s"]}, "task": {"type": "worker", "index": 1}}`, addrs[0], addrs[1])
@@ -65,37 +75,30 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 		if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("task 1 wrote its --out %s: %v", other, err)
 		}
+		return e0.String(), e1.String()
 	}
-	cluster(func(out string) string { return clusterArgs(data, out) })
+	chiefLog, otherLog := cluster(func(out string) string { return clusterArgs(data, out) })
+	// Each task validated its half of the split; the all-reduced numbers
+	// are the whole split's, on both tasks, as on one device.
+	want := validationCounts(t, se.String())
+	for task, log := range []string{chiefLog, otherLog} {
+		if got := validationCounts(t, log); got != want {
+			t.Errorf("task %d validation: %s, one device: %s", task, got, want)
+		}
+	}
+	for task, log := range []string{chiefLog, otherLog} {
+		if !strings.Contains(log, fmt.Sprintf("positions=\"%d..%d of every global batch of 4\"", 2*task, 2*task+1)) {
+			t.Errorf("task %d does not log the shard it loads:\n%s", task, log)
+		}
+	}
+	// The bad files task 1 met in its shards reached the chief's
+	// bad_files.txt: it lists those of one device.
+	sameBadFiles(t, single, chief)
+	if !regexp.MustCompile(`skipping unreadable image.* task=1`).MatchString(chiefLog) {
+		t.Errorf("the chief logs no bad file met by task 1: the test data no longer exercise the sharing\n%s", chiefLog)
+	}
 
-	cfg := tfgraph.DefaultConfig("vgg_mini", 3)
-	cfg.InputSize, cfg.DropoutKeep, cfg.IntraOpThreads = 32, 1, 1
-	m, err := tfgraph.NewModel(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	load := func(dir string, step int) map[string][]float32 {
-		ckpt, err := tfgraph.LatestCheckpoint(dir)
-		if err != nil || !strings.HasSuffix(ckpt, fmt.Sprintf("model.ckpt-%d", step)) {
-			t.Fatalf("%s: latest checkpoint %q, %v; want model.ckpt-%d", dir, ckpt, err, step)
-		}
-		if err := m.RestoreCheckpoint(ckpt); err != nil {
-			t.Fatal(err)
-		}
-		out := map[string][]float32{}
-		for _, v := range m.Variables() {
-			for _, name := range []string{v.Name, v.Name + "/Momentum"} {
-				if vals, _, err := m.ReadVariable(name); err == nil {
-					out[name] = vals
-				} else if name == v.Name {
-					t.Fatal(err)
-				}
-			}
-		}
-		return out
-	}
-	compare(t, load(single, 4), load(chief, 4), "2 processes vs one device")
+	compare(t, runWeights(t, single, 4), runWeights(t, chief, 4), "2 processes vs one device")
 
 	// Both commands again with --steps 6: the chief resumes from its
 	// checkpoint and broadcasts it, task 1 (a fresh process with nothing
@@ -105,7 +108,104 @@ func TestClusterTrainTwoProcesses(t *testing.T) {
 		t.Fatalf("single-device resume: exit %d\n%s", code, se.String())
 	}
 	cluster(longer)
-	compare(t, load(single, 6), load(chief, 6), "resumed: 2 processes vs one device")
+	compare(t, runWeights(t, single, 6), runWeights(t, chief, 6), "resumed: 2 processes vs one device")
+	sameBadFiles(t, single, chief)
+}
+
+// runWeights reads the vgg_mini (32 px, 3 classes) weights and momentum
+// slots of RUN_DIR dir's latest checkpoint, which must be of step.
+func runWeights(t *testing.T, dir string, step int) map[string][]float32 {
+	t.Helper()
+	cfg := tfgraph.DefaultConfig("vgg_mini", 3)
+	cfg.InputSize, cfg.DropoutKeep, cfg.IntraOpThreads = 32, 1, 1
+	m, err := tfgraph.NewModel(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ckpt, err := tfgraph.LatestCheckpoint(dir)
+	if err != nil || !strings.HasSuffix(ckpt, fmt.Sprintf("model.ckpt-%d", step)) {
+		t.Fatalf("%s: latest checkpoint %q, %v; want model.ckpt-%d", dir, ckpt, err, step)
+	}
+	if err := m.RestoreCheckpoint(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]float32{}
+	for _, v := range m.Variables() {
+		for _, name := range []string{v.Name, v.Name + "/Momentum"} {
+			if vals, _, err := m.ReadVariable(name); err == nil {
+				out[name] = vals
+			} else if name == v.Name {
+				t.Fatal(err)
+			}
+		}
+	}
+	return out
+}
+
+// TestClusterDevicesHeadPhase: two tasks with two replicas each
+// (--devices cpu:0,cpu:1, virtual CPUs of each task's server) and a
+// head-only first epoch end with the weights and slots of one process
+// training four replicas with the same head phase: every replica sees the
+// same quarter of every global batch.
+func TestClusterDevicesHeadPhase(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	testdata.Folders(t, data, 3, 12, 40, 5)
+	args := func(out, devices string) string {
+		return strings.Replace(clusterArgs(data, out), "--steps 4", "--steps 6 --head-epochs 0.5 --val-split 0", 1) + " --devices " + devices
+	}
+	single, chief, other := filepath.Join(tmp, "single"), filepath.Join(tmp, "chief"), filepath.Join(tmp, "other")
+	var so, se strings.Builder
+	if code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(args(single, "cpu:0,cpu:1,cpu:2,cpu:3"))...), &so, &se); code != 0 {
+		t.Fatalf("one process, 4 replicas: exit %d\n%s", code, se.String())
+	}
+	if !strings.Contains(se.String(), "head-only phase done") {
+		t.Fatalf("the run has no head-only phase:\n%s", se.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	addrs := " --cluster " + strings.Join(testenv.LoopbackAddrs(t, 2), ",")
+	c0, e0 := tlearnProc(t, ctx, args(chief, "cpu:0,cpu:1")+addrs+" --task 0")
+	c1, e1 := tlearnProc(t, ctx, args(other, "cpu:0,cpu:1")+addrs+" --task 1")
+	if err0, err1 := c0.Wait(), c1.Wait(); err0 != nil || err1 != nil {
+		t.Fatalf("chief: %v\n%s\ntask 1: %v\n%s", err0, e0.String(), err1, e1.String())
+	}
+	compare(t, runWeights(t, single, 6), runWeights(t, chief, 6), "2 tasks × 2 replicas vs 4 replicas in one process")
+}
+
+// sameBadFiles fails unless the RUN_DIRs' bad_files.txt list the same
+// files (in any order: each task meets its own shard's), at least one.
+func sameBadFiles(t *testing.T, want, got string) {
+	t.Helper()
+	paths := func(dir string) []string {
+		b, err := os.ReadFile(filepath.Join(dir, "bad_files.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ps []string
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			p, _, _ := strings.Cut(line, "\t")
+			ps = append(ps, p)
+		}
+		slices.Sort(ps)
+		return ps
+	}
+	w, g := paths(want), paths(got)
+	if len(w) == 0 || !slices.Equal(w, g) {
+		t.Errorf("bad_files.txt: 2 processes list %q, one device %q", g, w)
+	}
+}
+
+// validationCounts is the first validation log line's top-1, top-5 and
+// image count (the loss is left out: its float summation order differs).
+func validationCounts(t *testing.T, log string) string {
+	t.Helper()
+	m := regexp.MustCompile(`msg=validation .*(top1=\S+ top5=\S+) .*(images=\d+ failed=\d+)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no validation line in:\n%s", log)
+	}
+	return m[1] + " " + m[2]
 }
 
 // compare fails when got differs from want by more than 1e-4 relative
@@ -232,6 +332,7 @@ func TestClusterUsageErrors(t *testing.T) {
 		{"disagree", base + " --cluster 127.0.0.1:1,127.0.0.1:2 --task 0", `{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 1}}`, "TF_CONFIG's task 1 and --task 0 differ"},
 		{"task without cluster", base + " --task 1", "", "--task 1 without --cluster"},
 		{"batch does not split", strings.Replace(base, "--batch 4", "--batch 5", 1) + " --cluster 127.0.0.1:1,127.0.0.1:2 --task 0", "", "--batch 5 is the global batch: it must split evenly over the 2 tasks"},
+		{"batch does not split over the devices", strings.Replace(base, "--batch 4", "--batch 4 --devices cpu:0,cpu:1,cpu:2", 1) + " --cluster 127.0.0.1:1,127.0.0.1:2 --task 0", "", "--batch 4 is the global batch: it must split evenly over the 2 tasks × 3 devices"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("TF_CONFIG", tc.tfConfig)

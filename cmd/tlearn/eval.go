@@ -47,12 +47,16 @@ Examples:
 			if format != "json" && format != "table" {
 				return usageError{fmt.Errorf("--format must be json or table (got %q)", format)}
 			}
+			fullScale, err := fullScaleJPEG(c)
+			if err != nil {
+				return err
+			}
 			clf, err := openModel(c)
 			if err != nil {
 				return err
 			}
 			defer clf.Close()
-			r, err := infer.Evaluate(c.Context, clf, c.String("data"), infer.EvalOptions{Layout: c.String("layout"), Batch: c.Int("batch"), Workers: c.Int("workers")})
+			r, err := infer.Evaluate(c.Context, clf, c.String("data"), infer.EvalOptions{Layout: c.String("layout"), Batch: c.Int("batch"), Workers: c.Int("workers"), FullScaleJPEG: fullScale})
 			var ue *infer.UsageError
 			if errors.As(err, &ue) {
 				return usageError{err}

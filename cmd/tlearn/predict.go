@@ -25,6 +25,7 @@ func modelFlags() []cli.Flag {
 		intFlag("workers", 0, "image decoding workers (0: all cores)"),
 		strFlag("precision", "fp32", "fp32; bf16: oneDNN mixed precision, several times faster on CPUs with AMX/AVX512-BF16 (not GPUs), ~3 significant digits; fp16: float16 on a GPU (emulated on a CPU: slower)"),
 		convFlag(),
+		strFlag("jpeg-scale", "auto", "auto: the libjpeg build decodes a JPEG at DCT scale 1/2, 1/4 or 1/8 when its region is at least 2, 4 or 8 times the input (faster; what serving_default does); full: always decode at full scale (to measure what the scaling changes; --signature float only)"),
 		strFlag("signature", "float", "with a SavedModel: float (tlearn decodes and preprocesses in Go, then runs serving_float) or bytes (each file's bytes go unchanged into serving_default, which decodes in-graph: what a TF Serving or Python client gets)"),
 	}
 }
@@ -50,6 +51,19 @@ func checkpointFlags(verb string) []cli.Flag {
 			"names classes 1..1000: the background is dropped and the probabilities are the softmax over those 1000"),
 		intFlag("input-size", 224, "with --weights: network input side"),
 	}
+}
+
+// fullScaleJPEG reads --jpeg-scale of predict and eval.
+func fullScaleJPEG(c *cli.Context) (bool, error) {
+	switch v := c.String("jpeg-scale"); {
+	case v == "auto":
+		return false, nil
+	case v != "full":
+		return false, usageError{fmt.Errorf("--jpeg-scale must be auto or full (got %q)", v)}
+	case c.String("signature") == "bytes":
+		return false, usageError{errors.New("--jpeg-scale full needs --signature float: with bytes the SavedModel decodes")}
+	}
+	return true, nil
 }
 
 func openModel(c *cli.Context) (infer.Classifier, error) {
@@ -103,6 +117,10 @@ Examples:
 			if err := checkPredictionFormat(format); err != nil {
 				return err
 			}
+			fullScale, err := fullScaleJPEG(c)
+			if err != nil {
+				return err
+			}
 			clf, err := openModel(c)
 			if err != nil {
 				return err
@@ -114,7 +132,7 @@ Examples:
 			}
 			start := time.Now()
 			sum, err := infer.Predict(c.Context, clf, paths,
-				infer.PredictOptions{TopK: c.Int("top-k"), Batch: c.Int("batch"), Workers: c.Int("workers")}, out.Write)
+				infer.PredictOptions{TopK: c.Int("top-k"), Batch: c.Int("batch"), Workers: c.Int("workers"), FullScaleJPEG: fullScale}, out.Write)
 			if cerr := out.Close(); err == nil {
 				err = cerr
 			}

@@ -122,13 +122,14 @@ func trainFlags(d train.Options) []cli.Flag {
 		intFlag("save-every-steps", d.SaveEverySteps, "also checkpoint every N steps (0: by time only)"),
 		intFlag("keep-checkpoints", d.KeepCheckpoints, "how many of the newest checkpoints RUN_DIR keeps (best/ is kept apart, hard-linked)"),
 		strFlag("device", d.Device, "cpu or gpu:N (default: TensorFlow's choice — the GPU when there is one)"),
-		strFlag("devices", d.Devices, "data-parallel training on several devices of this machine: cpu:0,cpu:1 (virtual CPU devices, any machine), gpu:0,gpu:1,… or all (every GPU); one replica per device on an equal slice of --batch (the global batch; it must divide), gradients averaged into one update, so weights match one device up to float summation order. Batch norm in training uses each replica's own slice statistics (no sync BN; moving averages from the replicas' mean); validation runs on the first device. Not with --device"),
+		strFlag("devices", d.Devices, "data-parallel training on several devices of this machine: cpu:0,cpu:1 (virtual CPU devices, any machine), gpu:0,gpu:1,… or all (every GPU); one replica per device on an equal slice of --batch (the global batch; it must divide), gradients averaged into one update, so weights match one device up to float summation order. Batch norm in training uses each replica's own slice statistics (no sync BN; moving averages from the replicas' mean); validation runs on the first device. In a cluster, the devices of each task (--batch then divides by tasks × devices). Not with --device"),
 		softPlacementFlag(),
 		intFlag("threads", d.Threads, "TensorFlow intra-op threads (0: all cores)"),
 		strFlag("precision", d.Precision, "fp32; bf16: oneDNN mixed precision, faster on CPUs with AMX/AVX512-BF16 (not GPUs); fp16: float16 on the GPU's tensor cores with dynamic loss scaling (on a CPU only emulated, slower). Weights stay float32"),
 		convFlag(),
 		intFlag("workers", d.Workers, "image decoding workers (0: all cores)"),
-		strFlag("cluster", "", "data-parallel run over several processes or machines: every task's `HOST:PORT`, comma-separated, task 0 (the chief) first; each task runs the same command with its own --task (or TensorFlow's TF_CONFIG environment variable instead of both). --batch is the global batch, split evenly over the tasks; the chief restores, broadcasts the weights and alone writes --out"),
+		strFlag("jpeg-scale", "auto", "auto: the libjpeg build decodes a JPEG at DCT scale 1/2, 1/4 or 1/8 when its crop is at least 2, 4 or 8 times the input (faster); full: always at full scale, in training and validation (to measure what the scaling changes; not recorded in config.json)"),
+		strFlag("cluster", "", "data-parallel run over several processes or machines: every task's `HOST:PORT`, comma-separated, task 0 (the chief) first; each task runs the same command with its own --task (or TensorFlow's TF_CONFIG environment variable instead of both). --batch is the global batch, split evenly over the tasks, each of which decodes only its own shard of it and validates its part of the split; the chief restores, broadcasts the weights and alone writes --out"),
 		intFlag("task", 0, "this process's index in --cluster (0: the chief)"),
 	}
 }
@@ -155,6 +156,12 @@ func trainOptions(c *cli.Context) (train.Options, error) {
 	o.Devices = c.String("devices")
 	o.Device, o.SoftPlacement, o.Threads, o.Workers = c.String("device"), c.Bool("soft-placement"), c.Int("threads"), c.Int("workers")
 	o.Precision, o.Conv = c.String("precision"), c.String("conv")
+	switch v := c.String("jpeg-scale"); v {
+	case "auto", "full":
+		o.FullScaleJPEG = v == "full"
+	default:
+		return o, fmt.Errorf("--jpeg-scale must be auto or full (got %q)", v)
+	}
 	o.Progress, o.TlearnVersion = c.App.ErrWriter, version
 	if err := train.ApplyRecipe(c.String("recipe"), &o, c.IsSet); err != nil {
 		return o, err

@@ -320,3 +320,20 @@ func TestEvalTableWideLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestJPEGScaleFlag: --jpeg-scale takes auto or full, and full is refused
+// with --signature bytes (the SavedModel decodes then), before any model is
+// opened.
+func TestJPEGScaleFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"predict", "--model", "nowhere", "--jpeg-scale", "half", "x.jpg"},
+		{"eval", "--model", "nowhere", "--jpeg-scale", "half", "--data", "d"},
+		{"train", "--data", "d", "--out", "o", "--weights", "none", "--jpeg-scale", "half"},
+		{"eval", "--model", "nowhere", "--jpeg-scale", "full", "--signature", "bytes", "--data", "d"},
+	} {
+		code, _, errOut := tlearn(t, args...)
+		if code != exitUsage || !strings.Contains(errOut, "--jpeg-scale") {
+			t.Errorf("%v: exit %d, %q; want a usage error naming --jpeg-scale", args, code, errOut)
+		}
+	}
+}
