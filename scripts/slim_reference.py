@@ -19,6 +19,10 @@ tf.compat.v1 graph mode under its arg_scope, and writes into --out:
 resnet_mini is slim's resnet_v1() with three narrow blocks (tfgraph/nets/resnet.go).
 inception_v3's training loss adds 0.4 times the AuxLogits cross-entropy, as
 slim's train_image_classifier does ("loss" in reference.json is that sum).
+--beta-offset shifts every random batch-norm beta: deep batch-norm nets at
+plain random weights are chaotic (a training step amplifies rounding 1e2-1e4x),
+and with most ReLUs in their linear part three steps are reproducible (the
+mobilenet_v2 and inception_v3 training parity tests; bench/NOTES.md).
 Python is the reference only: tlearn itself never runs it.
 """
 import argparse
