@@ -8,7 +8,12 @@ from --shots labelled examples per class, validated on 100 held-out
 digits per class. Each recipe runs with --seeds seeds; the report gives the
 validation top-1 (mean, min–max), its loss and the wall time.
 
-    recipe.py [--arch vgg_mini] [--shots 20] [--steps 300] [--seeds 3] [--recipes default,modern,...]
+With --task photos the body is trained from scratch on crops of
+scikit-image's ten photos (bench/photosets.py, 64 per photo) and the task
+is telling apart crops of twelve other photos (Debian's mate-backgrounds)
+from --shots crops each, validated on 20 other crops per photo.
+
+    recipe.py [--task mnist|photos] [--arch vgg_mini] [--shots 20] [--steps 300] [--seeds 3] [--recipes default,modern,...]
 """
 import argparse
 import json
@@ -17,6 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import photosets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -41,8 +48,24 @@ def run(cmd):
     return p
 
 
+def photo_task(data, shots):
+    """data/pretrain: crops of scikit-image's photos; data/finetune/{train,val}:
+    shots and 20 crops of each mate-backgrounds photo."""
+    cache = os.path.join(ROOT, ".cache", "photos")
+    photosets.build(photosets.fetch_skimage(cache), os.path.join(data, "pretrain"), 64, 1)
+    allc = os.path.join(data, "finetune-all")
+    photosets.build(photosets.fetch_mate(cache), allc, shots + 20, 2)
+    for cls in sorted(os.listdir(allc)):
+        files = sorted(os.listdir(os.path.join(allc, cls)))
+        for split, part in (("train", files[:shots]), ("val", files[shots:])):
+            os.makedirs(os.path.join(data, "finetune", split, cls), exist_ok=True)
+            for f in part:
+                os.replace(os.path.join(allc, cls, f), os.path.join(data, "finetune", split, cls, f))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--task", choices=["mnist", "photos"], default="mnist")
     ap.add_argument("--arch", default="vgg_mini")
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--shots", type=int, default=20)
@@ -51,18 +74,22 @@ def main():
     ap.add_argument("--recipes", default=",".join(RECIPES))
     ap.add_argument("--extra", action="append", default=[], help="NAME=FLAGS: another recipe, e.g. 'mix=--ema 0.99 --label-smoothing 0.1'")
     ap.add_argument("--out", default=os.path.join(HERE, "out", "recipe"))
-    ap.add_argument("--report", default=os.path.join(HERE, "RESULTS-recipe.md"))
+    ap.add_argument("--report", help="default: bench/RESULTS-recipe.md (mnist), bench/RESULTS-recipe-photos.md")
     ap.add_argument("--tlearn", default=os.path.join(ROOT, "bin", "tlearn"))
     a = ap.parse_args()
+    a.report = a.report or os.path.join(HERE, "RESULTS-recipe.md" if a.task == "mnist" else "RESULTS-recipe-photos.md")
     recipes = dict(RECIPES)
     for e in a.extra:
         name, flags = e.split("=", 1)
         recipes[name] = flags.split()
-    data = os.path.join(a.out, "data")
+    data = os.path.join(a.out, "data" if a.task == "mnist" else "data-photos")
     if not os.path.isdir(os.path.join(data, "finetune")):
-        run(["go", "run", "./demo/mkdata", "-out", data, "-shots", str(a.shots), "-pretrain", "400"])
+        if a.task == "mnist":
+            run(["go", "run", "./demo/mkdata", "-out", data, "-shots", str(a.shots), "-pretrain", "400"])
+        else:
+            photo_task(data, a.shots)
     common = ["--arch", a.arch, "--input-size", str(a.size), "--log-every", "50"]
-    base = os.path.join(a.out, "base-" + a.arch)
+    base = os.path.join(a.out, f"base-{a.task}-{a.arch}")
     if not os.path.exists(os.path.join(base, "config.json")):
         t0 = time.time()
         run([a.tlearn, "train", *common, "--data", os.path.join(data, "pretrain"), "--out", base, "--weights", "none",
@@ -83,10 +110,16 @@ def main():
             tops.append(ev["top1"])
             print(f"{name} seed {seed}: top-1 {ev['top1']:.3f} ({secs[-1]:.0f} s)", flush=True)
         rows.append((name, " ".join(recipes[name]) or "(tlearn's defaults)", tops, statistics.mean(secs)))
-    lines = ["# Fine-tuning recipes (bench/recipe.py)", "",
-             f"{a.arch} at {a.size} px pretrained on real MNIST digits 0-4 (400 per class, 6 epochs), fine-tuned for "
-             f"{a.steps} steps (batch 10) on digits 5-9 from {a.shots} labelled examples per class, evaluated on 100 "
-             f"held-out digits per class (the latest checkpoint); {a.seeds} seeds each.", "",
+    if a.task == "mnist":
+        what = (f"{a.arch} at {a.size} px pretrained on real MNIST digits 0-4 (400 per class, 6 epochs), fine-tuned for "
+                f"{a.steps} steps (batch 10) on digits 5-9 from {a.shots} labelled examples per class, evaluated on 100 "
+                f"held-out digits per class (the latest checkpoint); {a.seeds} seeds each.")
+    else:
+        what = (f"{a.arch} at {a.size} px pretrained from scratch on crops of scikit-image's 10 photos (64 per photo, "
+                f"6 epochs), fine-tuned for {a.steps} steps (batch 10) on crops of 12 other photos (Debian's "
+                f"mate-backgrounds) from {a.shots} crops per photo, evaluated on 20 other crops per photo (the latest "
+                f"checkpoint); {a.seeds} seeds each.")
+    lines = [f"# Fine-tuning recipes (bench/recipe.py --task {a.task})", "", what, "",
              "| recipe | flags | val top-1 mean | min–max | time per run |", "|---|---|---|---|---|"]
     for name, flags, tops, sec in rows:
         lines.append(f"| {name} | `{flags}` | {statistics.mean(tops):.3f} | {min(tops):.3f}–{max(tops):.3f} | {sec:.0f} s |")

@@ -11,6 +11,16 @@ type Norm struct {
 	Scale float32
 }
 
+// imageNetStd is the standard deviation of ImageNet's RGB pixels in levels
+// of 255, the mean of its channels' (0.229, 0.224, 0.225)·255: the spread
+// of natural photos that a first layer's initialisation can assume.
+const imageNetStd = 57.6
+
+// Std is the typical standard deviation of normalised natural-photo pixels:
+// what the first layer of a net sees (about 58 for MeanSubtract, 0.45 for
+// PlusMinusOne).
+func (n Norm) Std() float64 { return imageNetStd * float64(n.Scale) }
+
 // MeanSubtract is TF-Slim's vgg_preprocessing (vgg_*, resnet_v1_*,
 // alexnet_v2): RGB 0..255 minus the ImageNet channel means, in RGB order.
 var MeanSubtract = Norm{Name: "mean_subtract", Mean: [3]float32{123.68, 116.78, 103.94}, Scale: 1}

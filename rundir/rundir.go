@@ -117,6 +117,11 @@ type Config struct {
 		// EMA is the decay of the weights' moving average (0: none); with it
 		// eval, predict and export read the averages.
 		EMA float64 `json:"ema"`
+		// FromScratch: the weights started from their initialisers
+		// (--weights none), and the first layer of a net without batch norm
+		// trains as on unit-variance inputs (tfgraph.Config.FromScratch);
+		// false in runs from before it existed. Resumes keep it.
+		FromScratch bool `json:"from_scratch"`
 		// Recipe is the --recipe the settings above came from (classic:
 		// the defaults); empty in runs from before it existed.
 		Recipe        string `json:"recipe,omitempty"`

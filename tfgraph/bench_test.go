@@ -1,6 +1,9 @@
 package tfgraph
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func benchTrain(b *testing.B, arch string, size, batch int) {
 	cfg := DefaultConfig(arch, 101)
@@ -99,4 +102,46 @@ func BenchmarkDataParallel(b *testing.B) {
 			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/step")
 		})
 	}
+}
+
+// BenchmarkReduceGradients: the two in-process gradient reducers on vgg_mini
+// at 64 px, a global batch of 16, two virtual CPU replicas: MeanGradients
+// (AddN on the first device) and CollectiveMeanGradients (CollectiveReduceV2,
+// TensorFlow's ring on CPUs). Both models train in one loop, a step of each
+// in turn (which goes first alternates), so that the machine's load falls
+// on both alike; it reports each
+// one's ms/step and the ratio collective/AddN (bench/NOTES.md).
+func BenchmarkReduceGradients(b *testing.B) {
+	build := func(reduce GradientReducer) *Model {
+		cfg := DefaultConfig("vgg_mini", 101)
+		cfg.InputSize, cfg.DecaySteps, cfg.Seed, cfg.DropoutKeep = 64, 1000, 1, 1
+		cfg.Devices, cfg.ReduceGradients = []string{"cpu:0", "cpu:1"}, reduce
+		return newModel(b, cfg)
+	}
+	models := []*Model{build(MeanGradients), build(CollectiveMeanGradients)}
+	img, lab := randomBatch(16, 64, 101, 1)
+	step := func(m *Model) time.Duration {
+		t0 := time.Now()
+		if _, err := m.TrainStep(img, lab, 16); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	for range 2 { // warm-up: the first runs allocate and optimise the graph
+		for _, m := range models {
+			step(m)
+		}
+	}
+	var spent [2]time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := range models {
+			k := (i + j) % len(models) // alternate which goes first
+			spent[k] += step(models[k])
+		}
+	}
+	ms := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(b.N) }
+	b.ReportMetric(ms(spent[0]), "addn-ms/step")
+	b.ReportMetric(ms(spent[1]), "collective-ms/step")
+	b.ReportMetric(spent[1].Seconds()/spent[0].Seconds(), "collective/addn")
 }

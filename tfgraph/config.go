@@ -70,6 +70,18 @@ type Config struct {
 	// 0 freezes the body's weights (its batch-norm statistics still update
 	// in BatchNormTrain). Must be >= 0.
 	BodyLRMult *float64
+	// FromScratch says that the weights start from their initialisers (no
+	// pretrained checkpoint). The first layer of a net without batch norm
+	// that reads 0..255 pixels minus the means (vgg_*, alexnet_v2: input
+	// std s ≈ 58) then trains as on unit-variance inputs: its initial
+	// weights are divided by s and its learning rate multiplied by 1/s² (SGD
+	// and momentum) or 1/s (adam, adamw, rmsprop, whose steps do not scale
+	// with the gradient) — the same steps as training conv1·s on pixels/s,
+	// while the weights keep the slim convention of the checkpoints. Without
+	// it He-initialised activations and gradients start s× too large and
+	// such nets diverge at usual learning rates. A resumed run must keep the
+	// value it started with.
+	FromScratch bool
 	// HeadSteps > 0 trains only the head for the first HeadSteps global
 	// steps (the first stage of Keras's and fastai's fine-tuning): on the
 	// eval forward, so the body runs in inference mode — batch norm on its
@@ -108,8 +120,9 @@ type Config struct {
 	// model they are this task's devices (virtual CPUs: Cluster.CPUs of its
 	// server), the replicas' mean gradient then averaged across the tasks.
 	Devices []string
-	// ReduceGradients combines the replicas' gradients (nil: MeanGradients,
-	// the in-process mean); a multi-process run sets one that all-reduces.
+	// ReduceGradients combines the replicas' gradients into the mean (nil:
+	// CollectiveMeanGradients on GPUs, MeanGradients on CPUs and in a
+	// cluster model; see replicas.go).
 	ReduceGradients GradientReducer
 	// Cluster, when set, makes the model one replica of a data-parallel
 	// cluster: its ops run on this task's Device through the server's

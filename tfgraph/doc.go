@@ -49,8 +49,9 @@
 // placeholders (slim.NewFeedVars) and imported into the model graph with the
 // device as default device, so the C API's unplaced gradient ops land on it
 // too; the batch is split evenly, the gradients reduced by a GradientReducer
-// (MeanGradients in one process — the seam a multi-process all-reduce plugs
-// into) and applied once. TestReplicasMatchOneDevice and
+// (CollectiveMeanGradients, an in-process CollectiveReduceV2 that uses NCCL
+// where the build has it, on GPUs; MeanGradients, AddN on the first device,
+// on CPUs and before a cluster's all-reduce across tasks) and applied once. TestReplicasMatchOneDevice and
 // TestReplicaPlacementRan (RunMetadata step stats) check results and placement.
 //
 // VGG's fc6 is a VALID conv whose kernel covers the whole map left after

@@ -179,6 +179,7 @@ func (m *Model) build() error {
 	// moving statistics, Winograd where winogradPolicy says so.
 	vs := slim.NewVars(ds, cfg.Seed)
 	vs.HeadScopes = net.HeadScopeNames()
+	vs.ScaleInputs = cfg.FromScratch
 	eval := net.Build(slim.New(ds, vs, slim.Mode{Winograd: winogradPolicy(cfg)}), m.images, cfg.NumClasses)
 	if err := vs.Err(); err != nil {
 		return err
@@ -493,10 +494,17 @@ func (m *Model) buildUpdates(root, s *op.Scope, vs *slim.Vars, train []*slim.Var
 		m.lrBody = op.Mul(s.SubScope("learning_rate_body"), m.lr, op.Const(s.SubScope("body_lr_mult"), float32(*cfg.BodyLRMult)))
 	}
 	lrs := make([]tf.Output, len(train))
+	var lrInput tf.Output
 	for i, v := range train {
 		lrs[i] = m.lrBody
-		if v.Head {
+		switch {
+		case v.Head:
 			lrs[i] = m.lr
+		case cfg.FromScratch && v.InputStd > 0:
+			if lrInput == (tf.Output{}) {
+				lrInput = op.Mul(s.SubScope("learning_rate_input_layer"), m.lrBody, op.Const(s.SubScope("input_layer_lr_mult"), float32(inputLayerLRMult(cfg.Optimizer, v.InputStd))))
+			}
+			lrs[i] = lrInput
 		}
 	}
 	var updates []*tf.Operation
@@ -522,6 +530,18 @@ func (m *Model) buildUpdates(root, s *op.Scope, vs *slim.Vars, train []*slim.Var
 		m.buildHeadPhase(root, s, vs, reg)
 	}
 	return root.Err()
+}
+
+// inputLayerLRMult is the learning-rate multiplier of a from-scratch layer
+// whose weights start divided by its input's std (Config.FromScratch): 1/std²
+// for the optimizers whose steps are proportional to the gradient, 1/std for
+// those that divide it by its running magnitude.
+func inputLayerLRMult(optimizer string, std float64) float64 {
+	switch optimizer {
+	case OptAdam, OptAdamW, OptRMSProp:
+		return 1 / std
+	}
+	return 1 / (std * std)
 }
 
 // buildHeadPhase adds the head-only step of Config.HeadSteps: the eval

@@ -31,6 +31,14 @@ import (
 // device r (TestReplicaPlacement checks the ops' devices and where the
 // kernels ran).
 //
+// Reduction. On GPUs the replicas all-reduce their gradients with
+// TensorFlow's collective ops (CollectiveMeanGradients, allreduce.go: one
+// fused CollectiveReduceV2 per replica, NCCL where the build has it); on CPUs
+// the first device adds them up (MeanGradients: AddN, the other replicas'
+// gradients copied to it), which measured slightly faster than the
+// collective's ring on virtual CPUs. Config.ReduceGradients overrides the
+// choice; TestReplicasMatchOneDevice runs both on virtual CPUs.
+//
 // Semantics. Each replica's loss is the mean over its slice, so with equal
 // slices the mean of the replicas' gradients is the gradient of the whole
 // batch's mean loss: the same update as one device, up to float summation
@@ -46,15 +54,16 @@ import (
 // gradients of the one optimizer update: replicaGrads[r][i] is replica r's
 // gradient of the i-th trainable variable (the same variables, in the same
 // order, for every replica) and the result holds one gradient per variable.
-// The ops go into s (on the variables' device). It is the seam between the
-// replicas of one process and several processes: MeanGradients is the
-// in-process reduction; a cluster's reducer also averages across tasks (for
-// instance the local mean all-reduced with CollectiveReduceV2).
+// The ops go into s (on the variables' device). MeanGradients and
+// CollectiveMeanGradients are the in-process reductions; a cluster model
+// averages their result across the tasks afterwards (Model.acrossTasks).
 type GradientReducer func(s *op.Scope, replicaGrads [][]tf.Output) ([]tf.Output, error)
 
-// MeanGradients is the in-process GradientReducer: per variable the AddN of
-// the replicas' gradients times 1/replicas, on s's device. One replica's
-// gradients are returned as they are.
+// MeanGradients is the plain in-process GradientReducer: per variable the
+// AddN of the replicas' gradients times 1/replicas, on s's device (the
+// partitioner copies the other replicas' gradients there). One replica's
+// gradients are returned as they are. It is the default on CPUs and in
+// cluster models (defaultReducer).
 func MeanGradients(s *op.Scope, replicaGrads [][]tf.Output) ([]tf.Output, error) {
 	if len(replicaGrads) == 0 {
 		return nil, fmt.Errorf("mean gradients: no replica")
@@ -77,6 +86,18 @@ func MeanGradients(s *op.Scope, replicaGrads [][]tf.Output) ([]tf.Output, error)
 		out[i] = meanOf(s.SubScope("mean"), col)
 	}
 	return out, s.Err()
+}
+
+// defaultReducer is the GradientReducer of Config.ReduceGradients nil for
+// the replicas on devices: CollectiveMeanGradients on GPUs (NCCL where the
+// build has it), MeanGradients on CPUs, where the all-reduce measured 2%
+// slower than AddN (bench/NOTES.md, BenchmarkReduceGradients), and in a
+// cluster model, whose task devices the in-process collective refuses.
+func defaultReducer(devices []string, cluster bool) GradientReducer {
+	if cluster || len(devices) == 0 || !strings.HasPrefix(devices[0], "/device:GPU:") {
+		return MeanGradients
+	}
+	return CollectiveMeanGradients
 }
 
 // meanOf is AddN(xs)·(1/len(xs)).
@@ -216,7 +237,7 @@ func (m *Model) buildReplicaGraph(vs *slim.Vars, train []*slim.Var, r int) (*rep
 // buildReplicas is buildTraining for Config.Devices (see the comment at the
 // top of this file): the batch split into equal slices on the variables'
 // device, one imported replica graph per device, the gradients reduced by
-// Config.ReduceGradients (MeanGradients by default; with fp16 the scaled
+// Config.ReduceGradients (defaultReducer when nil; with fp16 the scaled
 // gradients, unscaled and checked for overflow after), the reported losses the
 // replicas' mean, and the moving statistics updated from the replicas' mean
 // batch statistics.
@@ -286,7 +307,7 @@ func (m *Model) buildReplicas(root, ds *op.Scope, vs *slim.Vars) error {
 
 	reduce := m.cfg.ReduceGradients
 	if reduce == nil {
-		reduce = MeanGradients
+		reduce = defaultReducer(m.devices, m.cfg.Cluster != nil)
 	}
 	avg, err := reduce(s.SubScope("reduce_gradients"), grads)
 	if err != nil {

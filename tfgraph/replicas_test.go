@@ -21,7 +21,10 @@ func replicaCase(arch string) Config {
 // TestReplicasMatchOneDevice: two replicas on cpu:0,cpu:1 end three momentum
 // steps (poly schedule, L2) on the same batches with the same variables as
 // one device, within 1e-4 relative: vgg_mini (no dropout) and resnet_mini
-// with frozen batch norm (per-replica statistics would differ otherwise);
+// with frozen batch norm (per-replica statistics would differ otherwise),
+// both with the CPUs' default reducer (MeanGradients, AddN) and with
+// CollectiveMeanGradients (an in-process CollectiveReduceV2 per replica:
+// TensorFlow's ring on these CPUs, the GPUs' default; also in fp16);
 // vgg_mini also with a head-only first step and a body learning-rate
 // multiplier, with gradient clipping (of the averaged gradients) or label
 // smoothing, with weight averages, and in fp16 with loss scaling: one step within 1e-3 (float16
@@ -45,7 +48,12 @@ func TestReplicasMatchOneDevice(t *testing.T) {
 		{"vgg_mini/head_phase", "vgg_mini", 3, 1e-4, func(c *Config) { c.HeadSteps, c.BodyLRMult = 1, &half }},
 		{"vgg_mini/clip_ema", "vgg_mini", 3, 1e-4, func(c *Config) { c.ClipNorm, c.EMADecay = 0.5, 0.9 }},
 		{"vgg_mini/smoothing_ema", "vgg_mini", 3, 1e-4, func(c *Config) { c.LabelSmoothing, c.EMADecay = 0.1, 0.9 }},
+		{"vgg_mini/collective", "vgg_mini", 3, 1e-4, func(c *Config) { c.ReduceGradients = CollectiveMeanGradients }},
+		{"resnet_mini/collective", "resnet_mini", 3, 1e-4, func(c *Config) { c.ReduceGradients = CollectiveMeanGradients }},
 		{"vgg_mini/fp16", "vgg_mini", 1, 1e-3, func(c *Config) { c.Precision, c.LossScale = PrecisionFP16, DefaultLossScale }},
+		{"vgg_mini/fp16_collective", "vgg_mini", 1, 1e-3, func(c *Config) {
+			c.Precision, c.LossScale, c.ReduceGradients = PrecisionFP16, DefaultLossScale, CollectiveMeanGradients
+		}},
 	} {
 		arch := tc.arch
 		t.Run(tc.name, func(t *testing.T) {

@@ -151,6 +151,9 @@ type Options struct {
 	TlearnVersion string
 
 	devices []string // Devices resolved by setup (tfgraph.ResolveDevices)
+	// fromScratch is set by setup: --weights none at the run's start, or the
+	// resumed run's record (rundir Train.FromScratch).
+	fromScratch bool
 
 	// Cluster, when set (TF_CONFIG or --cluster/--task), makes this process
 	// one task of a data-parallel run: Batch is the global batch, split

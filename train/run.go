@@ -227,6 +227,11 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 			tfgraph.BatchNormTrain:  "training from scratch, or a run that trained so (batch statistics)"}[bn])
 	}
 	o.BatchNorm = bn
+	// From scratch: decided by the run's start, kept by its resumes.
+	o.fromScratch = o.Weights == "none"
+	if prev != nil {
+		o.fromScratch = prev.Train.FromScratch
+	}
 	model, err := tfgraph.NewModel(tfgraph.Config{
 		Cluster: o.server, CollectiveTimeout: o.CollectiveTimeout,
 		Arch: o.Arch, NumClasses: len(ds.Classes), InputSize: o.InputSize, Trainable: o.Trainable,
@@ -235,7 +240,7 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 		Optimizer: o.Optimizer, Momentum: o.Momentum, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Rho: o.Rho,
 		WeightDecay: o.WeightDecay, DropoutKeep: o.DropoutKeep, BatchNorm: o.BatchNorm, ClassWeights: classWeights,
 		LabelSmoothing: o.LabelSmoothing, ClipNorm: o.ClipNorm,
-		HeadSteps: headSteps, BodyLRMult: &o.BodyLRMult, EMADecay: o.EMA,
+		HeadSteps: headSteps, BodyLRMult: &o.BodyLRMult, EMADecay: o.EMA, FromScratch: o.fromScratch,
 		Seed: o.Seed, Device: o.Device, Devices: o.devices, IntraOpThreads: threads, SoftPlacement: true, GPUMemoryGrowth: true,
 		Precision: o.Precision, LossScale: tfgraph.DefaultLossScale, ConvAlgorithm: o.Conv,
 	})
@@ -555,7 +560,7 @@ func writeRunFiles(o *Options, ds *pipeline.Dataset, stepsPerEpoch int, total in
 	t.DropoutKeep, t.Precision, t.BatchNorm, t.Devices = o.DropoutKeep, o.Precision, o.BatchNorm, strings.Join(o.devices, ",")
 	t.LabelSmoothing, t.ClipNorm, t.Patience = o.LabelSmoothing, o.ClipNorm, o.Patience
 	t.HeadEpochs, t.HeadSteps, t.BodyLRMult, t.EMA = o.HeadEpochs, o.headSteps(stepsPerEpoch), &o.BodyLRMult, o.EMA
-	t.Recipe = o.Recipe
+	t.Recipe, t.FromScratch = o.Recipe, o.fromScratch
 	t.Optimizer, t.Beta1, t.Beta2, t.Epsilon, t.Rho = o.Optimizer, o.Beta1, o.Beta2, o.Epsilon, o.Rho
 	t.Schedule, t.WarmupSteps, t.WarmupEpochs, t.StepEvery, t.StepGamma = o.Schedule, o.WarmupSteps, o.WarmupEpochs, o.StepEvery, o.StepGamma
 	t.WarmupTotal, t.StepEverySteps = o.scheduleSteps(stepsPerEpoch)

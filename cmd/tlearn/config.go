@@ -24,7 +24,7 @@ var configSections = map[string]bool{"train": true, "preprocess": true}
 var configRecords = map[string]bool{
 	"format": true, "classes": true, "created": true, "versions": true, "means": true, "norm": true, "resize": true,
 	"margin-pixels": true, "train-images": true, "val-images": true, "steps-per-epoch": true, "total-steps": true,
-	"warmup-total-steps": true, "step-every-steps": true, "head-steps": true,
+	"warmup-total-steps": true, "step-every-steps": true, "head-steps": true, "from-scratch": true,
 }
 
 // configAliases maps config.json's own names that differ from the flag's.

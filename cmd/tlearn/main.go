@@ -73,9 +73,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:    stdout,
 		ErrWriter: stderr,
 		Name:      "tlearn",
-		Usage:     "transfer learning of image classifiers (VGG16/VGG19) with libtensorflow",
+		Usage:     "transfer learning of image classifiers (TF-Slim nets: VGG, ResNet, Inception, MobileNet, AlexNet) with libtensorflow",
 		Version:   version,
-		Description: "tlearn fine-tunes a pretrained VGG on your own labelled images:\n" +
+		Description: "tlearn fine-tunes a pretrained TF-Slim network (VGG, ResNet, Inception, MobileNet, AlexNet;\n" +
+			"see --arch) on your own labelled images:\n" +
 			"  tlearn train --data photos/ --out runs/dishes --weights vgg_19.ckpt\n" +
 			"  tlearn predict --model runs/dishes new-photos/\n" +
 			"Run 'tlearn COMMAND --help' for the flags of each command.",

@@ -79,7 +79,7 @@ func trainFlags(d train.Options) []cli.Flag {
 		strFlag("recipe", d.Recipe, "a named set of settings over the defaults, which flags given explicitly override: "+train.RecipeHelp()),
 		strFlag("out", "", "run `DIR` to write: checkpoints, config.json, events (required)"),
 		strFlag("arch", d.Arch, "network: "+strings.Join(tfgraph.ArchNames(), ", ")+" (vgg_mini and resnet_mini are small, 32-64 px, for tests and demos; README's table lists sizes and checkpoints); with --weights RUN_DIR, the run's"),
-		strFlag("weights", "", "pretrained weights: a TF-Slim checkpoint (vgg_19.ckpt), a tlearn RUN_DIR (its best/ checkpoint if any, else its latest; its arch, input size and preprocessing unless given), or 'none' to train from scratch"),
+		strFlag("weights", "", "pretrained weights: a TF-Slim checkpoint (vgg_19.ckpt), a tlearn RUN_DIR (its best/ checkpoint if any, else its latest; its arch, input size and preprocessing unless given), or 'none' to train from scratch (vgg_* and alexnet_v2 then start and train their first conv as on unit-variance pixels: weights / 58, learning rate / 58²; recorded as from_scratch)"),
 		strFlag("layout", d.Layout, "dataset layout: auto, food101, folders or list"),
 		floatFlag("val-split", d.ValSplit, "fraction of each class held out for validation (folders and list layouts; 0: none)"),
 		int64Flag("seed", d.Seed, "seed for the split, shuffling, augmentation and the new head's initial weights"),

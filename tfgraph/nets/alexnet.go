@@ -19,7 +19,7 @@ var alexnetArgs = slim.Args{Padding: "SAME", BiasInit: slim.PointOne}
 // 5×5 map left at 224 px, fc7 1×1 4096, fc8 1×1 logits, dropout after fc6
 // and fc7.
 func alexnetV2(b *slim.B, x tf.Output, classes int) Out {
-	x = slim.Conv(b.Scope("conv1"), x, 64, 11, slim.Stride(4), slim.Padding("VALID"))
+	x = slim.Conv(b.Scope("conv1"), x, 64, 11, slim.Stride(4), slim.Padding("VALID"), slim.InputStd(imagenorm.MeanSubtract.Std()))
 	x = slim.MaxPool(b.Scope("pool1"), x, 3, 2, "VALID")
 	x = slim.Conv(b.Scope("conv2"), x, 192, 5)
 	x = slim.MaxPool(b.Scope("pool2"), x, 3, 2, "VALID")

@@ -19,7 +19,11 @@ func vgg(convs, widths [5]int, fcWidth int) func(b *slim.B, images tf.Output, cl
 		for blk := range 5 {
 			bs := b.Scope("conv%d", blk+1)
 			for c := range convs[blk] {
-				x = slim.Conv(bs.Scope("conv%d_%d", blk+1, c+1), x, widths[blk], 3)
+				var opts []slim.Opt
+				if blk == 0 && c == 0 { // the pixels, no batch norm after
+					opts = append(opts, slim.InputStd(imagenorm.MeanSubtract.Std()))
+				}
+				x = slim.Conv(bs.Scope("conv%d_%d", blk+1, c+1), x, widths[blk], 3, opts...)
 			}
 			x = slim.MaxPool(b.Scope("pool%d", blk+1), x, 2, 2, "VALID")
 		}

@@ -17,7 +17,16 @@ type convOpts struct {
 	padding      string
 	kh, kw       int  // non-square kernel (Kernel); 0: k×k
 	zeroBias     bool // biases start at zero whatever Args.BiasInit says
+	inputStd     float64
 }
+
+// InputStd marks the conv as reading values whose standard deviation is std
+// with no batch norm after it: the first conv of a net fed 0..255 pixels
+// minus the means (std ≈ 58). He's and Glorot's initialisers assume
+// unit-variance inputs; a model whose weights start from their initialisers
+// can then start and train this layer as if its inputs were normalised
+// (Vars.ScaleInputs, Var.InputStd).
+func InputStd(std float64) Opt { return func(o *convOpts) { o.inputStd = std } }
 
 // Kernel makes the conv's kernel h×w instead of k×k (inception's 1×7, 7×1,
 // 1×3, 3×1 convs; the k argument of Conv is then ignored).
@@ -75,7 +84,7 @@ func Conv(b *B, x tf.Output, out, k int, opts ...Opt) tf.Output {
 		kh, kw = o.kh, o.kw
 	}
 	in := Channels(x)
-	w := b.Var("weights", []int64{int64(kh), int64(kw), int64(in), int64(out)}, Weight, b.args.Init)
+	w := b.st.vars.get(join(b.prefix, "weights"), []int64{int64(kh), int64(kw), int64(in), int64(out)}, tf.Float, Weight, b.prefix, b.args.Init, o.inputStd)
 	var y tf.Output
 	rank := x.Shape().NumDimensions()
 	h, wd := 0, 0

@@ -57,6 +57,10 @@ type Var struct {
 	Head        bool   // under one of Vars.HeadScopes: replaced, never restored by a pretrained load
 	Trainable   bool   // gets gradient updates (set by the model after building)
 	Regularized bool   // in the L2 weight decay
+	// InputStd is the standard deviation of the values the layer of these
+	// weights reads, with no batch norm after it, when it is not ~1 (the
+	// first conv of a net fed 0..255 pixels minus the means); 0 otherwise.
+	InputStd float64
 
 	Handle tf.Output
 	Read   tf.Output
@@ -88,6 +92,13 @@ type Vars struct {
 	// their variables are marked Head and their weights start Glorot-uniform
 	// whatever Args.Init says (slim's default for a new head).
 	HeadScopes []string
+	// ScaleInputs divides the initial range of the weights of a layer
+	// marked InputStd by that std, so that it starts with the output
+	// variance its initialiser assumes for unit-variance inputs. Set it for
+	// weights that start from their initialisers (training from scratch);
+	// the trainer then scales that layer's learning rate to match (see
+	// tfgraph.Config.FromScratch).
+	ScaleInputs bool
 
 	// of, when set, makes this a feed set (NewFeedVars): its variables are
 	// placeholders standing for of's variables of the same name.
@@ -136,6 +147,12 @@ func (vs *Vars) Err() error { return vs.err }
 // Get returns the variable called name, creating it with shape, role and
 // init the first time. A second Get must ask for the same shape and role.
 func (vs *Vars) Get(name string, shape []int64, dt tf.DataType, r Role, layer string, init Init) *Var {
+	return vs.get(name, shape, dt, r, layer, init, 0)
+}
+
+// get is Get for a layer's weights that read values of standard deviation
+// inputStd (0: unit; see InputStd).
+func (vs *Vars) get(name string, shape []int64, dt tf.DataType, r Role, layer string, init Init, inputStd float64) *Var {
 	if v, ok := vs.byName[name]; ok {
 		if !slices.Equal(v.Shape, shape) || v.Role != r {
 			if vs.err == nil {
@@ -147,7 +164,11 @@ func (vs *Vars) Get(name string, shape []int64, dt tf.DataType, r Role, layer st
 	if vs.of != nil {
 		return vs.feed(name, shape, dt, r)
 	}
-	v := &Var{Name: name, Shape: slices.Clone(shape), DType: dt, Role: r, Layer: layer, Regularized: r == Weight}
+	v := &Var{Name: name, Shape: slices.Clone(shape), DType: dt, Role: r, Layer: layer, Regularized: r == Weight, InputStd: inputStd}
+	gain := 1.0
+	if vs.ScaleInputs && inputStd > 0 {
+		gain = 1 / inputStd
+	}
 	for _, h := range vs.HeadScopes {
 		if strings.HasPrefix(name, h+"/") {
 			v.Head = true
@@ -156,7 +177,7 @@ func (vs *Vars) Get(name string, shape []int64, dt tf.DataType, r Role, layer st
 	if v.Head && r == Weight {
 		init = GlorotUniform
 	}
-	return vs.add(v, func(s *op.Scope) tf.Output { return vs.initial(s, shape, dt, init) })
+	return vs.add(v, func(s *op.Scope) tf.Output { return vs.initial(s, shape, dt, init, gain) })
 }
 
 // feed adds the placeholder standing for of's variable name (NewFeedVars).
@@ -169,7 +190,7 @@ func (vs *Vars) feed(name string, shape []int64, dt tf.DataType, r Role) *Var {
 		src = &Var{Name: name, Shape: shape, DType: dt, Role: r}
 	}
 	v := &Var{Name: name, Shape: slices.Clone(shape), DType: dt, Role: r, Layer: src.Layer,
-		Head: src.Head, Trainable: src.Trainable, Regularized: src.Regularized}
+		Head: src.Head, Trainable: src.Trainable, Regularized: src.Regularized, InputStd: src.InputStd}
 	v.Read = op.Placeholder(vs.s.SubScope(name).SubScope("value"), dt, op.PlaceholderShape(tf.MakeShape(shape...)))
 	vs.list = append(vs.list, v)
 	vs.byName[name] = v
@@ -215,7 +236,8 @@ func (vs *Vars) Slot(v *Var, name string) *Var {
 // GlobalStep returns the int64 scalar "global_step".
 func (vs *Vars) GlobalStep() *Var { return vs.Get("global_step", []int64{}, tf.Int64, Step, "", Zeros) }
 
-func (vs *Vars) initial(s *op.Scope, shape []int64, dt tf.DataType, init Init) tf.Output {
+// initial is the initialiser's value; a random one's range is multiplied by gain.
+func (vs *Vars) initial(s *op.Scope, shape []int64, dt tf.DataType, init Init, gain float64) tf.Output {
 	switch init {
 	case PointOne:
 		return op.Fill(s, op.Const(s.SubScope("shape"), shape), op.Const(s.SubScope("value"), float32(0.1)))
@@ -240,6 +262,7 @@ func (vs *Vars) initial(s *op.Scope, shape []int64, dt tf.DataType, init Init) t
 	if init == HeUniform {
 		limit = math.Sqrt(6 / float64(fanIn))
 	}
+	limit *= gain
 	seed, seed2 := vs.nextSeed()
 	u := op.RandomUniform(s, op.Const(s.SubScope("shape"), shape), tf.Float,
 		op.RandomUniformSeed(seed), op.RandomUniformSeed2(seed2))
