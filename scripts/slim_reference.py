@@ -19,6 +19,10 @@ tf.compat.v1 graph mode under its arg_scope, and writes into --out:
 resnet_mini is slim's resnet_v1() with three narrow blocks (tfgraph/nets/resnet.go).
 inception_v3's training loss adds 0.4 times the AuxLogits cross-entropy, as
 slim's train_image_classifier does ("loss" in reference.json is that sum).
+--beta-offset shifts every random batch-norm beta: deep batch-norm nets at
+plain random weights are chaotic (a training step amplifies rounding 1e2-1e4x),
+and with most ReLUs in their linear part three steps are reproducible (the
+mobilenet_v2 and inception_v3 training parity tests; bench/NOTES.md).
 Python is the reference only: tlearn itself never runs it.
 """
 import argparse
@@ -111,6 +115,9 @@ def main():
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--formats", default="v1,v2")
+    p.add_argument("--beta-offset", type=float, default=0.0,
+                   help="added to every random batch-norm beta: a positive shift keeps most ReLUs in their linear "
+                        "part, taming the chaos of a deep batch-norm net at random initialisation (multi-step parity)")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     build, arg_scope = NETS[a.arch]
@@ -149,9 +156,16 @@ def main():
         with tf1.Session(graph=g) as sess:
             sess.run(tf1.global_variables_initializer())
             model_vars = {v.op.name: v for v in variables}
-            for name, v in model_vars.items():
-                ph = tf1.placeholder(tf.float32, shapes[name])
-                sess.run(v.assign(ph), {ph: random_value(rng, name, shapes[name])})
+            # One run assigns every variable: a run per variable re-prunes
+            # and re-optimises the whole graph each time (minutes for the
+            # 260 variables of mobilenet_v2).
+            phs = {name: tf1.placeholder(tf.float32, shapes[name]) for name in model_vars}
+            assign = tf.group(*[v.assign(phs[name]) for name, v in model_vars.items()])
+            values = {name: random_value(rng, name, shapes[name]) for name in model_vars}
+            for name in values:
+                if name.endswith("/beta"):
+                    values[name] += np.float32(a.beta_offset)
+            sess.run(assign, {phs[name]: values[name] for name in model_vars})
             formats = a.formats.split(",")
             if "v1" in formats:
                 tf1.train.Saver(model_vars, write_version=tf1.train.SaverDef.V1).save(
@@ -178,8 +192,8 @@ def main():
                 if k in record:
                     d = os.path.join(a.out, f"step{k}")
                     os.makedirs(d, exist_ok=True)
-                    for name, v in model_vars.items():
-                        sess.run(v).astype(np.float32).tofile(os.path.join(d, name.replace("/", "__") + ".f32"))
+                    for name, value in sess.run(model_vars).items():
+                        value.astype(np.float32).tofile(os.path.join(d, name.replace("/", "__") + ".f32"))
                     ref["steps"].append(dict(step=k, loss=float(l), total_loss=float(t), lr=float(r), dir=f"step{k}",
                                              global_step=int(sess.run(gs))))
     with open(os.path.join(a.out, "reference.json"), "w") as f:

@@ -89,25 +89,32 @@ func checkExportPython(t *testing.T, m *Model, images []float32, n int) {
 	}
 }
 
-// TestParityInceptionV3Training: inception_v3 at 160 px (the aux head's
-// pool leaves 2×2, Mixed_7c 3×3), batch 2, 5 classes: logits, then loss
-// (cross-entropy plus 0.4 × the AuxLogits cross-entropy), learning rate and
-// every variable, moving statistics included, after one momentum step
-// against tf-slim's net trained in TensorFlow (worst variable 1.8e-5
-// relative). OPEN: step 3 does not match yet (loss 2.133 vs TF's 1.990 at
-// learning rate 1e-3, 40% apart at 1e-2; worst update AuxLogits'
-// Conv2d_2a_2x2, whose batch norm sees 2 values per channel at batch 2):
-// ill-conditioning or a real difference after the first step, not yet
-// told apart, so only step 1 is asserted. Before that, fine-tuning for
-// 3 classes from the same checkpoint restores every variable but the heads
-// (Logits and AuxLogits), and restoring it whole into the 3-class model is
-// an error naming the file, a head variable and both shapes.
+// TestParityInceptionV3Training: inception_v3 at 107 px, its smallest input
+// (Mixed_6e 5×5, the aux head's pool 1×1, Mixed_7c 2×2), batch 4, 5
+// classes: logits, then loss (cross-entropy plus 0.4 × the AuxLogits
+// cross-entropy, as train_image_classifier weights it), learning rate and
+// every variable, moving statistics included (decay 0.9997), after 1 and 3
+// momentum steps against tf-slim's net trained in TensorFlow. Before that,
+// fine-tuning for 3 classes from the same checkpoint restores every
+// variable but the heads (Logits and AuxLogits), and restoring it whole
+// into the 3-class model is an error naming the file, a head variable and
+// both shapes.
+//
+// The checkpoint's batch-norm betas are shifted by +2 (slim_reference.py
+// --beta-offset): at the reference's plain random initialisation (betas
+// around 0, half the ReLUs off) this 90-layer net without residuals is
+// chaotic — tlearn alone, IntraOpThreads 0 vs 1, gets step-1 updates 4–22%
+// apart from a forward 1e-5 apart, and a step-3 loss 0.8% apart even at
+// learning rate 3e-5 (1.5892 vs 1.5763; TensorFlow 1.6192) — so three steps
+// can match no better than rounding allows. With the shift nearly every
+// ReLU is in its linear part, and at learning rate 1e-3 (the loss falls
+// from 5.60 to 0.35) step 3 matches to 2.8e-5 (the first layer's moving
+// variance, as at step 1), the updates to 0.7%, both at the default
+// threads and with TF_NUM_INTRAOP_THREADS=1 on both sides (a shift of +1
+// passed at the default threads only). bench/NOTES.md has the measurements.
 func TestParityInceptionV3Training(t *testing.T) {
-	if os.Getenv("TLEARN_HEAVY") == "" {
-		t.Skip("inception_v3 parity: 10+ min on 2 cores, not yet verified in CI; run with TLEARN_HEAVY=1")
-	}
-	ref := runScriptReference(t, "slim_reference.py", "--arch", "inception_v3", "--input-size", "160", "--batch", "2",
-		"--classes", "5", "--steps", "1", "--record-steps", "1", "--formats", "v2", "--lr", "1e-3", "--lr-end", "1e-5")
+	ref := runScriptReference(t, "slim_reference.py", "--arch", "inception_v3", "--input-size", "107", "--batch", "4",
+		"--classes", "5", "--steps", "3", "--formats", "v2", "--lr", "1e-3", "--lr-end", "1e-5", "--beta-offset", "2")
 	ckpt := filepath.Join(ref.dir, "ckpt_v2")
 	m := newModel(t, ref.config())
 	if err := m.LoadAll(ckpt); err != nil {
@@ -119,34 +126,34 @@ func TestParityInceptionV3Training(t *testing.T) {
 		cfg.NumClasses, cfg.ForInference = 3, true
 		ft := newModel(t, cfg)
 		defer ft.Close()
-		heads := map[string][]float32{}
+		var names []string
 		for _, v := range ft.Variables() {
-			if v.IsHead {
-				heads[v.Name], _, _ = ft.ReadVariable(v.Name)
-			}
+			names = append(names, v.Name)
 		}
+		before := readVariables(t, ft, names)
 		if err := ft.LoadPretrained(ckpt); err != nil {
 			t.Fatal(err)
 		}
-		restored := 0
+		after, ckptVals := readVariables(t, ft, names), readVariables(t, m, names)
+		restored, heads := 0, 0
 		for _, v := range ft.Variables() {
-			got, _, _ := ft.ReadVariable(v.Name)
+			got := after[v.Name]
 			if v.IsHead != (strings.HasPrefix(v.Name, "InceptionV3/Logits/") || strings.HasPrefix(v.Name, "InceptionV3/AuxLogits/")) {
 				t.Errorf("%s: IsHead %v", v.Name, v.IsHead)
 			}
 			if v.IsHead {
-				if !slices.Equal(got, heads[v.Name]) {
+				if !slices.Equal(got, before[v.Name]) {
 					t.Errorf("head %s changed by LoadPretrained", v.Name)
 				}
+				heads++
 				continue
 			}
-			want, _, _ := m.ReadVariable(v.Name)
-			if !slices.Equal(got, want) {
+			if !slices.Equal(got, ckptVals[v.Name]) {
 				t.Errorf("%s not restored", v.Name)
 			}
 			restored++
 		}
-		t.Logf("%d body variables restored, %d head variables kept", restored, len(heads))
+		t.Logf("%d body variables restored, %d head variables kept", restored, heads)
 		err := ft.LoadAll(ckpt)
 		var ce *CheckpointError
 		if !errors.As(err, &ce) || ce.Expected == nil || ce.Found == nil {
