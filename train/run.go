@@ -208,6 +208,15 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 	if o.ClassWeights == "balanced" {
 		classWeights = balancedWeights(ds)
 	}
+	// From scratch: decided by the run's start, kept by its resumes. A
+	// cluster's other tasks have no RUN_DIR: joinCluster took it from their
+	// --weights, and the handshake checks that it agrees with the chief's.
+	if o.server == nil || o.Cluster.Chief() {
+		o.fromScratch = o.Weights == "none"
+		if prev != nil {
+			o.fromScratch = prev.Train.FromScratch
+		}
+	}
 	if o.server != nil {
 		// Every task must run the same command: the chief's record is
 		// broadcast and compared before any weight moves.
@@ -227,11 +236,6 @@ func setup(ctx context.Context, o *Options) (*Loop, error) {
 			tfgraph.BatchNormTrain:  "training from scratch, or a run that trained so (batch statistics)"}[bn])
 	}
 	o.BatchNorm = bn
-	// From scratch: decided by the run's start, kept by its resumes.
-	o.fromScratch = o.Weights == "none"
-	if prev != nil {
-		o.fromScratch = prev.Train.FromScratch
-	}
 	model, err := tfgraph.NewModel(tfgraph.Config{
 		Cluster: o.server, CollectiveTimeout: o.CollectiveTimeout,
 		Arch: o.Arch, NumClasses: len(ds.Classes), InputSize: o.InputSize, Trainable: o.Trainable,
@@ -643,6 +647,9 @@ func joinCluster(o *Options) (done func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %d: scratch directory: %w", o.Cluster.Task, err)
 	}
+	// The chief broadcasts the weights: this task starts from anything,
+	// but trains as the chief's --weights say (see setup).
+	o.fromScratch = o.Weights == "none"
 	o.Out, o.Weights = filepath.Join(tmp, "run"), "none"
 	return func() { os.RemoveAll(tmp) }, nil
 }
@@ -667,7 +674,7 @@ func clusterRecord(o *Options, ds *pipeline.Dataset, total int64) map[string]str
 		"momentum": f(o.Momentum), "weight-decay": f(o.WeightDecay), "dropout-keep": f(o.DropoutKeep),
 		"margin": f(o.Margin), "preprocess": o.Style, "precision": o.Precision, "ema": f(o.EMA),
 		"class-weights": o.ClassWeights, "tasks": f(len(o.Cluster.Workers)),
-		"head-epochs": f(o.HeadEpochs), "body-lr-mult": f(o.BodyLRMult), "clip-norm": f(o.ClipNorm), "label-smoothing": f(o.LabelSmoothing),
+		"from-scratch": f(o.fromScratch), "head-epochs": f(o.HeadEpochs), "body-lr-mult": f(o.BodyLRMult), "clip-norm": f(o.ClipNorm), "label-smoothing": f(o.LabelSmoothing),
 	}
 }
 

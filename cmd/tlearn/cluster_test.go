@@ -174,6 +174,37 @@ func TestClusterDevicesHeadPhase(t *testing.T) {
 	compare(t, runWeights(t, single, 6), runWeights(t, chief, 6), "2 tasks × 2 replicas vs 4 replicas in one process")
 }
 
+// TestClusterFineTune: fine-tuning from weights (a RUN_DIR) on two tasks
+// ends with the weights and slots of the same fine-tuning on one device:
+// the chief restores and broadcasts, and the other task, which has no
+// RUN_DIR of its own, still trains as from weights (not from scratch,
+// whose input layer learns at another rate).
+func TestClusterFineTune(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	testdata.Folders(t, data, 3, 12, 40, 5)
+	base, single, chief, other := filepath.Join(tmp, "base"), filepath.Join(tmp, "single"), filepath.Join(tmp, "chief"), filepath.Join(tmp, "other")
+	var so, se strings.Builder
+	if code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(clusterArgs(data, base))...), &so, &se); code != 0 {
+		t.Fatalf("base run: exit %d\n%s", code, se.String())
+	}
+	args := func(out string) string {
+		return strings.Replace(clusterArgs(data, out), "--weights none", "--weights "+base, 1)
+	}
+	if code := run(context.Background(), append([]string{"tlearn"}, strings.Fields(args(single))...), &so, &se); code != 0 {
+		t.Fatalf("one-device fine-tuning: exit %d\n%s", code, se.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	addrs := " --cluster " + strings.Join(testenv.LoopbackAddrs(t, 2), ",")
+	c0, e0 := tlearnProc(t, ctx, args(chief)+addrs+" --task 0")
+	c1, e1 := tlearnProc(t, ctx, args(other)+addrs+" --task 1")
+	if err0, err1 := c0.Wait(), c1.Wait(); err0 != nil || err1 != nil {
+		t.Fatalf("chief: %v\n%s\ntask 1: %v\n%s", err0, e0.String(), err1, e1.String())
+	}
+	compare(t, runWeights(t, single, 4), runWeights(t, chief, 4), "fine-tuning on 2 tasks vs one device")
+}
+
 // sameBadFiles fails unless the RUN_DIRs' bad_files.txt list the same
 // files (in any order: each task meets its own shard's), at least one.
 func sameBadFiles(t *testing.T, want, got string) {
