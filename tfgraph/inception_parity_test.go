@@ -20,9 +20,6 @@ import (
 // exported as a SavedModel gives Python's tf.saved_model.load the
 // probabilities Model.Predict gives.
 func TestParityInceptionV3(t *testing.T) {
-	if os.Getenv("TLEARN_HEAVY") == "" {
-		t.Skip("inception_v3 parity: 10+ min on 2 cores, not yet verified in CI; run with TLEARN_HEAVY=1")
-	}
 	if testing.Short() {
 		t.Skip("inception_v3 at 299 px: skipped with -short")
 	}

@@ -10,7 +10,8 @@ import (
 // batch norm (Args.Norm, unless NoNorm) or biases, then the activation
 // (Args.Act, ReLU by default, unless Linear), as Conv. The weights are not
 // in the L2 weight decay (slim's MobileNets set no regularizer on
-// separable_conv2d).
+// separable_conv2d). Args.Init HeUniform counts the fan-in as k·k
+// (HeUniformDepthwise).
 func Depthwise(b *B, x tf.Output, k int, opts ...Opt) tf.Output {
 	o := convOpts{stride: 1, rate: 1, padding: b.args.Padding}
 	if o.padding == "" {
@@ -20,7 +21,11 @@ func Depthwise(b *B, x tf.Output, k int, opts ...Opt) tf.Output {
 		f(&o)
 	}
 	in := Channels(x)
-	w := b.Var("depthwise_weights", []int64{int64(k), int64(k), int64(in), 1}, Weight, b.args.Init)
+	init := b.args.Init
+	if init == HeUniform {
+		init = HeUniformDepthwise
+	}
+	w := b.Var("depthwise_weights", []int64{int64(k), int64(k), int64(in), 1}, Weight, init)
 	w.Regularized = false
 	y := op.DepthwiseConv2dNative(b.sub("depthwise"), x, w.Read, []int64{1, int64(o.stride), int64(o.stride), 1}, o.padding,
 		op.DepthwiseConv2dNativeDilations([]int64{1, int64(o.rate), int64(o.rate), 1}), op.DepthwiseConv2dNativeDataFormat("NHWC"))

@@ -41,6 +41,12 @@ const (
 	// HeUniform is variance_scaling(2.0, fan_in, uniform): U(-l, l),
 	// l = sqrt(6/fan_in), for ReLU nets trained from scratch.
 	HeUniform
+	// HeUniformDepthwise is HeUniform for a depthwise filter [k,k,in,m]:
+	// each output reads k·k values, so l = sqrt(6/(k·k)). (TensorFlow's fan
+	// rule counts k·k·in, which starts every depthwise layer sqrt(in)
+	// times too small: through a MobileNet's 13–17 of them a fresh net's
+	// inference logits were ~1e-18.)
+	HeUniformDepthwise
 	Zeros
 	Ones
 	// PointOne is the constant 0.1 (alexnet_v2's biases).
@@ -259,8 +265,11 @@ func (vs *Vars) initial(s *op.Scope, shape []int64, dt tf.DataType, init Init, g
 		fanIn, fanOut = rf*shape[2], rf*shape[3]
 	}
 	limit := math.Sqrt(6 / float64(fanIn+fanOut))
-	if init == HeUniform {
+	switch init {
+	case HeUniform:
 		limit = math.Sqrt(6 / float64(fanIn))
+	case HeUniformDepthwise:
+		limit = math.Sqrt(6 / float64(shape[0]*shape[1]))
 	}
 	limit *= gain
 	seed, seed2 := vs.nextSeed()
