@@ -177,22 +177,9 @@ var transfer = regexp.MustCompile(`/_\d+$`)
 func TestReplicaPlacementRan(t *testing.T) {
 	cfg := replicaCase("vgg_mini")
 	cfg.Devices = []string{"cpu:0", "cpu:1"}
-	m := newModel(t, cfg)
-	img, lab := randomBatch(4, 32, 5, 1)
-	tr, err := m.traceTrainStep(img, lab, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ran := map[string]int{}
-	for dev, nodes := range tr {
+	for dev, nodes := range tracedReplicaNodes(t, cfg) {
 		for _, n := range nodes {
-			if transfer.MatchString(n) {
-				// A _Send/_Recv the partitioner added for an edge between
-				// devices, named after the tensor's producer: the variables'
-				// reads reach the replicas so; so does the L2 term, which
-				// Grappler computes once for both replicas (same inputs).
-				continue
-			}
 			for r, want := range []string{"device:CPU:0", "device:CPU:1"} {
 				prefix := fmt.Sprintf("tower_%d/", r)
 				if !strings.HasPrefix(n, prefix) {
@@ -219,6 +206,30 @@ func TestReplicaPlacementRan(t *testing.T) {
 			}
 		}
 	}
+}
+
+// tracedReplicaNodes traces one training step of the model cfg builds on
+// a random batch of 4 and returns the nodes each device ran, without the
+// _Send/_Recv the partitioner added for edges between devices (named after
+// the tensor's producer: the variables' reads reach the replicas so; so
+// does the L2 term, which Grappler computes once for both replicas).
+func tracedReplicaNodes(t *testing.T, cfg Config) map[string][]string {
+	t.Helper()
+	m := newModel(t, cfg)
+	img, lab := randomBatch(4, 32, 5, 1)
+	tr, err := m.traceTrainStep(img, lab, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for dev, nodes := range tr {
+		for _, n := range nodes {
+			if !transfer.MatchString(n) {
+				out[dev] = append(out[dev], n)
+			}
+		}
+	}
+	return out
 }
 
 // TestReplicasBatchNormStatistics: batch norm in training mode with two
