@@ -376,6 +376,8 @@ def table(summary, tools):
             continue
         for key, label, unit, scale, digits, goal in METRICS:
             s = m[key]
+            if key == "predict_direct_ips" and "tlearn" not in s:
+                continue  # --direct off: no same-kernel figure to compare
             cells = [fmt(s.get(t), unit, scale, digits) for t in tools]
             rows.append(f"| {cfg} | {label} | " + " | ".join(cells) +
                         f" | {ratio(s.get('tlearn'), s.get('keras'))} | {paired(m, key)} | {ratio(s.get('tlearn'), s.get('torch'))} | {goal} |")
