@@ -236,3 +236,69 @@ func TestCheckpointRetentionAndLatest(t *testing.T) {
 		t.Error("LoadAll(run dir) gives other logits")
 	}
 }
+
+// checkFineTuneRestore: a 3-class model of m's net fine-tuned from ckpt
+// (which m was loaded from) gets every variable of ckpt but the head,
+// exactly as m holds them; its head variables (those under the net's head
+// scopes, and only those, are marked IsHead) keep their initial values.
+// Then restoring ckpt whole into it is a CheckpointError naming the file, a
+// head variable and both shapes (3 vs m's classes).
+func checkFineTuneRestore(t *testing.T, m *Model, ckpt string) {
+	t.Helper()
+	t.Run("fine-tune restore", func(t *testing.T) {
+		cfg := m.Config()
+		cfg.NumClasses, cfg.ForInference = 3, true
+		ft := newModel(t, cfg)
+		defer ft.Close()
+		var names []string
+		for _, v := range ft.Variables() {
+			names = append(names, v.Name)
+		}
+		before := readVariables(t, ft, names)
+		if err := ft.LoadPretrained(ckpt); err != nil {
+			t.Fatal(err)
+		}
+		after, ckptVals := readVariables(t, ft, names), readVariables(t, m, names)
+		heads := m.Net().HeadScopeNames()
+		underHead := func(name string) bool {
+			return slices.ContainsFunc(heads, func(h string) bool { return strings.HasPrefix(name, h+"/") })
+		}
+		restored, kept := 0, 0
+		for _, v := range ft.Variables() {
+			got := after[v.Name]
+			if v.IsHead != underHead(v.Name) {
+				t.Errorf("%s: IsHead %v, head scopes %v", v.Name, v.IsHead, heads)
+			}
+			if v.IsHead {
+				if !slices.Equal(got, before[v.Name]) {
+					t.Errorf("head %s changed by LoadPretrained", v.Name)
+				}
+				kept++
+				continue
+			}
+			if !slices.Equal(got, ckptVals[v.Name]) {
+				t.Errorf("%s not restored", v.Name)
+			}
+			restored++
+		}
+		t.Logf("%d body variables restored, %d head variables kept", restored, kept)
+		if kept == 0 || restored == 0 {
+			t.Errorf("%d restored, %d head variables: want both > 0", restored, kept)
+		}
+		err := ft.LoadAll(ckpt)
+		var ce *CheckpointError
+		if !errors.As(err, &ce) || ce.Expected == nil || ce.Found == nil {
+			t.Fatalf("LoadAll of a %d-class checkpoint into 3 classes: %v", m.Config().NumClasses, err)
+		}
+		msg := err.Error()
+		for _, want := range []string{ckpt, ce.Variable, fmtShape(ce.Expected), fmtShape(ce.Found)} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("error %q lacks %q", msg, want)
+			}
+		}
+		if !underHead(ce.Variable) || ce.Expected[len(ce.Expected)-1] != 3 || ce.Found[len(ce.Found)-1] != int64(m.Config().NumClasses) {
+			t.Errorf("error names %s %v vs %v, want a head variable of 3 vs %d classes", ce.Variable, ce.Expected, ce.Found, m.Config().NumClasses)
+		}
+		t.Log(err)
+	})
+}

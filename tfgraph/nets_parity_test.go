@@ -25,6 +25,12 @@ func TestParityNets(t *testing.T) {
 	}{
 		{"resnet_v1_50", "slim_reference.py", 1000, []string{"v1"}, []string{ConvDirect, ConvWinograd}},
 		{"resnet_v2_50", "slim_reference.py", 1001, []string{"v1", "v2"}, []string{ConvDirect, ConvWinograd}},
+		// The deeper resnets: the same code as their _50 with more units
+		// per block, one checkpoint format each, the default convs.
+		{"resnet_v1_101", "slim_reference.py", 1000, []string{"v2"}, []string{ConvAuto}},
+		{"resnet_v1_152", "slim_reference.py", 1000, []string{"v1"}, []string{ConvAuto}},
+		{"resnet_v2_101", "slim_reference.py", 1001, []string{"v1"}, []string{ConvAuto}},
+		{"resnet_v2_152", "slim_reference.py", 1001, []string{"v2"}, []string{ConvAuto}},
 		{"mobilenet_v1", "mobilenet_reference.py", 1001, []string{"v1"}, []string{ConvAuto}},
 		{"mobilenet_v2", "mobilenet_reference.py", 1001, []string{"v2"}, []string{ConvAuto}},
 		{"mobilenet_v2_140", "mobilenet_reference.py", 1001, []string{"v1"}, []string{ConvAuto}},

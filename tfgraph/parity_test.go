@@ -206,14 +206,16 @@ func loadReference(t *testing.T, ref *reference, format string, tune func(*Confi
 }
 
 // checkLogitsAndTraining: the logits of models loaded from the reference's
-// V1 and V2 checkpoints equal TensorFlow's; then the V2 model trains the
-// reference's steps (checkTraining).
+// V1 and V2 checkpoints equal TensorFlow's; fine-tuning from the V1 one
+// restores all but the head (checkFineTuneRestore); then the V2 model
+// trains the reference's steps (checkTraining).
 func checkLogitsAndTraining(t *testing.T, ref *reference) {
 	t.Helper()
 	for _, f := range []string{"v1", "v2"} {
 		m := loadReference(t, ref, f, nil)
 		checkLogits(t, m, ref, "ckpt_"+f)
 		if f == "v1" {
+			checkFineTuneRestore(t, m, filepath.Join(ref.dir, "ckpt_v1"))
 			m.Close()
 			continue
 		}
