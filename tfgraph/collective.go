@@ -201,30 +201,40 @@ func remoteTargets(c Cluster, msg string) []int {
 // have the same length everywhere. It runs a graph of its own: it is for
 // seldom-averaged numbers (validation counts), not the training step.
 func (s *Server) AllReduce(values []float32, mean bool, timeout time.Duration) ([]float32, error) {
-	sc := op.NewScope()
-	dev := sc.WithDevice(s.cluster.Device(s.cluster.Task, "CPU:0"))
-	x := op.Const(dev.SubScope("x"), values)
-	var y tf.Output
-	if mean {
-		y = s.AllReduceMean(dev.SubScope("allreduce"), x, timeout)
-	} else {
-		y = s.AllReduceSum(dev.SubScope("allreduce"), x, timeout)
+	y, err := s.runCollective("all-reduce", timeout, func(dev *op.Scope) tf.Output {
+		x := op.Const(dev.SubScope("x"), values)
+		if mean {
+			return s.AllReduceMean(dev.SubScope("allreduce"), x, timeout)
+		}
+		return s.AllReduceSum(dev.SubScope("allreduce"), x, timeout)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return y.([]float32), nil
+}
+
+// runCollective builds the collective that build returns (its ops on this
+// task's CPU, given as dev) in a graph of its own, runs it once in a
+// session of its own and returns its value. what names it in errors.
+func (s *Server) runCollective(what string, timeout time.Duration, build func(dev *op.Scope) tf.Output) (any, error) {
+	sc := op.NewScope()
+	y := build(sc.WithDevice(s.cluster.Device(s.cluster.Task, "CPU:0")))
 	g, err := sc.Finalize()
 	if err != nil {
-		return nil, fmt.Errorf("all-reduce: build graph: %w", err)
+		return nil, fmt.Errorf("%s: build graph: %w", what, err)
 	}
 	sess, err := s.session(g, timeout)
 	if err != nil {
-		return nil, fmt.Errorf("all-reduce: session on %s: %w", s.target, err)
+		return nil, fmt.Errorf("%s: session on %s: %w", what, s.target, err)
 	}
 	defer sess.Close()
 	out, err := sess.Run(nil, []tf.Output{y}, nil)
 	if err != nil {
-		return nil, s.collectiveErr("all-reduce", err)
+		return nil, s.collectiveErr(what, err)
 	}
 	defer freeTensors[tf.Output](nil, out...)
-	return out[0].Value().([]float32), nil
+	return out[0].Value(), nil
 }
 
 // GatherBytes returns every task's b, in task order (this task's own
@@ -267,24 +277,13 @@ func (s *Server) GatherBytes(b []byte, timeout time.Duration) ([][]byte, error) 
 // gatherInt32 runs Gather of x (the same length on every task) in a graph
 // of its own.
 func (s *Server) gatherInt32(x []int32, timeout time.Duration) ([]int32, error) {
-	sc := op.NewScope()
-	dev := sc.WithDevice(s.cluster.Device(s.cluster.Task, "CPU:0"))
-	y := s.Gather(dev.SubScope("gather"), op.Const(dev.SubScope("x"), x), timeout)
-	g, err := sc.Finalize()
+	y, err := s.runCollective(fmt.Sprintf("gather of task %d", s.cluster.Task), timeout, func(dev *op.Scope) tf.Output {
+		return s.Gather(dev.SubScope("gather"), op.Const(dev.SubScope("x"), x), timeout)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("gather: build graph: %w", err)
+		return nil, err
 	}
-	sess, err := s.session(g, timeout)
-	if err != nil {
-		return nil, fmt.Errorf("gather: session on %s: %w", s.target, err)
-	}
-	defer sess.Close()
-	out, err := sess.Run(nil, []tf.Output{y}, nil)
-	if err != nil {
-		return nil, s.collectiveErr(fmt.Sprintf("gather of task %d", s.cluster.Task), err)
-	}
-	defer freeTensors[tf.Output](nil, out...)
-	return out[0].Value().([]int32), nil
+	return y.([]int32), nil
 }
 
 // Handshake checks that every task runs the same command: the chief
@@ -309,25 +308,13 @@ func (s *Server) Handshake(record map[string]string, timeout time.Duration) erro
 	}
 
 	// Phase 1: the chief's record to everyone.
-	sc := op.NewScope()
-	dev := sc.WithDevice(s.cluster.Device(s.cluster.Task, "CPU:0"))
-	x := op.Const(dev.SubScope("record"), buf)
-	chief := s.Broadcast(dev.SubScope("bcast"), x, timeout)
-	g, err := sc.Finalize()
+	v, err := s.runCollective(fmt.Sprintf("handshake of task %d with the chief", s.cluster.Task), timeout, func(dev *op.Scope) tf.Output {
+		return s.Broadcast(dev.SubScope("bcast"), op.Const(dev.SubScope("record"), buf), timeout)
+	})
 	if err != nil {
-		return fmt.Errorf("handshake: build graph: %w", err)
+		return err
 	}
-	sess, err := s.session(g, timeout)
-	if err != nil {
-		return fmt.Errorf("handshake: session on %s: %w", s.target, err)
-	}
-	out, err := sess.Run(nil, []tf.Output{chief}, nil)
-	sess.Close()
-	if err != nil {
-		return s.collectiveErr(fmt.Sprintf("handshake of task %d with the chief", s.cluster.Task), err)
-	}
-	got := out[0].Value().([]int32)
-	freeTensors[tf.Output](nil, out...)
+	got := v.([]int32)
 	if got[0] < 0 || int(got[0]) > handshakeBytes {
 		return errors.New("handshake: corrupt record from the chief")
 	}
@@ -346,22 +333,13 @@ func (s *Server) Handshake(record map[string]string, timeout time.Duration) erro
 	if diff != "" {
 		flag = 1
 	}
-	sc = op.NewScope()
-	dev = sc.WithDevice(s.cluster.Device(s.cluster.Task, "CPU:0"))
-	flags := s.Gather(dev.SubScope("gather"), op.Const(dev.SubScope("flag"), []int32{flag}), timeout)
-	if g, err = sc.Finalize(); err != nil {
-		return fmt.Errorf("handshake: build graph: %w", err)
-	}
-	if sess, err = s.session(g, timeout); err != nil {
-		return fmt.Errorf("handshake: session on %s: %w", s.target, err)
-	}
-	out, err = sess.Run(nil, []tf.Output{flags}, nil)
-	sess.Close()
+	v, err = s.runCollective(fmt.Sprintf("handshake of task %d", s.cluster.Task), timeout, func(dev *op.Scope) tf.Output {
+		return s.Gather(dev.SubScope("gather"), op.Const(dev.SubScope("flag"), []int32{flag}), timeout)
+	})
 	if err != nil {
-		return s.collectiveErr(fmt.Sprintf("handshake of task %d", s.cluster.Task), err)
+		return err
 	}
-	all := out[0].Value().([]int32)
-	freeTensors[tf.Output](nil, out...)
+	all := v.([]int32)
 	if diff != "" {
 		return &MismatchError{Task: s.cluster.Task, Diff: diff}
 	}
