@@ -1,15 +1,8 @@
 package tfgraph
 
 import (
-	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"testing"
-	"unsafe"
 )
 
 // TestParityInceptionV3: inception_v3 at 299 px (tf-slim's own net, 1001
@@ -37,51 +30,6 @@ func TestParityInceptionV3(t *testing.T) {
 			checkExportPython(t, m, ref.f32(t, "input.f32"), ref.Batch)
 		}
 		m.Close()
-	}
-}
-
-// checkExportPython exports m and compares the probabilities of Python
-// TensorFlow's tf.saved_model.load (scripts/tf_savedmodel_check.py, the
-// serving_float signature) on images with m.Predict's.
-func checkExportPython(t *testing.T, m *Model, images []float32, n int) {
-	t.Helper()
-	want, err := m.Predict(images, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "sm")
-	classes := make([]string, m.Config().NumClasses)
-	for i := range classes {
-		classes[i] = "c" + strconv.Itoa(i)
-	}
-	if err := m.ExportSavedModel(dir, ExportOptions{Classes: classes}); err != nil {
-		t.Fatal(err)
-	}
-	f32 := filepath.Join(t.TempDir(), "images.f32")
-	if err := os.WriteFile(f32, unsafe.Slice((*byte)(unsafe.Pointer(&images[0])), len(images)*4), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(referencePython(t), filepath.Join("..", "scripts", "tf_savedmodel_check.py"), dir,
-		"--images", f32, "--n", strconv.Itoa(n), "--size", strconv.Itoa(m.Config().InputSize))
-	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2", "CUDA_VISIBLE_DEVICES=")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("tf_savedmodel_check.py: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	var py struct {
-		Probs [][]float32 `json:"float_probabilities"`
-	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &py); err != nil {
-		t.Fatalf("python output: %v\n%s", err, out)
-	}
-	if len(py.Probs) != n {
-		t.Fatalf("python: %d rows of probabilities, want %d", len(py.Probs), n)
-	}
-	e := relErr(flatten(py.Probs), flatten(want))
-	t.Logf("%s export in Python vs Model.Predict: probabilities relative error %.3g (max prob %.3g)", m.Net().Name, e, slices.Max(want[0]))
-	if e > parityTol {
-		t.Errorf("%s export in Python: probabilities relative error %.3g > %g", m.Net().Name, e, parityTol)
 	}
 }
 

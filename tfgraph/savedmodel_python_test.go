@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -122,43 +123,68 @@ func TestSavedModelPythonNets(t *testing.T) {
 			for i := range x { // smBatch is RGB 0..255 minus the VGG means: the net's norm instead
 				x[i] = (x[i] + imagenorm.MeanSubtract.Mean[i%3] - norm.Mean[i%3]) * norm.Scale
 			}
-			logits, err := m.Logits(x, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if spread := maxAbs(logits[0]); spread > 8 {
-				scaleHead(t, m, float32(8/spread))
-			}
-			want, err := m.Predict(x, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := filepath.Join(t.TempDir(), "sm")
-			if err := m.ExportSavedModel(dir, ExportOptions{Classes: smClasses(tc.classes)}); err != nil {
-				t.Fatal(err)
-			}
-			f32 := filepath.Join(t.TempDir(), "image.f32")
-			if err := os.WriteFile(f32, unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), len(x)*4), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out := testenv.RunPython(t, filepath.Join(testenv.ModuleRoot(t), "scripts", "tf_savedmodel_check.py"), dir,
-				"--images", f32, "--n", "1", "--size", "224")
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			var py struct {
-				Probs [][]float32 `json:"float_probabilities"`
-			}
-			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &py); err != nil {
-				t.Fatalf("python output: %v\n%s", err, out)
-			}
-			top := argmax(want[0])
-			d := maxAbsDiff(py.Probs, want)
-			t.Logf("%s: top class %d p=%.4f; Python serving_float vs Model.Predict: max |Δp| %.3g", tc.arch, top, want[0][top], d)
-			if want[0][top] < 2/float32(tc.classes) || want[0][top] > 0.99 {
-				t.Errorf("%s: top probability %.4g: the random net is near uniform or one-hot, the comparison would prove little", tc.arch, want[0][top])
-			}
-			if d > 1e-5 || argmax(py.Probs[0]) != top {
-				t.Errorf("%s: Python's probabilities differ from Model.Predict's by %g (top %d vs %d)", tc.arch, d, argmax(py.Probs[0]), top)
-			}
+			checkExportPython(t, m, x, 1)
 		})
+	}
+}
+
+// checkExportPython exports m and compares the probabilities Python
+// TensorFlow's tf.saved_model.load gives for the n images x
+// (scripts/tf_savedmodel_check.py, the serving_float signature) with
+// m.Predict's: within 1e-5, the same top class. A random net's logits are
+// first scaled down to a spread of at most 8 (its head weights) so that
+// the softmax is neither one-hot nor uniform, which would prove little.
+func checkExportPython(t *testing.T, m *Model, x []float32, n int) {
+	t.Helper()
+	logits, err := m.Logits(x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spread := 0.0
+	for _, l := range logits {
+		spread = max(spread, maxAbs(l))
+	}
+	if spread > 8 {
+		scaleHead(t, m, float32(8/spread))
+	}
+	want, err := m.Predict(x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := m.Config().NumClasses
+	dir := filepath.Join(t.TempDir(), "sm")
+	if err := m.ExportSavedModel(dir, ExportOptions{Classes: smClasses(classes)}); err != nil {
+		t.Fatal(err)
+	}
+	f32 := filepath.Join(t.TempDir(), "images.f32")
+	if err := os.WriteFile(f32, unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), len(x)*4), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := testenv.RunPython(t, filepath.Join(testenv.ModuleRoot(t), "scripts", "tf_savedmodel_check.py"), dir,
+		"--images", f32, "--n", strconv.Itoa(n), "--size", strconv.Itoa(m.Config().InputSize))
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var py struct {
+		Probs [][]float32 `json:"float_probabilities"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &py); err != nil {
+		t.Fatalf("python output: %v\n%s", err, out)
+	}
+	if len(py.Probs) != n {
+		t.Fatalf("python: %d rows of probabilities, want %d", len(py.Probs), n)
+	}
+	arch := m.Net().Name
+	d := maxAbsDiff(py.Probs, want)
+	for i := range want {
+		top := argmax(want[i])
+		t.Logf("%s image %d: top class %d p=%.4f; Python serving_float vs Model.Predict: max |Δp| %.3g", arch, i, top, want[i][top], d)
+		if want[i][top] < 2/float32(classes) || want[i][top] > 0.99 {
+			t.Errorf("%s image %d: top probability %.4g: the random net is near uniform or one-hot, the comparison would prove little", arch, i, want[i][top])
+		}
+		if argmax(py.Probs[i]) != top {
+			t.Errorf("%s image %d: Python's top class %d, Model.Predict's %d", arch, i, argmax(py.Probs[i]), top)
+		}
+	}
+	if d > 1e-5 {
+		t.Errorf("%s: Python's probabilities differ from Model.Predict's by %g", arch, d)
 	}
 }
