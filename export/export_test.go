@@ -3,7 +3,6 @@ package export_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -227,16 +226,7 @@ func testSavedModel(t *testing.T, style string) {
 	}
 
 	// (b) Python TensorFlow.
-	f32 := filepath.Join(t.TempDir(), "images.f32")
-	if err := os.WriteFile(f32, unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), len(x)*4), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(testenv.ModuleRoot(t), "scripts", "tf_savedmodel_check.py")
 	pixFile := filepath.Join(t.TempDir(), "pixels.f32")
-	args := append([]string{script, out, "--images", f32, "--n", itoa(n), "--size", itoa(size), "--style", style,
-		"--pixels-out", pixFile, "--encoded"}, paths...)
-	o := testenv.RunPython(t, args...)
-	lines := strings.Split(strings.TrimSpace(string(o)), "\n")
 	var py struct {
 		Signatures   []string    `json:"signatures"`
 		Assets       []string    `json:"assets"`
@@ -245,9 +235,9 @@ func testSavedModel(t *testing.T, style string) {
 		BytesClasses []int       `json:"bytes_classes"`
 		RefClasses   []int       `json:"reference_classes"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &py); err != nil {
-		t.Fatalf("python output: %v\n%s", err, o)
-	}
+	args := append([]string{"--images", testenv.Float32File(t, x), "--n", itoa(n), "--size", itoa(size), "--style", style,
+		"--pixels-out", pixFile, "--encoded"}, paths...)
+	testenv.SavedModelCheck(t, out, &py, args...)
 	if strings.Join(py.Signatures, ",") != "serving_default,serving_float" {
 		t.Errorf("python: signatures %v", py.Signatures)
 	}

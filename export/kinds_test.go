@@ -2,7 +2,6 @@ package export_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,14 +76,12 @@ func TestSavedModelBytesMatchesPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	script := filepath.Join(testenv.ModuleRoot(t), "scripts", "tf_savedmodel_check.py")
-	o := testenv.RunPython(t, append([]string{script, out, "--encoded"}, paths...)...)
-	lines := strings.Split(strings.TrimSpace(string(o)), "\n")
 	var py struct {
 		BytesProbs [][]float32 `json:"bytes_probabilities"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &py); err != nil || len(py.BytesProbs) != len(paths) {
-		t.Fatalf("python output (%v):\n%s", err, o)
+	testenv.SavedModelCheck(t, out, &py, append([]string{"--encoded"}, paths...)...)
+	if len(py.BytesProbs) != len(paths) {
+		t.Fatalf("python: %d rows of probabilities for %d files", len(py.BytesProbs), len(paths))
 	}
 
 	const tol = 1e-4

@@ -1,15 +1,12 @@
 package tfgraph
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
 
@@ -156,19 +153,10 @@ func checkExportPython(t *testing.T, m *Model, x []float32, n int) {
 	if err := m.ExportSavedModel(dir, ExportOptions{Classes: smClasses(classes)}); err != nil {
 		t.Fatal(err)
 	}
-	f32 := filepath.Join(t.TempDir(), "images.f32")
-	if err := os.WriteFile(f32, unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), len(x)*4), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := testenv.RunPython(t, filepath.Join(testenv.ModuleRoot(t), "scripts", "tf_savedmodel_check.py"), dir,
-		"--images", f32, "--n", strconv.Itoa(n), "--size", strconv.Itoa(m.Config().InputSize))
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	var py struct {
 		Probs [][]float32 `json:"float_probabilities"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &py); err != nil {
-		t.Fatalf("python output: %v\n%s", err, out)
-	}
+	testenv.SavedModelCheck(t, dir, &py, "--images", testenv.Float32File(t, x), "--n", strconv.Itoa(n), "--size", strconv.Itoa(m.Config().InputSize))
 	if len(py.Probs) != n {
 		t.Fatalf("python: %d rows of probabilities, want %d", len(py.Probs), n)
 	}

@@ -4,11 +4,14 @@
 package testenv
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 // ModuleRoot returns the directory holding go.mod, walking up from the
@@ -84,4 +87,29 @@ func LoopbackAddrs(t testing.TB, n int) []string {
 		l.Close()
 	}
 	return out
+}
+
+// SavedModelCheck runs scripts/tf_savedmodel_check.py on the SavedModel in
+// dir with args (Python TensorFlow's tf.saved_model.load) and decodes the
+// JSON object it prints on its last line into report.
+func SavedModelCheck(t testing.TB, dir string, report any, args ...string) {
+	t.Helper()
+	script := filepath.Join(ModuleRoot(t), "scripts", "tf_savedmodel_check.py")
+	out := RunPython(t, append([]string{script, dir}, args...)...)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), report); err != nil {
+		t.Fatalf("tf_savedmodel_check.py output: %v\n%s", err, out)
+	}
+}
+
+// Float32File writes x as raw native-endian float32 (what the Python
+// scripts read with numpy.fromfile) to a file in a temporary directory and
+// returns its path.
+func Float32File(t testing.TB, x []float32) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "images.f32")
+	if err := os.WriteFile(path, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)*4), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
