@@ -201,40 +201,41 @@ func remoteTargets(c Cluster, msg string) []int {
 // have the same length everywhere. It runs a graph of its own: it is for
 // seldom-averaged numbers (validation counts), not the training step.
 func (s *Server) AllReduce(values []float32, mean bool, timeout time.Duration) ([]float32, error) {
-	y, err := s.runCollective("all-reduce", timeout, func(dev *op.Scope) tf.Output {
+	return runCollective[[]float32](s, "all-reduce", timeout, func(dev *op.Scope) tf.Output {
 		x := op.Const(dev.SubScope("x"), values)
 		if mean {
 			return s.AllReduceMean(dev.SubScope("allreduce"), x, timeout)
 		}
 		return s.AllReduceSum(dev.SubScope("allreduce"), x, timeout)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return y.([]float32), nil
 }
 
 // runCollective builds the collective that build returns (its ops on this
 // task's CPU, given as dev) in a graph of its own, runs it once in a
-// session of its own and returns its value. what names it in errors.
-func (s *Server) runCollective(what string, timeout time.Duration, build func(dev *op.Scope) tf.Output) (any, error) {
+// session of its own and returns its value, a T. what names it in errors.
+func runCollective[T any](s *Server, what string, timeout time.Duration, build func(dev *op.Scope) tf.Output) (T, error) {
+	var zero T
 	sc := op.NewScope()
 	y := build(sc.WithDevice(s.cluster.Device(s.cluster.Task, "CPU:0")))
 	g, err := sc.Finalize()
 	if err != nil {
-		return nil, fmt.Errorf("%s: build graph: %w", what, err)
+		return zero, fmt.Errorf("%s: build graph: %w", what, err)
 	}
 	sess, err := s.session(g, timeout)
 	if err != nil {
-		return nil, fmt.Errorf("%s: session on %s: %w", what, s.target, err)
+		return zero, fmt.Errorf("%s: session on %s: %w", what, s.target, err)
 	}
 	defer sess.Close()
 	out, err := sess.Run(nil, []tf.Output{y}, nil)
 	if err != nil {
-		return nil, s.collectiveErr(what, err)
+		return zero, s.collectiveErr(what, err)
 	}
 	defer freeTensors[tf.Output](nil, out...)
-	return out[0].Value(), nil
+	v, ok := out[0].Value().(T)
+	if !ok {
+		return zero, fmt.Errorf("%s: result is %T, want %T", what, out[0].Value(), zero)
+	}
+	return v, nil
 }
 
 // GatherBytes returns every task's b, in task order (this task's own
@@ -277,13 +278,9 @@ func (s *Server) GatherBytes(b []byte, timeout time.Duration) ([][]byte, error) 
 // gatherInt32 runs Gather of x (the same length on every task) in a graph
 // of its own.
 func (s *Server) gatherInt32(x []int32, timeout time.Duration) ([]int32, error) {
-	y, err := s.runCollective(fmt.Sprintf("gather of task %d", s.cluster.Task), timeout, func(dev *op.Scope) tf.Output {
+	return runCollective[[]int32](s, fmt.Sprintf("gather of task %d", s.cluster.Task), timeout, func(dev *op.Scope) tf.Output {
 		return s.Gather(dev.SubScope("gather"), op.Const(dev.SubScope("x"), x), timeout)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return y.([]int32), nil
 }
 
 // Handshake checks that every task runs the same command: the chief
@@ -308,13 +305,12 @@ func (s *Server) Handshake(record map[string]string, timeout time.Duration) erro
 	}
 
 	// Phase 1: the chief's record to everyone.
-	v, err := s.runCollective(fmt.Sprintf("handshake of task %d with the chief", s.cluster.Task), timeout, func(dev *op.Scope) tf.Output {
+	got, err := runCollective[[]int32](s, fmt.Sprintf("handshake of task %d with the chief", s.cluster.Task), timeout, func(dev *op.Scope) tf.Output {
 		return s.Broadcast(dev.SubScope("bcast"), op.Const(dev.SubScope("record"), buf), timeout)
 	})
 	if err != nil {
 		return err
 	}
-	got := v.([]int32)
 	if got[0] < 0 || int(got[0]) > handshakeBytes {
 		return errors.New("handshake: corrupt record from the chief")
 	}
@@ -333,13 +329,12 @@ func (s *Server) Handshake(record map[string]string, timeout time.Duration) erro
 	if diff != "" {
 		flag = 1
 	}
-	v, err = s.runCollective(fmt.Sprintf("handshake of task %d", s.cluster.Task), timeout, func(dev *op.Scope) tf.Output {
+	all, err := runCollective[[]int32](s, fmt.Sprintf("handshake of task %d", s.cluster.Task), timeout, func(dev *op.Scope) tf.Output {
 		return s.Gather(dev.SubScope("gather"), op.Const(dev.SubScope("flag"), []int32{flag}), timeout)
 	})
 	if err != nil {
 		return err
 	}
-	all := v.([]int32)
 	if diff != "" {
 		return &MismatchError{Task: s.cluster.Task, Diff: diff}
 	}
